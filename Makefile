@@ -1,0 +1,72 @@
+# Two commands do all the set-up on a fresh machine: `make start` and `make test`.
+# Everything is installed into gitignored project-local folders (.tools/, node_modules/).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ROOT := $(CURDIR)
+TOOLS := $(ROOT)/.tools
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3}' Cargo.lock)
+WASM_BINDGEN := $(TOOLS)/cargo/bin/wasm-bindgen
+POSTRUST := $(TOOLS)/cargo/bin/postrust
+DENO := $(ROOT)/node_modules/.bin/deno
+export DENO_DIR := $(TOOLS)/deno
+export DENO_NO_UPDATE_CHECK := 1
+
+.PHONY: help tools build start stop reset status test lint unit deno-test e2e bench fuzz clean
+
+help:
+	@echo "make start   install tools, build the wasm, run the local stack (prints URLs and keys)"
+	@echo "make test    fmt, clippy (native + wasm32), unit tests, Deno tests, end-to-end tests"
+	@echo "make stop | make reset | make status | make bench | make fuzz | make build"
+
+# --- tools (installed once, cached) ---------------------------------------------------------
+tools: $(WASM_BINDGEN) $(POSTRUST) node_modules/.installed .tools/.wasm32-target
+
+.tools/.wasm32-target: rust-toolchain.toml
+	@command -v cargo >/dev/null || { echo "error: cargo not found: install Rust (rustup) first"; exit 1; }
+	rustup target add wasm32-unknown-unknown >/dev/null
+	@mkdir -p .tools && touch $@
+
+$(WASM_BINDGEN): Cargo.lock
+	@echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (a few minutes, once)"
+	cargo install --quiet wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS)/cargo --force
+	@touch $@
+
+$(POSTRUST):
+	@echo "installing postrust-server (PostgREST-compatible; ~6 minutes, once)"
+	cargo install --quiet postrust-server --version 3.1.0 --root $(TOOLS)/cargo
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js first"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# --- build ------------------------------------------------------------------------------------
+build: tools
+	scripts/build-wasm.sh
+
+# --- local stack --------------------------------------------------------------------------------
+start: build
+	scripts/stack.sh start
+
+stop:
+	scripts/stack.sh stop
+
+status:
+	scripts/stack.sh status
+
+reset: tools
+	scripts/stack.sh reset
+
+# --- tests --------------------------------------------------------------------------------------
+test: build
+	scripts/test.sh
+
+bench: build
+	scripts/bench.sh
+
+fuzz:
+	scripts/fuzz.sh
+
+clean:
+	-scripts/stack.sh stop
+	rm -rf .stack wasm-pkg/*/ target

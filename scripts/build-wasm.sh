@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Build every functions/<name> crate to wasm-pkg/<name>/: cargo (wasm32, size-tuned release
+# profile) -> wasm-bindgen CLI (--target web; the wrapper instantiates from bytes, never with
+# fetch) -> wasm-opt -Oz. Usage: scripts/build-wasm.sh [name...]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+WASM_BINDGEN="$TOOLS/cargo/bin/wasm-bindgen"
+WASM_OPT="$ROOT/node_modules/.bin/wasm-opt"
+[ -x "$WASM_BINDGEN" ] || die "wasm-bindgen CLI missing: run 'make tools'"
+[ -x "$WASM_OPT" ] || die "wasm-opt missing: run 'make tools'"
+
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  for d in functions/*/; do names+=("$(basename "$d")"); done
+fi
+pkgs=(); for n in "${names[@]}"; do pkgs+=(-p "$n"); done
+cargo build --quiet --target wasm32-unknown-unknown --release "${pkgs[@]}"
+
+for n in "${names[@]}"; do
+  lib="${n//-/_}"
+  out="wasm-pkg/$n"
+  rm -rf "$out"; mkdir -p "$out"
+  "$WASM_BINDGEN" --target web --out-name index --out-dir "$out" "target/wasm32-unknown-unknown/release/$lib.wasm"
+  "$WASM_OPT" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+    --enable-reference-types --enable-multivalue \
+    "$out/index_bg.wasm" -o "$out/index_bg.wasm"
+  printf '%-16s %8d bytes\n' "$n" "$(stat -c %s "$out/index_bg.wasm")"
+done

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# PostgreSQL 15 for the local stack: start | stop | migrate | reset.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+[ -x "$PG_BIN/initdb" ] || die "PostgreSQL 15 server binaries not found (install Debian's postgresql-15, or set PG_BIN)"
+
+pg_running() { [ -f "$PGDATA/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; }
+
+init_cluster() {
+  mkdir -p "$STACK" "$LOGS"
+  mkdir -p "$PGDATA"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGDATA"
+  chmod 700 "$PGDATA"
+  local pwfile; pwfile="$(mktemp)"; echo postgres >"$pwfile"; chmod 644 "$pwfile"
+  as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --pwfile="$pwfile" -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$LOGS/initdb.log" 2>&1 \
+    || { rm -f "$pwfile"; die "initdb failed, see $LOGS/initdb.log"; }
+  rm -f "$pwfile"
+  cat >>"$PGDATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = ''
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 256MB
+CONF
+  touch "$STACK/.new-database"
+}
+
+start() {
+  if pg_running; then return 0; fi
+  if port_busy "$PG_PORT"; then die "port $PG_PORT (PostgreSQL) is busy: another server is listening there"; fi
+  [ -f "$PGDATA/PG_VERSION" ] || init_cluster
+  touch "$LOGS/postgres.log"; [ "$(id -u)" = 0 ] && chown postgres "$LOGS/postgres.log"
+  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$LOGS/postgres.log" -w -t 60 start >/dev/null \
+    || die "PostgreSQL did not start, see $LOGS/postgres.log"
+  migrate
+}
+
+migrate() {
+  psql_db -f "$ROOT/scripts/sql/bootstrap.sql" >"$LOGS/migrate.log" 2>&1 || die "bootstrap failed, see $LOGS/migrate.log"
+  local f base version name
+  for f in "$ROOT"/supabase/migrations/*.sql; do
+    [ -e "$f" ] || continue
+    base="$(basename "$f" .sql)"; version="${base%%_*}"; name="${base#*_}"
+    if [ "$(psql_db -At -c "select 1 from supabase_migrations.schema_migrations where version = '$version'")" = 1 ]; then
+      continue
+    fi
+    # One transaction per migration, recorded in the same transaction (like the Supabase CLI).
+    { cat "$f"; printf '\ninsert into supabase_migrations.schema_migrations (version, name, statements) values (%s, %s, array[%s]);\n' \
+        "'$version'" "'$name'" "\$migration\$$(cat "$f")\$migration\$"; } \
+      | psql_db --single-transaction -f - >>"$LOGS/migrate.log" 2>&1 \
+      || die "migration $base failed, see $LOGS/migrate.log"
+  done
+  if [ -f "$STACK/.new-database" ]; then
+    if [ -f "$ROOT/supabase/seed.sql" ]; then
+      psql_db --single-transaction -f "$ROOT/supabase/seed.sql" >>"$LOGS/migrate.log" 2>&1 || die "seed failed, see $LOGS/migrate.log"
+    fi
+    rm -f "$STACK/.new-database"
+  fi
+}
+
+stop() {
+  if pg_running; then as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null; fi
+}
+
+reset() {
+  # Rebuild the database from migrations and seed, keeping the server running.
+  start
+  psql_db -c "drop schema if exists public cascade; drop schema if exists auth cascade; drop schema if exists supabase_migrations cascade; create schema public; grant all on schema public to postgres; grant usage on schema public to public;" >/dev/null
+  touch "$STACK/.new-database"
+  migrate
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  migrate) migrate ;;
+  reset) reset ;;
+  *) die "usage: $0 start|stop|migrate|reset" ;;
+esac

@@ -1,0 +1,40 @@
+# Shared settings for the local stack scripts (sourced, not run).
+# shellcheck shell=bash
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK="$ROOT/.stack"            # runtime state: data dir, logs, pids (gitignored)
+TOOLS="$ROOT/.tools"            # installed tools (gitignored)
+LOGS="$STACK/logs"
+PGDATA="$STACK/pg"
+PG_PORT=54322
+API_PORT=54321
+REST_PORT=54330                 # postrust, behind the gateway's /rest/v1
+FN_PORT_BASE=54340              # one port per function process, behind /functions/v1
+PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || true)}"
+DB_URL="postgresql://postgres:postgres@127.0.0.1:$PG_PORT/postgres"
+JWT_SECRET="super-secret-jwt-token-with-at-least-32-characters-long"
+ANON_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"
+SERVICE_ROLE_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
+DENO="$ROOT/node_modules/.bin/deno"
+POSTRUST="$TOOLS/cargo/bin/postrust"
+export DENO_DIR="$TOOLS/deno"
+export DENO_NO_UPDATE_CHECK=1
+
+die() { echo "error: $*" >&2; exit 1; }
+
+# Run a PostgreSQL server binary as the postgres OS user when we are root (initdb refuses root).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_http() { # url seconds
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+psql_db() { PGPASSWORD=postgres psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q "$@"; }

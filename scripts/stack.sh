@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The local Supabase-compatible stack, without Docker: start | stop | status | reset.
+#   PostgreSQL 15 on 127.0.0.1:54322, postrust (PostgREST-compatible) behind
+#   http://127.0.0.1:54321/rest/v1, the functions behind http://127.0.0.1:54321/functions/v1.
+# Logs: .stack/logs/{postgres,rest,gateway,functions,migrate}.log
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+alive() { [ -f "$STACK/$1.pid" ] && kill -0 "$(cat "$STACK/$1.pid")" 2>/dev/null; }
+
+start_rest() {
+  alive rest && return 0
+  port_busy "$REST_PORT" && die "port $REST_PORT (REST server) is busy: another process is listening there"
+  [ -x "$POSTRUST" ] || die "postrust missing: run 'make tools'"
+  PGRST_DB_URI="postgres://authenticator:postgres@127.0.0.1:$PG_PORT/postgres" \
+  PGRST_DB_SCHEMAS=public PGRST_DB_ANON_ROLE=anon PGRST_JWT_SECRET="$JWT_SECRET" \
+  PGRST_SERVER_HOST=127.0.0.1 PGRST_SERVER_PORT="$REST_PORT" PGRST_COMPAT_MODE=true \
+  PGRST_DB_POOL=40 PGRST_LOG_FORMAT=json NO_COLOR=1 \
+    setsid nohup "$POSTRUST" >>"$LOGS/rest.log" 2>&1 </dev/null &
+  echo $! >"$STACK/rest.pid"
+  wait_http "http://127.0.0.1:$REST_PORT/" 60 || die "the REST server did not start, see $LOGS/rest.log"
+}
+
+start_gateway() {
+  alive gateway && return 0
+  port_busy "$API_PORT" && die "port $API_PORT (API gateway) is busy: another process is listening there"
+  [ -x "$DENO" ] || die "deno missing: run 'make tools'"
+  [ -f "$ROOT/supabase/functions/.env" ] || cp "$ROOT/supabase/functions/.env.example" "$ROOT/supabase/functions/.env"
+  API_PORT="$API_PORT" REST_PORT="$REST_PORT" FN_PORT_BASE="$FN_PORT_BASE" JWT_SECRET="$JWT_SECRET" \
+  ANON_KEY="$ANON_KEY" SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" DB_URL="$DB_URL" LOGS="$LOGS" \
+    setsid nohup "$DENO" run --allow-all --no-prompt "$ROOT/scripts/gateway.ts" >>"$LOGS/gateway.log" 2>&1 </dev/null &
+  echo $! >"$STACK/gateway.pid"
+  local i
+  for ((i = 0; i < 1200; i++)); do
+    curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health" && return 0
+    alive gateway || die "the gateway exited, see $LOGS/gateway.log"
+    sleep 0.1
+  done
+  die "functions did not become ready, see $LOGS/gateway.log and $LOGS/functions.log"
+}
+
+stop_part() { # name
+  if alive "$1"; then
+    local pid; pid="$(cat "$STACK/$1.pid")"
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$STACK/$1.pid"
+}
+
+status() {
+  cat <<TXT
+         API URL: http://127.0.0.1:$API_PORT
+     GraphQL URL: (not provided by the local stack)
+          DB URL: $DB_URL
+        REST URL: http://127.0.0.1:$API_PORT/rest/v1
+   Functions URL: http://127.0.0.1:$API_PORT/functions/v1
+      JWT secret: $JWT_SECRET
+        anon key: $ANON_KEY
+service_role key: $SERVICE_ROLE_KEY
+            Logs: $LOGS/{postgres,rest,gateway,functions,migrate}.log
+TXT
+}
+
+case "${1:-}" in
+  start)
+    mkdir -p "$LOGS"
+    "$ROOT/scripts/db.sh" start
+    start_rest
+    start_gateway
+    echo "Local stack is running."
+    status
+    ;;
+  stop)
+    stop_part gateway
+    stop_part rest
+    "$ROOT/scripts/db.sh" stop
+    echo "Local stack stopped."
+    ;;
+  restart-functions)
+    stop_part gateway
+    start_gateway
+    ;;
+  status) status ;;
+  reset)
+    stop_part rest
+    "$ROOT/scripts/db.sh" reset
+    start_rest
+    echo "Database rebuilt from migrations and seed."
+    ;;
+  *) die "usage: $0 start|stop|status|reset|restart-functions" ;;
+esac

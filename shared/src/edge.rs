@@ -1,0 +1,118 @@
+//! The wasm boundary, written once for every function (wasm32 only).
+//!
+//! A function crate exports one handler:
+//!
+//! ```ignore
+//! #[wasm_bindgen]
+//! pub async fn handle(req: web_sys::Request, env: JsValue) -> web_sys::Response {
+//!     edge_shared::edge::serve(req, env, my_handler).await
+//! }
+//! ```
+//!
+//! [`serve`] turns the `web_sys::Request` into an [`http::Request`](crate::http::Request) (body
+//! read as raw bytes, never parsed here), reads the env object the Deno wrapper passed, runs the
+//! handler and turns its response back into a `web_sys::Response`. Every failure at the
+//! boundary becomes a JSON error response, never a JS exception. A Rust panic aborts the wasm
+//! instance: the panic hook logs it, and the Deno loader answers 500 and loads a fresh instance.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Once;
+
+use js_sys::Uint8Array;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::http::{Request, Response};
+use crate::{Error, Result};
+
+/// The function's environment, as the wrapper passed it (`Deno.env.toObject()`).
+#[derive(Clone, Default)]
+pub struct Env(HashMap<String, String>);
+
+impl Env {
+    /// The value of `name`, if set and non-empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// The value of `name`, or a 500 that logs which variable is missing (never its value).
+    pub fn require(&self, name: &str) -> Result<&str> {
+        self.get(name).ok_or_else(|| Error::Internal(format!("environment variable {name} is not set")))
+    }
+}
+
+impl std::fmt::Debug for Env {
+    // Values are secrets: show names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+static PANIC_HOOK: Once = Once::new();
+
+fn install_panic_hook() {
+    PANIC_HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            web_sys::console::error_1(&format!("rust panic: {info}").into());
+        }))
+    });
+}
+
+/// Run `handler` for a JS request and return a JS response.
+pub async fn serve<F, Fut>(req: web_sys::Request, env: JsValue, handler: F) -> web_sys::Response
+where
+    F: FnOnce(Request, Env) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    install_panic_hook();
+    let response = match (to_http_request(&req).await, to_env(env)) {
+        (Ok(req), Ok(env)) => handler(req, env).await,
+        (Err(e), _) | (_, Err(e)) => e.to_response(),
+    };
+    to_web_response(response)
+}
+
+fn to_env(env: JsValue) -> Result<Env> {
+    serde_wasm_bindgen::from_value(env)
+        .map(Env)
+        .map_err(|e| Error::Internal(format!("env is not an object of strings: {e}")))
+}
+
+async fn to_http_request(req: &web_sys::Request) -> Result<Request> {
+    let mut builder = ::http::Request::builder().method(req.method().as_str()).uri(req.url());
+    let entries = js_sys::try_iter(&req.headers())
+        .map_err(|_| Error::Internal("request headers are not iterable".into()))?
+        .ok_or_else(|| Error::Internal("request headers are not iterable".into()))?;
+    for entry in entries {
+        let pair: js_sys::Array = entry.map_err(|_| Error::Internal("bad header entry".into()))?.into();
+        if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+            builder = builder.header(name, value);
+        }
+    }
+    let body = match req.array_buffer() {
+        Ok(promise) => {
+            let buf = JsFuture::from(promise).await.map_err(|_| Error::bad_request("unreadable_body", "the request body could not be read"))?;
+            Uint8Array::new(&buf).to_vec()
+        }
+        Err(_) => Vec::new(),
+    };
+    builder.body(body).map_err(|e| Error::bad_request("invalid_request", format!("invalid request: {e}")))
+}
+
+fn to_web_response(resp: Response) -> web_sys::Response {
+    let (parts, mut body) = resp.into_parts();
+    let init = web_sys::ResponseInit::new();
+    init.set_status(parts.status.as_u16());
+    if let Ok(headers) = web_sys::Headers::new() {
+        for (name, value) in &parts.headers {
+            if let Ok(v) = value.to_str() {
+                let _ = headers.append(name.as_str(), v);
+            }
+        }
+        init.set_headers(&headers);
+    }
+    let body = if body.is_empty() { None } else { Some(body.as_mut_slice()) };
+    web_sys::Response::new_with_opt_u8_array_and_init(body, &init)
+        .unwrap_or_else(|_| web_sys::Response::error())
+}

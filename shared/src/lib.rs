@@ -1,0 +1,32 @@
+//! # edge-shared
+//!
+//! Everything the edge functions of this bundle have in common, as plain Rust that builds and
+//! tests natively (`cargo test -p edge-shared`):
+//!
+//! - [`error`]: one error enum; each variant knows its HTTP status and JSON shape.
+//! - [`money`]: integer minor units with an ISO 4217 currency; checked arithmetic.
+//! - [`pricing`]: subtotal, discount, tax and shipping of an order.
+//! - [`order`]: the order state machine, the only way a status changes.
+//! - [`webhook`]: signature schemes (Standard Webhooks, Stripe, GitHub, Shopify).
+//! - [`http`]: the request/response types handlers see, free of any JS type.
+//! - [`store`]: database access behind a trait; PostgREST through `postgrest-rs`.
+//! - [`processing`]: the process/cancel flows, and [`idempotency`] for `Idempotency-Key`.
+//!
+//! The wasm boundary ([`edge`], wasm32 only) is one thin layer: it turns a `web_sys::Request`
+//! into an [`http::Request`], runs a handler and turns its [`http::Response`] into a
+//! `web_sys::Response`. Function crates only wire a handler to an export.
+
+pub mod error;
+pub mod http;
+pub mod idempotency;
+pub mod money;
+pub mod order;
+pub mod pricing;
+pub mod processing;
+pub mod store;
+pub mod webhook;
+
+#[cfg(target_arch = "wasm32")]
+pub mod edge;
+
+pub use error::{Error, Result};

@@ -1,0 +1,198 @@
+use pollster::block_on;
+use serde_json::json;
+
+use super::*;
+use crate::store::memory::MemoryStore;
+use crate::store::{DiscountRow, OrderHead, ShippingRow, SnapshotLine, TaxRow};
+
+const DEMO: &str = "00000000-0000-4000-8000-000000000001";
+const OTHER: &str = "00000000-0000-4000-8000-000000000002";
+
+fn line(product_id: i64, quantity: i64, unit_amount: i64) -> SnapshotLine {
+    SnapshotLine {
+        product_id,
+        sku: format!("SKU-{product_id}"),
+        quantity,
+        unit_amount,
+        product_currency: "USD".into(),
+        product_active: true,
+    }
+}
+
+fn snap(id: i64, lines: Vec<SnapshotLine>) -> OrderSnapshot {
+    OrderSnapshot {
+        order: OrderHead {
+            id,
+            user_id: DEMO.into(),
+            status: "pending".into(),
+            currency: "USD".into(),
+            discount_code: None,
+            shipping_region: Some("US-CA".into()),
+            total_amount: None,
+        },
+        lines,
+        discount: None,
+        tax: Some(TaxRow { region: "US-CA".into(), rate_bp: 725 }),
+        shipping: Some(ShippingRow { currency: "USD".into(), flat_amount: 599, free_over_amount: Some(10_000) }),
+        now: 1_800_000_000,
+    }
+}
+
+fn store_with(snaps: Vec<OrderSnapshot>) -> MemoryStore {
+    let store = MemoryStore::default();
+    for s in snaps {
+        for l in &s.lines {
+            store.stock.borrow_mut().insert(l.product_id, 100);
+        }
+        store.orders.borrow_mut().insert(s.order.id, s);
+    }
+    store
+}
+
+fn service() -> Caller {
+    Caller { token: "t".into(), role: "service_role".into(), user_id: None }
+}
+
+fn user(id: &str) -> Caller {
+    Caller { token: "t".into(), role: "authenticated".into(), user_id: Some(id.into()) }
+}
+
+#[test]
+fn processes_the_seeded_order_with_tax_and_shipping() {
+    let store = store_with(vec![snap(1, vec![line(1, 2, 1999), line(2, 1, 1250)])]);
+    let done = block_on(process_order(&store, &service(), 1)).unwrap();
+    // 2 x 19.99 + 12.50 = 52.48; tax 7.25 % of 52.48 = 3.8048 -> 3.80; shipping 5.99
+    assert_eq!((done.subtotal_amount, done.discount_amount, done.tax_amount, done.shipping_amount), (5248, 0, 380, 599));
+    assert_eq!(done.total_amount, 6227);
+    assert_eq!(done.lines[0].line_amount, 3998);
+    assert_eq!(store.status(1), "processed");
+    assert_eq!(store.stock.borrow()[&1], 98);
+}
+
+#[test]
+fn second_processing_is_a_409_naming_the_status() {
+    let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
+    block_on(process_order(&store, &service(), 1)).unwrap();
+    let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert_eq!(e.body()["error"]["details"]["current_status"], "processed");
+    assert_eq!(*store.applies.borrow(), 1);
+}
+
+#[test]
+fn users_reach_only_their_own_orders() {
+    let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
+    assert_eq!(block_on(process_order(&store, &user(OTHER), 1)).unwrap_err().status(), 404);
+    assert_eq!(block_on(cancel_order(&store, &user(OTHER), 1)).unwrap_err().status(), 404);
+    assert_eq!(block_on(process_order(&store, &user(DEMO), 2)).unwrap_err().status(), 404);
+    assert!(block_on(process_order(&store, &user(DEMO), 1)).is_ok());
+}
+
+#[test]
+fn inactive_lines_are_named_and_nothing_changes() {
+    let mut bad = line(2, 1, 500);
+    bad.product_active = false;
+    let store = store_with(vec![snap(1, vec![line(1, 1, 100), bad])]);
+    let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
+    assert_eq!((e.status(), e.code()), (422, "invalid_lines"));
+    assert_eq!(e.body()["error"]["details"]["lines"][0]["product_id"], 2);
+    assert_eq!(store.status(1), "pending");
+    assert_eq!(*store.applies.borrow(), 0);
+}
+
+#[test]
+fn short_stock_is_422_and_cancel_releases_stock() {
+    let store = store_with(vec![snap(1, vec![line(1, 150, 100)]), snap(2, vec![line(1, 60, 100)])]);
+    let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
+    assert_eq!((e.status(), e.code()), (422, "insufficient_stock"));
+    assert_eq!(store.stock.borrow()[&1], 100);
+    block_on(process_order(&store, &service(), 2)).unwrap();
+    assert_eq!(store.stock.borrow()[&1], 40);
+    let c = block_on(cancel_order(&store, &user(DEMO), 2)).unwrap();
+    assert_eq!((c.status, c.previous_status), (OrderStatus::Cancelled, OrderStatus::Processed));
+    assert_eq!(store.stock.borrow()[&1], 100);
+    let again = block_on(cancel_order(&store, &user(DEMO), 2)).unwrap_err();
+    assert_eq!(again.status(), 409);
+}
+
+#[test]
+fn discount_codes_apply_and_exhaust() {
+    let mut s = snap(1, vec![line(1, 1, 10_000)]);
+    s.order.discount_code = Some("TEN".into());
+    s.discount = Some(DiscountRow {
+        code: "TEN".into(),
+        percent_bp: Some(1000),
+        fixed_amount: None,
+        fixed_currency: None,
+        min_subtotal_amount: 0,
+        valid_from: None,
+        valid_until: None,
+        max_redemptions: Some(1),
+        redemptions: 0,
+    });
+    let mut s2 = s.clone();
+    s2.order.id = 2;
+    let store = store_with(vec![s, s2]);
+    let done = block_on(process_order(&store, &service(), 1)).unwrap();
+    assert_eq!(done.discount_amount, 1000);
+    // Order 2 priced with a stale redemption count: the apply step refuses it.
+    let e = block_on(process_order(&store, &service(), 2)).unwrap_err();
+    assert_eq!((e.status(), e.code()), (422, "discount_rejected"));
+}
+
+fn request(method: &str, body: &str, key: Option<&str>) -> Request {
+    const SERVICE_KEY: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
+    let mut b = ::http::Request::builder()
+        .method(method)
+        .uri("http://x/functions/v1/process-order")
+        .header("authorization", format!("Bearer {SERVICE_KEY}"));
+    if let Some(k) = key {
+        b = b.header("idempotency-key", k);
+    }
+    b.body(body.as_bytes().to_vec()).unwrap()
+}
+
+fn call(store: &MemoryStore, req: Request) -> (u16, serde_json::Value) {
+    let resp = block_on(handle_order_request(store, "process-order", req, |caller, id| async move {
+        process_order(store, &caller, id).await
+    }));
+    (resp.status().as_u16(), serde_json::from_slice(resp.body()).unwrap())
+}
+
+#[test]
+fn http_errors_have_the_json_shape_and_status() {
+    let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
+    for (method, body, status, code) in [
+        ("GET", "", 405, "method_not_allowed"),
+        ("POST", "{", 400, "malformed_json"),
+        ("POST", "{}", 400, "invalid_body"),
+        ("POST", "{\"order_id\":\"1\"}", 400, "invalid_body"),
+        ("POST", "{\"order_id\":1.5}", 400, "invalid_body"),
+        ("POST", "{\"order_id\":99}", 404, "not_found"),
+    ] {
+        let (s, b) = call(&store, request(method, body, None));
+        assert_eq!((s, b["error"]["code"].as_str().unwrap()), (status, code), "{method} {body}");
+    }
+    assert_eq!(store.status(1), "pending");
+}
+
+#[test]
+fn idempotency_key_replays_rejects_mismatch_and_in_flight() {
+    let store = store_with(vec![snap(1, vec![line(1, 1, 100)]), snap(2, vec![line(1, 1, 100)])]);
+    let first = call(&store, request("POST", "{\"order_id\":1}", Some("\"k1\"")));
+    assert_eq!(first.0, 200);
+    let replay = call(&store, request("POST", "{\"order_id\":1}", Some("\"k1\"")));
+    assert_eq!(replay, first, "same key and body: the first response, byte for byte");
+    assert_eq!(*store.applies.borrow(), 1, "no second effect");
+    let mismatch = call(&store, request("POST", "{\"order_id\":2}", Some("\"k1\"")));
+    assert_eq!((mismatch.0, mismatch.1["error"]["code"].clone()), (422, json!("idempotency_key_reused")));
+    assert_eq!(store.status(2), "pending");
+    // A key held by a request that has not finished.
+    use sha2::Digest as _;
+    let hash = hex::encode(sha2::Sha256::digest(b"{\"order_id\":2}"));
+    block_on(store.idempotency_begin("role:service_role", "process-order", "k2", &hash)).unwrap();
+    let busy = call(&store, request("POST", "{\"order_id\":2}", Some("k2")));
+    assert_eq!(busy.0, 409);
+    let empty = call(&store, request("POST", "{\"order_id\":2}", Some("\"\"")));
+    assert_eq!(empty.0, 400);
+}

@@ -1,0 +1,147 @@
+//! Database access behind traits, so order logic is tested without a network.
+//!
+//! [`OrderStore`] and [`IdempotencyStore`] are what handlers need; the PostgREST
+//! implementation ([`postgrest_store`], wasm32 only) calls the RPCs of
+//! `supabase/migrations/*_order_rpc.sql` through `postgrest-rs`. Tests use in-memory
+//! implementations of the same traits.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::http::Caller;
+use crate::order::Transition;
+use crate::pricing::PricedOrder;
+use crate::Result;
+
+#[cfg(target_arch = "wasm32")]
+pub mod postgrest_store;
+
+/// What pricing needs of one order, read in one round trip as the caller sees it
+/// (`order_for_processing` RPC).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct OrderSnapshot {
+    pub order: OrderHead,
+    pub lines: Vec<SnapshotLine>,
+    pub discount: Option<DiscountRow>,
+    pub tax: Option<TaxRow>,
+    pub shipping: Option<ShippingRow>,
+    /// The database's clock, unix seconds: the one clock discount validity is judged by.
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct OrderHead {
+    pub id: i64,
+    pub user_id: String,
+    pub status: String,
+    pub currency: String,
+    pub discount_code: Option<String>,
+    pub shipping_region: Option<String>,
+    pub total_amount: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct SnapshotLine {
+    pub product_id: i64,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_amount: i64,
+    pub product_currency: String,
+    pub product_active: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct DiscountRow {
+    pub code: String,
+    pub percent_bp: Option<u32>,
+    pub fixed_amount: Option<i64>,
+    pub fixed_currency: Option<String>,
+    pub min_subtotal_amount: i64,
+    pub valid_from: Option<i64>,
+    pub valid_until: Option<i64>,
+    pub max_redemptions: Option<i64>,
+    pub redemptions: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TaxRow {
+    pub region: String,
+    pub rate_bp: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ShippingRow {
+    pub currency: String,
+    pub flat_amount: i64,
+    pub free_over_amount: Option<i64>,
+}
+
+/// The answer of an apply RPC: `{"ok": true, "order": {..}}` or
+/// `{"ok": false, "reason": .., "current_status"?, "lines"?}` with nothing written.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct ApplyOutcome {
+    pub ok: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub current_status: Option<String>,
+    #[serde(default)]
+    pub lines: Option<Value>,
+    #[serde(default)]
+    pub order: Option<Value>,
+}
+
+/// The effects of one processing, applied all or nothing if the order is still in
+/// `transition.from` and its lines are the ones priced.
+#[derive(Debug, Clone)]
+pub struct ApplyProcessing<'a> {
+    pub transition: Transition,
+    pub priced: &'a PricedOrder,
+    /// The user the change is made for (audit actor); `None` for service_role.
+    pub actor: Option<&'a str>,
+}
+
+/// Order reads and writes.
+#[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
+pub trait OrderStore {
+    /// The order as `caller` may see it; `None` if it does not exist or is not theirs.
+    async fn order_for_processing(&self, caller: &Caller, order_id: i64) -> Result<Option<OrderSnapshot>>;
+    /// Apply a processing (amounts, status, stock, discount redemption) in one transaction.
+    async fn apply_processing(&self, apply: &ApplyProcessing<'_>) -> Result<ApplyOutcome>;
+    /// Apply a status transition in one transaction (releasing stock on cancel).
+    async fn apply_transition(&self, transition: &Transition, actor: Option<&str>) -> Result<ApplyOutcome>;
+}
+
+/// What `idempotency_begin` found for a key.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum IdempotencyBegin {
+    /// The caller now holds the key: run the request.
+    New,
+    /// A response is stored for this key and body: replay it.
+    Replay { status: u16, body: Value },
+    /// The key was used with a different body.
+    Mismatch,
+    /// The first request with this key is still running.
+    InFlight,
+}
+
+/// Storage of idempotency keys (scoped to the caller, kept 24 hours).
+#[allow(async_fn_in_trait)]
+pub trait IdempotencyStore {
+    async fn idempotency_begin(&self, scope: &str, endpoint: &str, key: &str, request_hash: &str)
+        -> Result<IdempotencyBegin>;
+    /// Store the response (`store = true`) or release the key for a retry (`store = false`).
+    async fn idempotency_finish(
+        &self,
+        scope: &str,
+        endpoint: &str,
+        key: &str,
+        status: u16,
+        body: &Value,
+        store: bool,
+    ) -> Result<()>;
+}
+
+#[cfg(test)]
+pub(crate) mod memory;
