@@ -1,5 +1,6 @@
-//! Fuzzes webhook verification for every scheme: no input may panic, a `HeaderMap` and a list of
-//! pairs must give the same answer, and a freshly signed body must always verify.
+//! Fuzzes webhook verification for every scheme: no input may panic, and a freshly signed body
+//! must always verify. (The `http::HeaderMap` adapter is a three-line lookup covered by unit
+//! tests; leaving `http` out keeps this crate independent of the version the workspace pins.)
 //!
 //! Input layout: byte 0 picks the clock (`BASE_NOW` plus `(byte as i8) * 8` seconds; `0x7f` and
 //! `0x80` are `i64::MAX` and `i64::MIN`); the rest is `name:value` lines, an empty line, then
@@ -64,26 +65,30 @@ fn split_input(data: &[u8]) -> Request<'_> {
     (now, headers, body)
 }
 
-fn to_header_map(pairs: &[(&[u8], &[u8])]) -> Option<http::HeaderMap> {
-    let mut map = http::HeaderMap::new();
-    for (name, value) in pairs {
-        let name = http::HeaderName::from_bytes(name).ok()?;
-        map.append(name, http::HeaderValue::from_bytes(value).ok()?);
-    }
-    Some(map)
-}
-
 fuzz_target!(|data: &[u8]| {
     let (now, pairs, body) = split_input(data);
-    let map = to_header_map(&pairs);
     for verifier in verifiers() {
         let scheme = verifier.scheme();
-        let from_pairs = verifier.verify(&pairs, body, now);
-        if let Some(map) = &map {
-            assert_eq!(verifier.verify(map, body, now), from_pairs, "{scheme}");
-        }
-        if let Err(err) = &from_pairs {
-            assert!(!err.code().is_empty());
+        match verifier.verify(&pairs, body, now) {
+            // Only a correctly signed seed (or a mutation that kept it intact) gets here: what
+            // it reports must be consistent with the scheme and the clock.
+            Ok(verified) => {
+                let age = verified
+                    .timestamp
+                    .map(|ts| i128::from(now) - i128::from(ts));
+                match scheme {
+                    Scheme::StandardWebhooks => {
+                        assert!(verified.id.is_some());
+                        assert!(age.is_some_and(|age| age.abs() <= 300));
+                    }
+                    Scheme::Stripe => {
+                        assert!(verified.id.is_none());
+                        assert!(age.is_some_and(|age| age <= 300));
+                    }
+                    Scheme::GitHub | Scheme::Shopify => assert!(age.is_none()),
+                }
+            }
+            Err(err) => assert!(!err.code().is_empty()),
         }
     }
 

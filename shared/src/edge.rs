@@ -33,12 +33,16 @@ pub struct Env(HashMap<String, String>);
 impl Env {
     /// The value of `name`, if set and non-empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// The value of `name`, or a 500 that logs which variable is missing (never its value).
     pub fn require(&self, name: &str) -> Result<&str> {
-        self.get(name).ok_or_else(|| Error::Internal(format!("environment variable {name} is not set")))
+        self.get(name)
+            .ok_or_else(|| Error::Internal(format!("environment variable {name} is not set")))
     }
 }
 
@@ -80,24 +84,32 @@ fn to_env(env: JsValue) -> Result<Env> {
 }
 
 async fn to_http_request(req: &web_sys::Request) -> Result<Request> {
-    let mut builder = ::http::Request::builder().method(req.method().as_str()).uri(req.url());
+    let mut builder = ::http::Request::builder()
+        .method(req.method().as_str())
+        .uri(req.url());
     let entries = js_sys::try_iter(&req.headers())
         .map_err(|_| Error::Internal("request headers are not iterable".into()))?
         .ok_or_else(|| Error::Internal("request headers are not iterable".into()))?;
     for entry in entries {
-        let pair: js_sys::Array = entry.map_err(|_| Error::Internal("bad header entry".into()))?.into();
+        let pair: js_sys::Array = entry
+            .map_err(|_| Error::Internal("bad header entry".into()))?
+            .into();
         if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
             builder = builder.header(name, value);
         }
     }
     let body = match req.array_buffer() {
         Ok(promise) => {
-            let buf = JsFuture::from(promise).await.map_err(|_| Error::bad_request("unreadable_body", "the request body could not be read"))?;
+            let buf = JsFuture::from(promise).await.map_err(|_| {
+                Error::bad_request("unreadable_body", "the request body could not be read")
+            })?;
             Uint8Array::new(&buf).to_vec()
         }
         Err(_) => Vec::new(),
     };
-    builder.body(body).map_err(|e| Error::bad_request("invalid_request", format!("invalid request: {e}")))
+    builder
+        .body(body)
+        .map_err(|e| Error::bad_request("invalid_request", format!("invalid request: {e}")))
 }
 
 fn to_web_response(resp: Response) -> web_sys::Response {
@@ -112,7 +124,11 @@ fn to_web_response(resp: Response) -> web_sys::Response {
         }
         init.set_headers(&headers);
     }
-    let body = if body.is_empty() { None } else { Some(body.as_mut_slice()) };
+    let body = if body.is_empty() {
+        None
+    } else {
+        Some(body.as_mut_slice())
+    };
     web_sys::Response::new_with_opt_u8_array_and_init(body, &init)
         .unwrap_or_else(|_| web_sys::Response::error())
 }

@@ -23,11 +23,19 @@ pub enum Error {
     /// 405: the method is not supported.
     MethodNotAllowed { allowed: &'static str },
     /// 409: the resource is not in a state that allows this.
-    Conflict { code: &'static str, message: String, details: Option<Value> },
+    Conflict {
+        code: &'static str,
+        message: String,
+        details: Option<Value>,
+    },
     /// 413: the body is over the limit.
     PayloadTooLarge { limit: usize },
     /// 422: well-formed but cannot be done (pricing, stock, discount, idempotency mismatch).
-    Unprocessable { code: &'static str, message: String, details: Option<Value> },
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        details: Option<Value>,
+    },
     /// 502: the database API answered with an error. The string is for the log only.
     Upstream(String),
     /// 503: the database API could not be reached. The string is for the log only.
@@ -38,13 +46,32 @@ pub enum Error {
 
 impl Error {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest { code, message: message.into() }
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
-    pub fn conflict(code: &'static str, message: impl Into<String>, details: Option<Value>) -> Self {
-        Self::Conflict { code, message: message.into(), details }
+    pub fn conflict(
+        code: &'static str,
+        message: impl Into<String>,
+        details: Option<Value>,
+    ) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+            details,
+        }
     }
-    pub fn unprocessable(code: &'static str, message: impl Into<String>, details: Option<Value>) -> Self {
-        Self::Unprocessable { code, message: message.into(), details }
+    pub fn unprocessable(
+        code: &'static str,
+        message: impl Into<String>,
+        details: Option<Value>,
+    ) -> Self {
+        Self::Unprocessable {
+            code,
+            message: message.into(),
+            details,
+        }
     }
 
     /// The HTTP status of this error.
@@ -66,7 +93,9 @@ impl Error {
     /// A stable, machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. } => code,
             Self::Unauthorized(_) => "unauthorized",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -104,7 +133,13 @@ impl Error {
     /// The JSON body: `{"error": {"code", "message", "details"?}}`.
     pub fn body(&self) -> Value {
         let mut err = json!({ "code": self.code(), "message": self.public_message() });
-        if let Self::Conflict { details: Some(d), .. } | Self::Unprocessable { details: Some(d), .. } = self {
+        if let Self::Conflict {
+            details: Some(d), ..
+        }
+        | Self::Unprocessable {
+            details: Some(d), ..
+        } = self
+        {
             err["details"] = d.clone();
         }
         json!({ "error": err })
@@ -117,7 +152,10 @@ impl Error {
         }
         let mut resp = crate::http::json(self.status(), &self.body());
         if let Self::MethodNotAllowed { allowed } = self {
-            resp.headers_mut().insert(::http::header::ALLOW, ::http::HeaderValue::from_static(allowed));
+            resp.headers_mut().insert(
+                ::http::header::ALLOW,
+                ::http::HeaderValue::from_static(allowed),
+            );
         }
         resp
     }
@@ -143,16 +181,28 @@ mod tests {
             Error::Internal("key=abc".into()),
         ] {
             let body = e.body().to_string();
-            assert!(!body.contains("secret_table") && !body.contains("10.0.0.1") && !body.contains("key=abc"), "{body}");
+            assert!(
+                !body.contains("secret_table")
+                    && !body.contains("10.0.0.1")
+                    && !body.contains("key=abc"),
+                "{body}"
+            );
             assert!(e.status() >= 500);
         }
     }
 
     #[test]
     fn client_errors_carry_code_message_and_details() {
-        let e = Error::conflict("status_conflict", "order 7 is paid", Some(json!({"current_status": "paid"})));
+        let e = Error::conflict(
+            "status_conflict",
+            "order 7 is paid",
+            Some(json!({"current_status": "paid"})),
+        );
         assert_eq!(e.status(), 409);
-        assert_eq!(e.body(), json!({"error": {"code": "status_conflict", "message": "order 7 is paid", "details": {"current_status": "paid"}}}));
+        assert_eq!(
+            e.body(),
+            json!({"error": {"code": "status_conflict", "message": "order 7 is paid", "details": {"current_status": "paid"}}})
+        );
         let r = Error::MethodNotAllowed { allowed: "POST" }.to_response();
         assert_eq!(r.status(), 405);
         assert_eq!(r.headers()["allow"], "POST");

@@ -16,8 +16,12 @@ pub type Response = ::http::Response<Vec<u8>>;
 pub fn json<T: Serialize + ?Sized>(status: u16, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut resp = ::http::Response::new(bytes);
-    *resp.status_mut() = ::http::StatusCode::from_u16(status).unwrap_or(::http::StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(::http::header::CONTENT_TYPE, ::http::HeaderValue::from_static("application/json"));
+    *resp.status_mut() =
+        ::http::StatusCode::from_u16(status).unwrap_or(::http::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        ::http::header::CONTENT_TYPE,
+        ::http::HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -33,7 +37,11 @@ pub fn require_method(req: &Request, method: ::http::Method, allowed: &'static s
 /// Parse a JSON body into `T`; any failure is a 400 with a message saying what is wrong.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
-        let code = if e.is_syntax() || e.is_eof() { "malformed_json" } else { "invalid_body" };
+        let code = if e.is_syntax() || e.is_eof() {
+            "malformed_json"
+        } else {
+            "invalid_body"
+        };
         Error::bad_request(code, format!("invalid request body: {e}"))
     })
 }
@@ -47,7 +55,10 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 pub fn bearer(req: &Request) -> Option<&str> {
     let value = header(req, "authorization")?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Who is calling: the JWT the gateway verified, and the claims functions act on.
@@ -68,11 +79,24 @@ impl Caller {
     /// the function, and again by the database API on every call that forwards the token; here
     /// only the claims are read.
     pub fn from_request(req: &Request) -> Result<Self> {
-        let token = bearer(req).ok_or_else(|| Error::Unauthorized("missing bearer token".into()))?;
-        let claims = decode_claims(token).ok_or_else(|| Error::Unauthorized("invalid JWT".into()))?;
-        let role = claims.get("role").and_then(|r| r.as_str()).unwrap_or("anon").to_owned();
-        let user_id = claims.get("sub").and_then(|s| s.as_str()).map(str::to_owned);
-        Ok(Self { token: token.to_owned(), role, user_id })
+        let token =
+            bearer(req).ok_or_else(|| Error::Unauthorized("missing bearer token".into()))?;
+        let claims =
+            decode_claims(token).ok_or_else(|| Error::Unauthorized("invalid JWT".into()))?;
+        let role = claims
+            .get("role")
+            .and_then(|r| r.as_str())
+            .unwrap_or("anon")
+            .to_owned();
+        let user_id = claims
+            .get("sub")
+            .and_then(|s| s.as_str())
+            .map(str::to_owned);
+        Ok(Self {
+            token: token.to_owned(),
+            role,
+            user_id,
+        })
     }
 
     /// True for the service_role key: may act on any order.
@@ -91,7 +115,9 @@ impl Caller {
 
 fn decode_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -136,9 +162,24 @@ mod tests {
     #[test]
     fn rejects_missing_and_garbage_tokens() {
         assert_eq!(Caller::from_request(&req(None)).unwrap_err().status(), 401);
-        assert_eq!(Caller::from_request(&req(Some("Bearer"))).unwrap_err().status(), 401);
-        assert_eq!(Caller::from_request(&req(Some("Bearer a.!!!.c"))).unwrap_err().status(), 401);
-        assert_eq!(Caller::from_request(&req(Some("Basic abc"))).unwrap_err().status(), 401);
+        assert_eq!(
+            Caller::from_request(&req(Some("Bearer")))
+                .unwrap_err()
+                .status(),
+            401
+        );
+        assert_eq!(
+            Caller::from_request(&req(Some("Bearer a.!!!.c")))
+                .unwrap_err()
+                .status(),
+            401
+        );
+        assert_eq!(
+            Caller::from_request(&req(Some("Basic abc")))
+                .unwrap_err()
+                .status(),
+            401
+        );
     }
 
     #[test]
@@ -149,8 +190,16 @@ mod tests {
             order_id: i64,
         }
         assert_eq!(parse_json::<B>(b"{").unwrap_err().code(), "malformed_json");
-        assert_eq!(parse_json::<B>(b"{\"order_id\": \"1\"}").unwrap_err().code(), "invalid_body");
-        assert_eq!(parse_json::<B>(b"{\"order_id\": 1.5}").unwrap_err().code(), "invalid_body");
+        assert_eq!(
+            parse_json::<B>(b"{\"order_id\": \"1\"}")
+                .unwrap_err()
+                .code(),
+            "invalid_body"
+        );
+        assert_eq!(
+            parse_json::<B>(b"{\"order_id\": 1.5}").unwrap_err().code(),
+            "invalid_body"
+        );
         assert!(parse_json::<B>(b"{\"order_id\": 7}").is_ok());
     }
 }

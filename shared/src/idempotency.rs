@@ -22,18 +22,37 @@ pub const MAX_KEY_LEN: usize = 255;
 /// The request's `Idempotency-Key`, if any: a structured-field string (`"abc"`) or, leniently,
 /// a bare token. Empty, too long or non-printable keys are a 400.
 pub fn key_of(req: &Request) -> Result<Option<String>> {
-    let Some(raw) = req.headers().get("idempotency-key") else { return Ok(None) };
-    let bad = || Error::bad_request("invalid_idempotency_key", "Idempotency-Key must be a non-empty string of at most 255 printable characters");
+    let Some(raw) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        Error::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be a non-empty string of at most 255 printable characters",
+        )
+    };
     let text = raw.to_str().map_err(|_| bad())?.trim();
-    let key = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
-    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+    let key = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    if key.is_empty()
+        || key.len() > MAX_KEY_LEN
+        || !key.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+    {
         return Err(bad());
     }
     Ok(Some(key.to_owned()))
 }
 
 /// Run `run` under the request's idempotency key (or directly when it has none).
-pub async fn with_idempotency<S, F, Fut>(store: &S, caller: &Caller, endpoint: &str, req: &Request, run: F) -> Response
+pub async fn with_idempotency<S, F, Fut>(
+    store: &S,
+    caller: &Caller,
+    endpoint: &str,
+    req: &Request,
+    run: F,
+) -> Response
 where
     S: IdempotencyStore,
     F: FnOnce() -> Fut,
@@ -62,17 +81,25 @@ where
         .to_response(),
         Ok(IdempotencyBegin::Replay { status, body }) => {
             let mut resp = http::json(status, &body);
-            resp.headers_mut().insert("idempotent-replayed", ::http::HeaderValue::from_static("true"));
+            resp.headers_mut().insert(
+                "idempotent-replayed",
+                ::http::HeaderValue::from_static("true"),
+            );
             resp
         }
         Ok(IdempotencyBegin::New) => {
             let resp = run().await;
             let status = resp.status().as_u16();
             let body: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
-            if let Err(e) = store.idempotency_finish(&scope, endpoint, &key, status, &body, status < 500).await {
+            if let Err(e) = store
+                .idempotency_finish(&scope, endpoint, &key, status, &body, status < 500)
+                .await
+            {
                 // The effect (if any) is committed; only the replay record is missing. The next
                 // retry after the lease runs again and meets the state machine's 409.
-                http::log_error(&format!("idempotency_finish failed for key in scope {scope}: {e}"));
+                http::log_error(&format!(
+                    "idempotency_finish failed for key in scope {scope}: {e}"
+                ));
             }
             resp
         }

@@ -29,8 +29,14 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [OrderStatus; 6] =
-        [Self::Pending, Self::Processed, Self::Paid, Self::Fulfilled, Self::Cancelled, Self::Refunded];
+    pub const ALL: [OrderStatus; 6] = [
+        Self::Pending,
+        Self::Processed,
+        Self::Paid,
+        Self::Fulfilled,
+        Self::Cancelled,
+        Self::Refunded,
+    ];
 
     /// The name stored in `orders.status`.
     pub fn as_str(self) -> &'static str {
@@ -79,9 +85,17 @@ pub struct Transition {
 
 /// Decide whether order `order_id`, now in `current`, may become `to`.
 /// Anything the machine does not allow is a 409 naming the current status.
-pub fn transition(order_id: i64, current: OrderStatus, to: OrderStatus) -> Result<Transition, Error> {
+pub fn transition(
+    order_id: i64,
+    current: OrderStatus,
+    to: OrderStatus,
+) -> Result<Transition, Error> {
     if current.can_become(to) {
-        Ok(Transition { order_id, from: current, to })
+        Ok(Transition {
+            order_id,
+            from: current,
+            to,
+        })
     } else {
         Err(status_conflict(order_id, current, to))
     }
@@ -120,7 +134,10 @@ mod tests {
                 assert_eq!(r.is_ok(), expected);
                 if let Err(e) = r {
                     assert_eq!(e.status(), 409);
-                    assert_eq!(e.body()["error"]["details"]["current_status"], from.as_str());
+                    assert_eq!(
+                        e.body()["error"]["details"]["current_status"],
+                        from.as_str()
+                    );
                 }
             }
         }

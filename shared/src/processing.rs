@@ -14,7 +14,9 @@ use crate::http::{self, Caller, Request, Response};
 use crate::idempotency::with_idempotency;
 use crate::money::Currency;
 use crate::order::{self, OrderStatus, Transition};
-use crate::pricing::{self, DiscountInput, DiscountKind, LineInput, OrderInput, PricedLine, ShippingRule, TaxRate};
+use crate::pricing::{
+    self, DiscountInput, DiscountKind, LineInput, OrderInput, PricedLine, ShippingRule, TaxRate,
+};
 use crate::store::{ApplyOutcome, ApplyProcessing, IdempotencyStore, OrderSnapshot, OrderStore};
 use crate::{Error, Result};
 
@@ -47,7 +49,11 @@ pub struct CancelledOrder {
 }
 
 /// Read the order or 404 (also when it is someone else's: existence does not leak).
-async fn snapshot<S: OrderStore>(store: &S, caller: &Caller, order_id: i64) -> Result<OrderSnapshot> {
+async fn snapshot<S: OrderStore>(
+    store: &S,
+    caller: &Caller,
+    order_id: i64,
+) -> Result<OrderSnapshot> {
     store
         .order_for_processing(caller, order_id)
         .await?
@@ -55,14 +61,22 @@ async fn snapshot<S: OrderStore>(store: &S, caller: &Caller, order_id: i64) -> R
 }
 
 fn status_of(snap: &OrderSnapshot) -> Result<OrderStatus> {
-    OrderStatus::parse(&snap.order.status)
-        .ok_or_else(|| Error::Internal(format!("order {} has unknown status {}", snap.order.id, snap.order.status)))
+    OrderStatus::parse(&snap.order.status).ok_or_else(|| {
+        Error::Internal(format!(
+            "order {} has unknown status {}",
+            snap.order.id, snap.order.status
+        ))
+    })
 }
 
 /// Turn what the database holds into pricing input.
 pub fn pricing_input(snap: &OrderSnapshot) -> Result<OrderInput> {
     let currency: Currency = snap.order.currency.parse().map_err(|_| {
-        Error::unprocessable("unsupported_currency", format!("order currency {} is not supported", snap.order.currency), None)
+        Error::unprocessable(
+            "unsupported_currency",
+            format!("order currency {} is not supported", snap.order.currency),
+            None,
+        )
     })?;
     let lines = snap
         .lines
@@ -83,9 +97,12 @@ pub fn pricing_input(snap: &OrderSnapshot) -> Result<OrderInput> {
                 (Some(bp), _, _) => DiscountKind::Percent { basis_points: bp },
                 (None, Some(amount), Some(cur)) => DiscountKind::Fixed {
                     amount,
-                    currency: cur
-                        .parse()
-                        .map_err(|_| Error::Internal(format!("discount {} has unsupported currency {cur}", d.code)))?,
+                    currency: cur.parse().map_err(|_| {
+                        Error::Internal(format!(
+                            "discount {} has unsupported currency {cur}",
+                            d.code
+                        ))
+                    })?,
                 },
                 _ => return Err(Error::Internal(format!("discount {} has no kind", d.code))),
             };
@@ -103,7 +120,12 @@ pub fn pricing_input(snap: &OrderSnapshot) -> Result<OrderInput> {
     let shipping = match &snap.shipping {
         None => None,
         Some(s) => Some(ShippingRule {
-            currency: s.currency.parse().map_err(|_| Error::Internal(format!("shipping rate in unsupported currency {}", s.currency)))?,
+            currency: s.currency.parse().map_err(|_| {
+                Error::Internal(format!(
+                    "shipping rate in unsupported currency {}",
+                    s.currency
+                ))
+            })?,
             flat_amount: s.flat_amount,
             free_over: s.free_over_amount,
         }),
@@ -113,7 +135,10 @@ pub fn pricing_input(snap: &OrderSnapshot) -> Result<OrderInput> {
         lines,
         discount,
         discount_code: snap.order.discount_code.clone(),
-        tax: snap.tax.as_ref().map(|t| TaxRate { region: t.region.clone(), basis_points: t.rate_bp }),
+        tax: snap.tax.as_ref().map(|t| TaxRate {
+            region: t.region.clone(),
+            basis_points: t.rate_bp,
+        }),
         shipping,
         now_unix: snap.now,
     })
@@ -123,13 +148,20 @@ pub fn pricing_input(snap: &OrderSnapshot) -> Result<OrderInput> {
 fn refusal(outcome: ApplyOutcome, t: &Transition) -> Error {
     match outcome.reason.as_deref() {
         Some("not_found") => Error::NotFound(format!("order {} not found", t.order_id)),
-        Some("status_conflict") => match outcome.current_status.as_deref().and_then(OrderStatus::parse) {
+        Some("status_conflict") => match outcome
+            .current_status
+            .as_deref()
+            .and_then(OrderStatus::parse)
+        {
             Some(current) => order::status_conflict(t.order_id, current, t.to),
             None => Error::Internal("status_conflict without a known current status".into()),
         },
         Some("order_changed") => Error::conflict(
             "order_changed",
-            format!("order {} changed while it was being processed; retry", t.order_id),
+            format!(
+                "order {} changed while it was being processed; retry",
+                t.order_id
+            ),
             None,
         ),
         Some("insufficient_stock") => Error::unprocessable(
@@ -152,13 +184,21 @@ fn refusal(outcome: ApplyOutcome, t: &Transition) -> Error {
 }
 
 /// Price and process a pending order.
-pub async fn process_order<S: OrderStore>(store: &S, caller: &Caller, order_id: i64) -> Result<ProcessedOrder> {
+pub async fn process_order<S: OrderStore>(
+    store: &S,
+    caller: &Caller,
+    order_id: i64,
+) -> Result<ProcessedOrder> {
     let snap = snapshot(store, caller, order_id).await?;
     let t = order::transition(order_id, status_of(&snap)?, OrderStatus::Processed)?;
     let priced = pricing::price(&pricing_input(&snap)?)
         .map_err(|e| Error::unprocessable(e.code(), e.to_string(), Some(e.details())))?;
     let outcome = store
-        .apply_processing(&ApplyProcessing { transition: t, priced: &priced, actor: caller.user_id.as_deref() })
+        .apply_processing(&ApplyProcessing {
+            transition: t,
+            priced: &priced,
+            actor: caller.user_id.as_deref(),
+        })
         .await?;
     if !outcome.ok {
         return Err(refusal(outcome, &t));
@@ -177,26 +217,43 @@ pub async fn process_order<S: OrderStore>(store: &S, caller: &Caller, order_id: 
 }
 
 /// Cancel a pending or processed order (a processed order's stock is released).
-pub async fn cancel_order<S: OrderStore>(store: &S, caller: &Caller, order_id: i64) -> Result<CancelledOrder> {
+pub async fn cancel_order<S: OrderStore>(
+    store: &S,
+    caller: &Caller,
+    order_id: i64,
+) -> Result<CancelledOrder> {
     let snap = snapshot(store, caller, order_id).await?;
     let t = order::transition(order_id, status_of(&snap)?, OrderStatus::Cancelled)?;
-    let outcome = store.apply_transition(&t, caller.user_id.as_deref()).await?;
+    let outcome = store
+        .apply_transition(&t, caller.user_id.as_deref())
+        .await?;
     if !outcome.ok {
         return Err(refusal(outcome, &t));
     }
-    Ok(CancelledOrder { order_id, status: OrderStatus::Cancelled, previous_status: t.from })
+    Ok(CancelledOrder {
+        order_id,
+        status: OrderStatus::Cancelled,
+        previous_status: t.from,
+    })
 }
 
 /// The HTTP handler shape of both endpoints: POST, a JWT, `{"order_id"}`, an optional
 /// `Idempotency-Key`; `flow` does the work.
-pub async fn handle_order_request<S, T, F, Fut>(store: &S, endpoint: &str, req: Request, flow: F) -> Response
+pub async fn handle_order_request<S, T, F, Fut>(
+    store: &S,
+    endpoint: &str,
+    req: Request,
+    flow: F,
+) -> Response
 where
     S: OrderStore + IdempotencyStore,
     T: Serialize,
     F: FnOnce(Caller, i64) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let caller = match http::require_method(&req, ::http::Method::POST, "POST").and_then(|_| Caller::from_request(&req)) {
+    let caller = match http::require_method(&req, ::http::Method::POST, "POST")
+        .and_then(|_| Caller::from_request(&req))
+    {
         Ok(c) => c,
         Err(e) => return e.to_response(),
     };
@@ -229,7 +286,11 @@ pub enum Endpoint {
 
 /// A whole order endpoint over PostgREST: what a function crate's export runs.
 #[cfg(target_arch = "wasm32")]
-pub async fn serve_order_endpoint(req: Request, env: crate::edge::Env, endpoint: Endpoint) -> Response {
+pub async fn serve_order_endpoint(
+    req: Request,
+    env: crate::edge::Env,
+    endpoint: Endpoint,
+) -> Response {
     let store = match crate::store::postgrest_store::PostgrestStore::from_env(&env) {
         Ok(s) => s,
         Err(e) => return e.to_response(),
@@ -237,10 +298,16 @@ pub async fn serve_order_endpoint(req: Request, env: crate::edge::Env, endpoint:
     let s = &store;
     match endpoint {
         Endpoint::Process => {
-            handle_order_request(s, "process-order", req, |c, id| async move { process_order(s, &c, id).await }).await
+            handle_order_request(s, "process-order", req, |c, id| async move {
+                process_order(s, &c, id).await
+            })
+            .await
         }
         Endpoint::Cancel => {
-            handle_order_request(s, "cancel-order", req, |c, id| async move { cancel_order(s, &c, id).await }).await
+            handle_order_request(s, "cancel-order", req, |c, id| async move {
+                cancel_order(s, &c, id).await
+            })
+            .await
         }
     }
 }

@@ -12,5 +12,8 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen]
 pub async fn handle(req: web_sys::Request, env: JsValue) -> web_sys::Response {
     use edge_shared::processing::{serve_order_endpoint, Endpoint};
-    edge_shared::edge::serve(req, env, |req, env| serve_order_endpoint(req, env, Endpoint::Process)).await
+    edge_shared::edge::serve(req, env, |req, env| {
+        serve_order_endpoint(req, env, Endpoint::Process)
+    })
+    .await
 }

@@ -32,8 +32,15 @@ fn snap(id: i64, lines: Vec<SnapshotLine>) -> OrderSnapshot {
         },
         lines,
         discount: None,
-        tax: Some(TaxRow { region: "US-CA".into(), rate_bp: 725 }),
-        shipping: Some(ShippingRow { currency: "USD".into(), flat_amount: 599, free_over_amount: Some(10_000) }),
+        tax: Some(TaxRow {
+            region: "US-CA".into(),
+            rate_bp: 725,
+        }),
+        shipping: Some(ShippingRow {
+            currency: "USD".into(),
+            flat_amount: 599,
+            free_over_amount: Some(10_000),
+        }),
         now: 1_800_000_000,
     }
 }
@@ -50,11 +57,19 @@ fn store_with(snaps: Vec<OrderSnapshot>) -> MemoryStore {
 }
 
 fn service() -> Caller {
-    Caller { token: "t".into(), role: "service_role".into(), user_id: None }
+    Caller {
+        token: "t".into(),
+        role: "service_role".into(),
+        user_id: None,
+    }
 }
 
 fn user(id: &str) -> Caller {
-    Caller { token: "t".into(), role: "authenticated".into(), user_id: Some(id.into()) }
+    Caller {
+        token: "t".into(),
+        role: "authenticated".into(),
+        user_id: Some(id.into()),
+    }
 }
 
 #[test]
@@ -62,7 +77,15 @@ fn processes_the_seeded_order_with_tax_and_shipping() {
     let store = store_with(vec![snap(1, vec![line(1, 2, 1999), line(2, 1, 1250)])]);
     let done = block_on(process_order(&store, &service(), 1)).unwrap();
     // 2 x 19.99 + 12.50 = 52.48; tax 7.25 % of 52.48 = 3.8048 -> 3.80; shipping 5.99
-    assert_eq!((done.subtotal_amount, done.discount_amount, done.tax_amount, done.shipping_amount), (5248, 0, 380, 599));
+    assert_eq!(
+        (
+            done.subtotal_amount,
+            done.discount_amount,
+            done.tax_amount,
+            done.shipping_amount
+        ),
+        (5248, 0, 380, 599)
+    );
     assert_eq!(done.total_amount, 6227);
     assert_eq!(done.lines[0].line_amount, 3998);
     assert_eq!(store.status(1), "processed");
@@ -82,9 +105,24 @@ fn second_processing_is_a_409_naming_the_status() {
 #[test]
 fn users_reach_only_their_own_orders() {
     let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
-    assert_eq!(block_on(process_order(&store, &user(OTHER), 1)).unwrap_err().status(), 404);
-    assert_eq!(block_on(cancel_order(&store, &user(OTHER), 1)).unwrap_err().status(), 404);
-    assert_eq!(block_on(process_order(&store, &user(DEMO), 2)).unwrap_err().status(), 404);
+    assert_eq!(
+        block_on(process_order(&store, &user(OTHER), 1))
+            .unwrap_err()
+            .status(),
+        404
+    );
+    assert_eq!(
+        block_on(cancel_order(&store, &user(OTHER), 1))
+            .unwrap_err()
+            .status(),
+        404
+    );
+    assert_eq!(
+        block_on(process_order(&store, &user(DEMO), 2))
+            .unwrap_err()
+            .status(),
+        404
+    );
     assert!(block_on(process_order(&store, &user(DEMO), 1)).is_ok());
 }
 
@@ -102,14 +140,20 @@ fn inactive_lines_are_named_and_nothing_changes() {
 
 #[test]
 fn short_stock_is_422_and_cancel_releases_stock() {
-    let store = store_with(vec![snap(1, vec![line(1, 150, 100)]), snap(2, vec![line(1, 60, 100)])]);
+    let store = store_with(vec![
+        snap(1, vec![line(1, 150, 100)]),
+        snap(2, vec![line(1, 60, 100)]),
+    ]);
     let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
     assert_eq!((e.status(), e.code()), (422, "insufficient_stock"));
     assert_eq!(store.stock.borrow()[&1], 100);
     block_on(process_order(&store, &service(), 2)).unwrap();
     assert_eq!(store.stock.borrow()[&1], 40);
     let c = block_on(cancel_order(&store, &user(DEMO), 2)).unwrap();
-    assert_eq!((c.status, c.previous_status), (OrderStatus::Cancelled, OrderStatus::Processed));
+    assert_eq!(
+        (c.status, c.previous_status),
+        (OrderStatus::Cancelled, OrderStatus::Processed)
+    );
     assert_eq!(store.stock.borrow()[&1], 100);
     let again = block_on(cancel_order(&store, &user(DEMO), 2)).unwrap_err();
     assert_eq!(again.status(), 409);
@@ -153,10 +197,16 @@ fn request(method: &str, body: &str, key: Option<&str>) -> Request {
 }
 
 fn call(store: &MemoryStore, req: Request) -> (u16, serde_json::Value) {
-    let resp = block_on(handle_order_request(store, "process-order", req, |caller, id| async move {
-        process_order(store, &caller, id).await
-    }));
-    (resp.status().as_u16(), serde_json::from_slice(resp.body()).unwrap())
+    let resp = block_on(handle_order_request(
+        store,
+        "process-order",
+        req,
+        |caller, id| async move { process_order(store, &caller, id).await },
+    ));
+    (
+        resp.status().as_u16(),
+        serde_json::from_slice(resp.body()).unwrap(),
+    )
 }
 
 #[test]
@@ -171,21 +221,34 @@ fn http_errors_have_the_json_shape_and_status() {
         ("POST", "{\"order_id\":99}", 404, "not_found"),
     ] {
         let (s, b) = call(&store, request(method, body, None));
-        assert_eq!((s, b["error"]["code"].as_str().unwrap()), (status, code), "{method} {body}");
+        assert_eq!(
+            (s, b["error"]["code"].as_str().unwrap()),
+            (status, code),
+            "{method} {body}"
+        );
     }
     assert_eq!(store.status(1), "pending");
 }
 
 #[test]
 fn idempotency_key_replays_rejects_mismatch_and_in_flight() {
-    let store = store_with(vec![snap(1, vec![line(1, 1, 100)]), snap(2, vec![line(1, 1, 100)])]);
+    let store = store_with(vec![
+        snap(1, vec![line(1, 1, 100)]),
+        snap(2, vec![line(1, 1, 100)]),
+    ]);
     let first = call(&store, request("POST", "{\"order_id\":1}", Some("\"k1\"")));
     assert_eq!(first.0, 200);
     let replay = call(&store, request("POST", "{\"order_id\":1}", Some("\"k1\"")));
-    assert_eq!(replay, first, "same key and body: the first response, byte for byte");
+    assert_eq!(
+        replay, first,
+        "same key and body: the first response, byte for byte"
+    );
     assert_eq!(*store.applies.borrow(), 1, "no second effect");
     let mismatch = call(&store, request("POST", "{\"order_id\":2}", Some("\"k1\"")));
-    assert_eq!((mismatch.0, mismatch.1["error"]["code"].clone()), (422, json!("idempotency_key_reused")));
+    assert_eq!(
+        (mismatch.0, mismatch.1["error"]["code"].clone()),
+        (422, json!("idempotency_key_reused"))
+    );
     assert_eq!(store.status(2), "pending");
     // A key held by a request that has not finished.
     use sha2::Digest as _;

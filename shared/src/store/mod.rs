@@ -105,11 +105,19 @@ pub struct ApplyProcessing<'a> {
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
 pub trait OrderStore {
     /// The order as `caller` may see it; `None` if it does not exist or is not theirs.
-    async fn order_for_processing(&self, caller: &Caller, order_id: i64) -> Result<Option<OrderSnapshot>>;
+    async fn order_for_processing(
+        &self,
+        caller: &Caller,
+        order_id: i64,
+    ) -> Result<Option<OrderSnapshot>>;
     /// Apply a processing (amounts, status, stock, discount redemption) in one transaction.
     async fn apply_processing(&self, apply: &ApplyProcessing<'_>) -> Result<ApplyOutcome>;
     /// Apply a status transition in one transaction (releasing stock on cancel).
-    async fn apply_transition(&self, transition: &Transition, actor: Option<&str>) -> Result<ApplyOutcome>;
+    async fn apply_transition(
+        &self,
+        transition: &Transition,
+        actor: Option<&str>,
+    ) -> Result<ApplyOutcome>;
 }
 
 /// What `idempotency_begin` found for a key.
@@ -129,8 +137,13 @@ pub enum IdempotencyBegin {
 /// Storage of idempotency keys (scoped to the caller, kept 24 hours).
 #[allow(async_fn_in_trait)]
 pub trait IdempotencyStore {
-    async fn idempotency_begin(&self, scope: &str, endpoint: &str, key: &str, request_hash: &str)
-        -> Result<IdempotencyBegin>;
+    async fn idempotency_begin(
+        &self,
+        scope: &str,
+        endpoint: &str,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<IdempotencyBegin>;
     /// Store the response (`store = true`) or release the key for a retry (`store = false`).
     async fn idempotency_finish(
         &self,

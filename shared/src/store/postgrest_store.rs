@@ -8,7 +8,9 @@ use postgrest::Postgrest;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::{ApplyOutcome, ApplyProcessing, IdempotencyBegin, IdempotencyStore, OrderSnapshot, OrderStore};
+use super::{
+    ApplyOutcome, ApplyProcessing, IdempotencyBegin, IdempotencyStore, OrderSnapshot, OrderStore,
+};
 use crate::http::Caller;
 use crate::order::Transition;
 use crate::{Error, Result};
@@ -25,17 +27,31 @@ impl PostgrestStore {
         let url = env.require("SUPABASE_URL")?;
         let anon = env.require("SUPABASE_ANON_KEY")?;
         let service_role_key = env.require("SUPABASE_SERVICE_ROLE_KEY")?.to_owned();
-        let client = Postgrest::new(format!("{}/rest/v1", url.trim_end_matches('/'))).insert_header("apikey", anon);
-        Ok(Self { client, service_role_key })
+        let client = Postgrest::new(format!("{}/rest/v1", url.trim_end_matches('/')))
+            .insert_header("apikey", anon);
+        Ok(Self {
+            client,
+            service_role_key,
+        })
     }
 
     /// Call an RPC with `token` and decode its JSON answer.
     ///
     /// Null-valued parameters are left out, so the SQL default (null) applies: postrust passes
     /// a JSON `null` argument as an empty string, which fails for `uuid` and numeric types.
-    pub async fn rpc<T: DeserializeOwned>(&self, function: &str, params: &Value, token: &str) -> Result<T> {
+    pub async fn rpc<T: DeserializeOwned>(
+        &self,
+        function: &str,
+        params: &Value,
+        token: &str,
+    ) -> Result<T> {
         let params = match params {
-            Value::Object(map) => Value::Object(map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
             other => other.clone(),
         };
         let resp = self
@@ -46,23 +62,49 @@ impl PostgrestStore {
             .await
             .map_err(|e| Error::Unavailable(format!("rpc {function}: {e}")))?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| Error::Unavailable(format!("rpc {function} body: {e}")))?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| Error::Unavailable(format!("rpc {function} body: {e}")))?;
         if !(200..300).contains(&status) {
-            return Err(Error::Upstream(format!("rpc {function} answered {status}: {text}")));
+            return Err(Error::Upstream(format!(
+                "rpc {function} answered {status}: {text}"
+            )));
         }
-        let text = if text.trim().is_empty() { "null" } else { text.as_str() }; // void RPCs: 204
-        serde_json::from_str(text).map_err(|e| Error::Upstream(format!("rpc {function} returned unexpected JSON ({e}): {text}")))
+        let text = if text.trim().is_empty() {
+            "null"
+        } else {
+            text.as_str()
+        }; // void RPCs: 204
+        serde_json::from_str(text).map_err(|e| {
+            Error::Upstream(format!(
+                "rpc {function} returned unexpected JSON ({e}): {text}"
+            ))
+        })
     }
 
     /// Call an RPC with the service_role key.
-    pub async fn rpc_service<T: DeserializeOwned>(&self, function: &str, params: &Value) -> Result<T> {
+    pub async fn rpc_service<T: DeserializeOwned>(
+        &self,
+        function: &str,
+        params: &Value,
+    ) -> Result<T> {
         self.rpc(function, params, &self.service_role_key).await
     }
 }
 
 impl OrderStore for PostgrestStore {
-    async fn order_for_processing(&self, caller: &Caller, order_id: i64) -> Result<Option<OrderSnapshot>> {
-        self.rpc("order_for_processing", &json!({ "order_id": order_id }), &caller.token).await
+    async fn order_for_processing(
+        &self,
+        caller: &Caller,
+        order_id: i64,
+    ) -> Result<Option<OrderSnapshot>> {
+        self.rpc(
+            "order_for_processing",
+            &json!({ "order_id": order_id }),
+            &caller.token,
+        )
+        .await
     }
 
     async fn apply_processing(&self, apply: &ApplyProcessing<'_>) -> Result<ApplyOutcome> {
@@ -96,8 +138,15 @@ impl OrderStore for PostgrestStore {
 }
 
 impl IdempotencyStore for PostgrestStore {
-    async fn idempotency_begin(&self, scope: &str, endpoint: &str, key: &str, request_hash: &str) -> Result<IdempotencyBegin> {
-        let params = json!({"scope": scope, "endpoint": endpoint, "key": key, "request_hash": request_hash});
+    async fn idempotency_begin(
+        &self,
+        scope: &str,
+        endpoint: &str,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<IdempotencyBegin> {
+        let params =
+            json!({"scope": scope, "endpoint": endpoint, "key": key, "request_hash": request_hash});
         self.rpc_service("idempotency_begin", &params).await
     }
 

@@ -24,7 +24,9 @@
 //!   never passes), then compared in constant time;
 //! - unknown signature versions are ignored and one valid entry among invalid ones passes;
 //! - no header content (non-UTF-8, huge, duplicated) panics: it is an error with a stable
-//!   [`WebhookError::code`];
+//!   [`WebhookError::code`]. A header that carries one value (ids, timestamps, the Stripe,
+//!   GitHub and Shopify signatures) must appear once; repeated Standard Webhooks signature
+//!   headers are read as one list. Values longer than [`MAX_HEADER_LEN`] are malformed;
 //! - error messages and `Debug` output never contain a secret or say which secret matched.
 
 mod crypto;
