@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build every functions/<name> crate to wasm-pkg/<name>/: cargo (wasm32, size-tuned release
+# Build every functions/<name> and modules/<name> crate to wasm-pkg/<name>/: cargo (wasm32, size-tuned release
 # profile) -> wasm-bindgen CLI (--target web; the wrapper instantiates from bytes, never with
 # fetch) -> wasm-opt -Oz. Usage: scripts/build-wasm.sh [name...]
 set -euo pipefail
@@ -13,7 +13,7 @@ WASM_OPT="$ROOT/node_modules/.bin/wasm-opt"
 
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  for d in functions/*/; do names+=("$(basename "$d")"); done
+  for d in functions/*/ modules/*/; do [ -f "$d/Cargo.toml" ] && names+=("$(basename "$d")"); done
 fi
 pkgs=(); for n in "${names[@]}"; do pkgs+=(-p "$n"); done
 cargo build --quiet --target wasm32-unknown-unknown --release "${pkgs[@]}"
@@ -26,5 +26,7 @@ for n in "${names[@]}"; do
   "$WASM_OPT" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     --enable-reference-types --enable-multivalue \
     "$out/index_bg.wasm" -o "$out/index_bg.wasm"
+  # A module may ship hand-written JS/TS next to the generated glue (modules/<name>/js/).
+  for extra in functions/"$n"/js modules/"$n"/js; do [ -d "$extra" ] && cp -r "$extra"/. "$out"/; done
   printf '%-16s %8d bytes\n' "$n" "$(stat -c %s "$out/index_bg.wasm")"
 done

@@ -70,8 +70,15 @@ async function pipe(name: string, stream: ReadableStream<Uint8Array>) {
 let stopping = false;
 function spawn(fn: Fn) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--no-prompt",
-      new URL(`${fn.name}/index.ts`, functionsDir).pathname],
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      "--no-prompt",
+      new URL(`${fn.name}/index.ts`, functionsDir).pathname,
+    ],
     env: {
       ...secrets,
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${fn.port}`,
@@ -108,7 +115,13 @@ async function waitReady(fn: Fn) {
 }
 
 const b64url = (s: string) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-const hmacKey = await crypto.subtle.importKey("raw", encoder.encode(jwtSecret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+const hmacKey = await crypto.subtle.importKey(
+  "raw",
+  encoder.encode(jwtSecret),
+  { name: "HMAC", hash: "SHA-256" },
+  false,
+  ["verify"],
+);
 
 /** Verify an HS256 JWT signed with the project's secret; returns why not, or null if valid. */
 async function jwtProblem(auth: string | null): Promise<string | null> {
@@ -145,14 +158,20 @@ async function handler(req: Request): Promise<Response> {
   if (path === "/health") {
     const all = [...fns.values()];
     const ready = all.every((f) => f.ready);
-    return Response.json({ ready, functions: all.map((f) => ({ name: f.name, ready: f.ready })) }, { status: ready ? 200 : 503 });
+    return Response.json({ ready, functions: all.map((f) => ({ name: f.name, ready: f.ready })) }, {
+      status: ready ? 200 : 503,
+    });
   }
   if (path.startsWith("/rest/v1/") || path === "/rest/v1") {
     const headers = new Headers(req.headers);
     const apikey = headers.get("apikey");
     if (!headers.has("authorization") && apikey) headers.set("authorization", `Bearer ${apikey}`);
     try {
-      return await proxy(req, `http://127.0.0.1:${restPort}${path.slice("/rest/v1".length) || "/"}${url.search}`, headers);
+      return await proxy(
+        req,
+        `http://127.0.0.1:${restPort}${path.slice("/rest/v1".length) || "/"}${url.search}`,
+        headers,
+      );
     } catch {
       return jsonError(503, "rest_unavailable", "the REST server is not answering");
     }

@@ -1,0 +1,126 @@
+// Helpers for end-to-end tests against the running local stack (`make start`; scripts/test.sh
+// starts it). Real HTTP through the gateway, real PostgREST-compatible server, real
+// PostgreSQL. The database connection is used only to arrange fixtures and to check effects.
+import postgres from "npm:postgres";
+import { createClient, type SupabaseClient } from "npm:@supabase/supabase-js";
+
+export const API_URL = Deno.env.get("API_URL") ?? "http://127.0.0.1:54321";
+export const DB_URL = Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres";
+export const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
+export const ANON_KEY =
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0";
+export const SERVICE_ROLE_KEY =
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
+
+/** A small pool for arranging and checking; closed by the last test of each file via `e2e`. */
+export const sql = postgres(DB_URL, { max: 4, onnotice: () => {} });
+
+/** Deno.test for e2e: the shared pool and fetch bodies outlive single tests by design. */
+export function e2e(name: string, fn: () => Promise<void>) {
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+}
+
+const enc = new TextEncoder();
+const b64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+/** An HS256 JWT signed with the local stack's secret (what GoTrue would issue). */
+export async function signJwt(claims: Record<string, unknown>, secret = JWT_SECRET): Promise<string> {
+  const header = b64url(enc.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
+  const payload = b64url(enc.encode(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })));
+  const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
+  const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(`${header}.${payload}`)));
+  return `${header}.${payload}.${b64url(sig)}`;
+}
+
+export type User = { id: string; token: string };
+
+/** A new user in auth.users with a signed-in JWT. */
+export async function newUser(): Promise<User> {
+  const id = crypto.randomUUID();
+  await sql`insert into auth.users (id, email) values (${id}, ${id + "@test.local"})`;
+  return { id, token: await signJwt({ sub: id, role: "authenticated", aud: "authenticated" }) };
+}
+
+/** A new product; returns its id. */
+export async function newProduct(
+  opts: { price?: number; stock?: number; currency?: string; active?: boolean } = {},
+): Promise<number> {
+  const sku = `T-${crypto.randomUUID()}`;
+  const [row] = await sql`insert into public.products (sku, name, unit_amount, currency, stock, active)
+    values (${sku}, ${"test " + sku}, ${opts.price ?? 1000}, ${opts.currency ?? "USD"}, ${opts.stock ?? 1000},
+            ${opts.active ?? true}) returning id`;
+  return Number(row.id);
+}
+
+/** A client as supabase-js users create it. */
+export function client(key = ANON_KEY, token?: string): SupabaseClient {
+  return createClient(API_URL, key, {
+    auth: { persistSession: false, autoRefreshToken: false },
+    global: token ? { headers: { Authorization: `Bearer ${token}` } } : undefined,
+  });
+}
+
+/** Place an order through REST as `user` (rpc/place_order); returns the order row. */
+export async function placeOrder(
+  user: User,
+  items: { product_id: number; quantity: number }[],
+  opts: { currency?: string; discount_code?: string; shipping_region?: string } = {},
+): Promise<{ id: number; status: string }> {
+  const { data, error } = await client(ANON_KEY, user.token).rpc("place_order", {
+    currency: opts.currency ?? "USD",
+    items,
+    ...(opts.discount_code ? { discount_code: opts.discount_code } : {}),
+    ...(opts.shipping_region ? { shipping_region: opts.shipping_region } : {}),
+  });
+  if (error) throw new Error(`place_order failed: ${JSON.stringify(error)}`);
+  return { ...data, id: Number(data.id) };
+}
+
+export type Reply = { status: number; body: any; headers: Headers };
+
+/** POST (or `method`) to a function through the gateway. */
+export async function callFn(
+  name: string,
+  body: unknown,
+  opts: { token?: string | null; method?: string; headers?: Record<string, string>; raw?: string } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { "content-type": "application/json", ...opts.headers };
+  const token = opts.token === undefined ? SERVICE_ROLE_KEY : opts.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  const method = opts.method ?? "POST";
+  const resp = await fetch(`${API_URL}/functions/v1/${name}`, {
+    method,
+    headers,
+    body: method === "GET" || method === "HEAD" ? undefined : opts.raw ?? JSON.stringify(body),
+  });
+  const text = await resp.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch { /* not JSON: tests assert on it */ }
+  return { status: resp.status, body: parsed, headers: resp.headers };
+}
+
+/** Poll `check` until it returns a truthy value or `ms` pass. */
+export async function eventually<T>(check: () => Promise<T>, ms = 5000, step = 50): Promise<T> {
+  const end = Date.now() + ms;
+  let last: T = await check();
+  while (!last && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, step));
+    last = await check();
+  }
+  return last;
+}
+
+export async function orderRow(id: number) {
+  const [row] = await sql`select * from public.orders where id = ${id}`;
+  return row;
+}
+
+export async function stockOf(productId: number): Promise<number> {
+  const [row] = await sql`select stock from public.products where id = ${productId}`;
+  return Number(row.stock);
+}
