@@ -28,18 +28,22 @@ type FnConfig = { verify_jwt?: boolean };
 const config = parseToml(Deno.readTextFileSync(new URL("supabase/config.toml", root))) as {
   functions?: Record<string, FnConfig>;
 };
-const functionsDir = new URL("supabase/functions/", root);
-const names = [...Deno.readDirSync(functionsDir)]
-  .filter((e) => e.isDirectory && !e.name.startsWith("_"))
-  .map((e) => e.name)
-  .filter((n) => {
+// Product functions, then local-only benchmark peers (bench/functions, never deployed).
+const functionDirs = [new URL("supabase/functions/", root), new URL("bench/functions/", root)];
+const locations = new Map<string, URL>();
+for (const dir of functionDirs) {
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch { /* no such folder */ }
+  for (const e of entries) {
+    if (!e.isDirectory || e.name.startsWith("_") || locations.has(e.name)) continue;
     try {
-      return Deno.statSync(new URL(`${n}/index.ts`, functionsDir)).isFile;
-    } catch {
-      return false;
-    }
-  })
-  .sort();
+      if (Deno.statSync(new URL(`${e.name}/index.ts`, dir)).isFile) locations.set(e.name, new URL(`${e.name}/index.ts`, dir));
+    } catch { /* not a function */ }
+  }
+}
+const names = [...locations.keys()].sort();
 const fns = new Map<string, Fn>(names.map((name, i) => [name, {
   name,
   port: fnPortBase + i,
@@ -77,7 +81,7 @@ function spawn(fn: Fn) {
       "--allow-read",
       "--allow-sys",
       "--no-prompt",
-      new URL(`${fn.name}/index.ts`, functionsDir).pathname,
+      locations.get(fn.name)!.pathname,
     ],
     env: {
       ...secrets,

@@ -1,0 +1,97 @@
+// process-order (Rust/wasm) against the seed's TypeScript function (bench/functions/
+// process-order-ts), both served by the same local stack through the same gateway.
+//
+// For each concurrency (1, 10, 50 clients) and each function: fresh pending orders (3 lines
+// each) are created in bulk, then every order is requested TWICE at the same moment (a client
+// retry racing the original, which is what retries and double clicks do in production). We
+// report requests/s, p50 and p99 latency over all requests, and how many orders were processed
+// more than once (more than one UPDATE setting processed_at in the audit log).
+import postgres from "npm:postgres";
+
+const API_URL = Deno.env.get("API_URL") ?? "http://127.0.0.1:54321";
+const SERVICE_ROLE_KEY =
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
+const sql = postgres(Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres", {
+  onnotice: () => {},
+});
+const ORDERS = Number(Deno.env.get("BENCH_ORDERS") ?? 400);
+
+async function freshOrders(n: number): Promise<number[]> {
+  const [{ id: user }] = await sql`insert into auth.users (email) values (${`bench-${crypto.randomUUID()}@x`})
+    returning id`;
+  const [{ id: product }] = await sql`insert into public.products (sku, name, unit_amount, currency, stock)
+    values (${`B-${crypto.randomUUID()}`}, 'bench', 1234, 'USD', 100000000) returning id`;
+  const rows = await sql`insert into public.orders (user_id, currency, shipping_region)
+    select ${user}, 'USD', 'US-CA' from generate_series(1, ${n}) returning id`;
+  const ids = rows.map((r) => Number(r.id));
+  await sql`insert into public.order_items (order_id, product_id, quantity, unit_amount)
+    select o, ${product}, q, 0 from unnest(${ids}::bigint[]) o, generate_series(1, 3) q`;
+  return ids;
+}
+
+async function call(fn: string, orderId: number): Promise<[number, number]> {
+  const t0 = performance.now();
+  const resp = await fetch(`${API_URL}/functions/v1/${fn}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${SERVICE_ROLE_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ order_id: orderId }),
+  });
+  await resp.arrayBuffer();
+  return [resp.status, performance.now() - t0];
+}
+
+async function run(fn: string, clients: number) {
+  const ids = await freshOrders(ORDERS);
+  // Two requests per order, adjacent in the queue so they run concurrently.
+  const queue = ids.flatMap((id) => [id, id]);
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (next < queue.length) {
+      const id = queue[next++];
+      const [status, ms] = await call(fn, id);
+      latencies.push(ms);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  const [{ twice }] = await sql`select count(*)::int twice from (
+      select record_id from public.audit_log
+      where table_name = 'orders' and action = 'UPDATE' and 'processed_at' = any(changed_fields)
+        and record_id = any(${ids.map(String)}::text[])
+      group by record_id having count(*) > 1) d`;
+  const [{ processed }] = await sql`select count(*)::int processed from public.orders
+    where id = any(${ids}::bigint[]) and status = 'processed'`;
+  return {
+    rps: queue.length / seconds,
+    p50: q(0.5),
+    p99: q(0.99),
+    twice,
+    processed,
+    statuses: [...statuses].map(([s, n]) => `${s}x${n}`).join(" "),
+  };
+}
+
+// Warm both (JIT, connection pools) before measuring.
+for (const fn of ["process-order", "process-order-ts"]) {
+  for (const id of await freshOrders(50)) await call(fn, id);
+}
+
+console.log(`${ORDERS} fresh orders per cell, each requested twice concurrently (${2 * ORDERS} requests)`);
+console.log("| clients | function | requests/s | p50 ms | p99 ms | orders processed | processed more than once | statuses |");
+console.log("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |");
+for (const clients of [1, 10, 50]) {
+  for (const fn of ["process-order", "process-order-ts"]) {
+    const r = await run(fn, clients);
+    console.log(
+      `| ${clients} | ${fn === "process-order" ? "Rust/wasm process-order" : "seed TypeScript"} | ${r.rps.toFixed(0)} | ${
+        r.p50.toFixed(1)
+      } | ${r.p99.toFixed(1)} | ${r.processed} | ${r.twice} | ${r.statuses} |`,
+    );
+  }
+}
+await sql.end();

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, each printing its own Markdown table. Starts the local stack if
+# it is not running (and stops it again afterwards).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+started=0
+if ! curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health"; then
+  scripts/stack.sh start >/dev/null; started=1
+else
+  scripts/db.sh migrate && scripts/stack.sh restart-functions >/dev/null
+fi
+trap '[ "$started" = 1 ] && scripts/stack.sh stop >/dev/null' EXIT
+
+echo "## wasm modules (bench/sizes.ts)"
+"$DENO" run --allow-read bench/sizes.ts
+for b in bench/webhook_verify.ts bench/process_order.ts bench/outbox.ts; do
+  [ -f "$b" ] || continue
+  echo; echo "## $b"
+  "$DENO" run --allow-all "$b"
+done
