@@ -8,9 +8,8 @@ source "$(dirname "$0")/lib.sh"
 pg_running() { [ -f "$PGDATA/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; }
 
 init_cluster() {
-  mkdir -p "$STACK" "$LOGS"
-  mkdir -p "$PGDATA"
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGDATA"
+  mkdir -p "$STACK" "$LOGS" "$PGDATA"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PGDATA"; [ -n "${PG_HOME:-}" ] && chown postgres:postgres "$PG_HOME"; fi
   chmod 700 "$PGDATA"
   local pwfile; pwfile="$(mktemp)"; echo postgres >"$pwfile"; chmod 644 "$pwfile"
   as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --pwfile="$pwfile" -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$LOGS/initdb.log" 2>&1 \
@@ -33,9 +32,10 @@ start() {
   if pg_running; then return 0; fi
   if port_busy "$PG_PORT"; then die "port $PG_PORT (PostgreSQL) is busy: another server is listening there"; fi
   [ -f "$PGDATA/PG_VERSION" ] || init_cluster
-  touch "$LOGS/postgres.log"; [ "$(id -u)" = 0 ] && chown postgres "$LOGS/postgres.log"
-  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$LOGS/postgres.log" -w -t 60 start >/dev/null \
-    || die "PostgreSQL did not start, see $LOGS/postgres.log"
+  touch "$PGLOG"; if [ "$(id -u)" = 0 ]; then chown postgres "$PGLOG"; fi
+  [ "$PGLOG" = "$LOGS/postgres.log" ] || ln -sf "$PGLOG" "$LOGS/postgres.log"
+  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null \
+    || die "PostgreSQL did not start, see $PGLOG"
   migrate
 }
 

@@ -5,10 +5,19 @@ STACK="$ROOT/.stack"            # runtime state: data dir, logs, pids (gitignore
 TOOLS="$ROOT/.tools"            # installed tools (gitignored)
 LOGS="$STACK/logs"
 PGDATA="$STACK/pg"
-PG_PORT=54322
-API_PORT=54321
-REST_PORT=54330                 # postrust, behind the gateway's /rest/v1
-FN_PORT_BASE=54340              # one port per function process, behind /functions/v1
+PGLOG="$LOGS/postgres.log"
+# As root, the server runs as the postgres OS user, which must reach the data directory. If the
+# checkout is not traversable by it (a clone under /root, say), keep the cluster in a folder of
+# its own named after this checkout.
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STACK/.." 2>/dev/null; then
+  PG_HOME="/var/lib/postgresql/edge-stack-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)"
+  PGDATA="$PG_HOME/pg"
+  PGLOG="$PG_HOME/postgres.log"
+fi
+PG_PORT="${PG_PORT:-54322}"
+API_PORT="${API_PORT:-54321}"
+REST_PORT="${REST_PORT:-54330}"                # postrust, behind the gateway's /rest/v1
+FN_PORT_BASE="${FN_PORT_BASE:-54340}"             # one port per function process, behind /functions/v1
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || true)}"
 DB_URL="postgresql://postgres:postgres@127.0.0.1:$PG_PORT/postgres"
 JWT_SECRET="super-secret-jwt-token-with-at-least-32-characters-long"
@@ -23,7 +32,7 @@ die() { echo "error: $*" >&2; exit 1; }
 
 # Run a PostgreSQL server binary as the postgres OS user when we are root (initdb refuses root).
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
