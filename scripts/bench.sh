@@ -8,7 +8,7 @@ started=0
 if ! curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health"; then
   scripts/stack.sh start >/dev/null; started=1
 else
-  scripts/db.sh migrate && scripts/stack.sh restart-functions >/dev/null
+  scripts/stack.sh refresh >/dev/null
 fi
 trap '[ "$started" = 1 ] && scripts/stack.sh stop >/dev/null' EXIT
 

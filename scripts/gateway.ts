@@ -127,10 +127,15 @@ const hmacKey = await crypto.subtle.importKey(
   ["verify"],
 );
 
+// Tokens already verified, with their expiry (seconds): the same keys arrive on every request.
+const verified = new Map<string, number>();
+
 /** Verify an HS256 JWT signed with the project's secret; returns why not, or null if valid. */
 async function jwtProblem(auth: string | null): Promise<string | null> {
   const token = auth?.match(/^Bearer\s+(\S+)$/i)?.[1];
   if (!token) return "missing authorization header";
+  const known = verified.get(token);
+  if (known !== undefined && known > Date.now() / 1000) return null;
   const parts = token.split(".");
   if (parts.length !== 3) return "invalid JWT";
   try {
@@ -140,6 +145,8 @@ async function jwtProblem(auth: string | null): Promise<string | null> {
     if (!ok) return "invalid JWT";
     const claims = JSON.parse(new TextDecoder().decode(b64url(parts[1])));
     if (typeof claims.exp === "number" && claims.exp < Date.now() / 1000) return "JWT expired";
+    if (verified.size > 10_000) verified.clear();
+    verified.set(token, typeof claims.exp === "number" ? claims.exp : Infinity);
     return null;
   } catch {
     return "invalid JWT";

@@ -82,6 +82,15 @@ case "${1:-}" in
     stop_part gateway
     start_gateway
     ;;
+  refresh)
+    # After a build or new migrations, on a running stack: apply migrations, restart the REST
+    # server (postrust reads its schema cache only at start) and the functions.
+    "$ROOT/scripts/db.sh" migrate
+    stop_part rest
+    start_rest
+    stop_part gateway
+    start_gateway
+    ;;
   status) status ;;
   reset)
     stop_part rest
@@ -89,5 +98,5 @@ case "${1:-}" in
     start_rest
     echo "Database rebuilt from migrations and seed."
     ;;
-  *) die "usage: $0 start|stop|status|reset|restart-functions" ;;
+  *) die "usage: $0 start|stop|status|reset|refresh|restart-functions" ;;
 esac

@@ -72,7 +72,7 @@ if ! curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health"; the
   if "$ROOT/scripts/stack.sh" start >"$LOGS/test-stack.log" 2>&1; then started=1; else cat "$LOGS/test-stack.log"; fi
 else
   # Reuse the running stack, but make sure it serves the wasm just built and the migrations.
-  "$ROOT/scripts/db.sh" migrate && "$ROOT/scripts/stack.sh" restart-functions >/dev/null
+  "$ROOT/scripts/stack.sh" refresh >/dev/null
 fi
 suite e2e deno "$DENO" test --allow-all tests/e2e/
 [ "$started" = 1 ] && "$ROOT/scripts/stack.sh" stop >/dev/null

@@ -28,7 +28,7 @@ use crate::{Error, Result};
 
 /// The function's environment, as the wrapper passed it (`Deno.env.toObject()`).
 #[derive(Clone, Default)]
-pub struct Env(HashMap<String, String>);
+pub struct Env(std::rc::Rc<HashMap<String, String>>);
 
 impl Env {
     /// The value of `name`, if set and non-empty.
@@ -77,10 +77,21 @@ where
     to_web_response(response)
 }
 
+thread_local! {
+    /// The env is a snapshot the wrapper takes once (`Deno.env.toObject()` at start-up), so it
+    /// is converted once per instance, not on every request.
+    static ENV: std::cell::RefCell<Option<Env>> = const { std::cell::RefCell::new(None) };
+}
+
 fn to_env(env: JsValue) -> Result<Env> {
-    serde_wasm_bindgen::from_value(env)
-        .map(Env)
-        .map_err(|e| Error::Internal(format!("env is not an object of strings: {e}")))
+    if let Some(cached) = ENV.with(|e| e.borrow().clone()) {
+        return Ok(cached);
+    }
+    let converted = serde_wasm_bindgen::from_value(env)
+        .map(|map| Env(std::rc::Rc::new(map)))
+        .map_err(|e| Error::Internal(format!("env is not an object of strings: {e}")))?;
+    ENV.with(|e| *e.borrow_mut() = Some(converted.clone()));
+    Ok(converted)
 }
 
 async fn to_http_request(req: &web_sys::Request) -> Result<Request> {

@@ -21,6 +21,7 @@ pub mod http;
 pub mod idempotency;
 pub mod money;
 pub mod order;
+pub mod payments;
 pub mod pricing;
 pub mod processing;
 pub mod store;
