@@ -6,6 +6,8 @@ ROOT := $(CURDIR)
 TOOLS := $(ROOT)/.tools
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3}' Cargo.lock)
 WASM_BINDGEN := $(TOOLS)/cargo/bin/wasm-bindgen
+# Reinstalled only when Cargo.lock moves wasm-bindgen to another version.
+WASM_BINDGEN_STAMP := $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION)
 POSTRUST := $(TOOLS)/cargo/bin/postrust
 DENO := $(ROOT)/node_modules/.bin/deno
 export DENO_DIR := $(TOOLS)/deno
@@ -19,17 +21,17 @@ help:
 	@echo "make stop | make reset | make status | make bench | make fuzz | make build"
 
 # --- tools (installed once, cached) ---------------------------------------------------------
-tools: $(WASM_BINDGEN) $(POSTRUST) node_modules/.installed .tools/.wasm32-target
+tools: $(WASM_BINDGEN_STAMP) $(POSTRUST) node_modules/.installed .tools/.wasm32-target
 
 .tools/.wasm32-target: rust-toolchain.toml
 	@command -v cargo >/dev/null || { echo "error: cargo not found: install Rust (rustup) first"; exit 1; }
 	rustup target add wasm32-unknown-unknown >/dev/null
 	@mkdir -p .tools && touch $@
 
-$(WASM_BINDGEN): Cargo.lock
+$(WASM_BINDGEN_STAMP):
 	@echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (a few minutes, once)"
 	cargo install --quiet wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS)/cargo --force
-	@touch $@
+	@mkdir -p $(TOOLS) && touch $@
 
 $(POSTRUST):
 	@echo "installing postrust-server (PostgREST-compatible; ~6 minutes, once)"
