@@ -4,7 +4,7 @@
 const root = new URL("../", import.meta.url);
 const pkgRoot = new URL("wasm-pkg/", root);
 
-async function gzipSize(bytes: Uint8Array): Promise<number> {
+async function gzipSize(bytes: Uint8Array<ArrayBuffer>): Promise<number> {
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
   return (await new Response(stream).arrayBuffer()).byteLength;
 }
@@ -18,7 +18,7 @@ const rows: string[] = [];
 const names = [...Deno.readDirSync(pkgRoot)].filter((e) => e.isDirectory).map((e) => e.name).sort();
 for (const name of names) {
   const dir = new URL(`${name}/`, pkgRoot);
-  let bytes: Uint8Array;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = Deno.readFileSync(new URL("index_bg.wasm", dir));
   } catch {

@@ -2,7 +2,7 @@
 # The local Supabase-compatible stack, without Docker: start | stop | status | reset.
 #   PostgreSQL 15 on 127.0.0.1:54322, postrust (PostgREST-compatible) behind
 #   http://127.0.0.1:54321/rest/v1, the functions behind http://127.0.0.1:54321/functions/v1.
-# Logs: .stack/logs/{postgres,rest,gateway,functions,migrate}.log
+# Logs: .stack/logs/{postgres,rest,gateway,functions,scheduler,migrate}.log
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -39,6 +39,17 @@ start_gateway() {
   die "functions did not become ready, see $LOGS/gateway.log and $LOGS/functions.log"
 }
 
+# The outbox scheduler (scripts/scheduler.ts): LISTENs for outbox inserts and calls
+# dispatch-events; needs the gateway. Log: $LOGS/scheduler.log.
+start_scheduler() {
+  alive scheduler && return 0
+  API_URL="http://127.0.0.1:$API_PORT" DB_URL="$DB_URL" SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" \
+    setsid nohup "$DENO" run --allow-all --no-prompt "$ROOT/scripts/scheduler.ts" >>"$LOGS/scheduler.log" 2>&1 </dev/null &
+  echo $! >"$STACK/scheduler.pid"
+  sleep 0.5
+  alive scheduler || die "the scheduler exited, see $LOGS/scheduler.log"
+}
+
 stop_part() { # name
   if alive "$1"; then
     local pid; pid="$(cat "$STACK/$1.pid")"
@@ -59,7 +70,7 @@ status() {
       JWT secret: $JWT_SECRET
         anon key: $ANON_KEY
 service_role key: $SERVICE_ROLE_KEY
-            Logs: $LOGS/{postgres,rest,gateway,functions,migrate}.log
+            Logs: $LOGS/{postgres,rest,gateway,functions,scheduler,migrate}.log
 TXT
 }
 
@@ -69,18 +80,22 @@ case "${1:-}" in
     "$ROOT/scripts/db.sh" start
     start_rest
     start_gateway
+    start_scheduler
     echo "Local stack is running."
     status
     ;;
   stop)
+    stop_part scheduler
     stop_part gateway
     stop_part rest
     "$ROOT/scripts/db.sh" stop
     echo "Local stack stopped."
     ;;
   restart-functions)
+    stop_part scheduler
     stop_part gateway
     start_gateway
+    start_scheduler
     ;;
   refresh)
     # After a build or new migrations, on a running stack: apply migrations, restart the REST
@@ -88,8 +103,10 @@ case "${1:-}" in
     "$ROOT/scripts/db.sh" migrate
     stop_part rest
     start_rest
+    stop_part scheduler
     stop_part gateway
     start_gateway
+    start_scheduler
     ;;
   status) status ;;
   reset)

@@ -17,6 +17,7 @@
 //! `web_sys::Response`. Function crates only wire a handler to an export.
 
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod idempotency;
 pub mod money;

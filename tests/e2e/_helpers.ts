@@ -124,3 +124,20 @@ export async function stockOf(productId: number): Promise<number> {
   const [row] = await sql`select stock from public.products where id = ${productId}`;
   return Number(row.stock);
 }
+
+/** Switch automatic processing of new orders (order-events) on or off. */
+export async function setAutoProcess(on: boolean) {
+  await sql`insert into public.app_settings (key, value) values ('auto_process_orders', ${on ? "true" : "false"}::jsonb)
+    on conflict (key) do update set value = excluded.value`;
+}
+
+/**
+ * Register the first and last tests of a file that exercises explicit processing (clients
+ * calling process-order): automatic processing is off in between, as in a shop that processes
+ * orders itself, and back on (the default) afterwards. Call once at the top of the file and
+ * call the returned function once at the bottom.
+ */
+export function explicitProcessing(): () => void {
+  e2e("setup: auto_process_orders off while this file runs", () => setAutoProcess(false));
+  return () => e2e("teardown: auto_process_orders back on", () => setAutoProcess(true));
+}

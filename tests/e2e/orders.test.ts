@@ -7,6 +7,7 @@ import {
   callFn,
   client,
   e2e,
+  explicitProcessing,
   newProduct,
   newUser,
   orderRow,
@@ -16,6 +17,9 @@ import {
   sql,
   stockOf,
 } from "./_helpers.ts";
+
+// These tests call process-order themselves: no automatic processing while they run.
+const restoreAutoProcessing = explicitProcessing();
 
 e2e("functions.invoke('process-order') prices and processes a placed order", async () => {
   const user = await newUser();
@@ -334,3 +338,5 @@ e2e("the gateway serves REST under /rest/v1 with the apikey header alone", async
   assertEquals(resp.status, 200);
   assertEquals((await resp.json()).length, 1);
 });
+
+restoreAutoProcessing();

@@ -7,6 +7,7 @@ import {
   callFn,
   client,
   e2e,
+  explicitProcessing,
   newProduct,
   newUser,
   orderRow,
@@ -113,6 +114,9 @@ async function auditCount(orderId: number): Promise<number> {
     where table_name = 'orders' and record_id = ${String(orderId)}`;
   return row.n;
 }
+
+// These tests call process-order themselves: no automatic processing while they run.
+const restoreAutoProcessing = explicitProcessing();
 
 e2e("a Stripe-signed payment_intent.succeeded pays a processed order", async () => {
   const order = await processedOrder();
@@ -336,3 +340,5 @@ e2e("the payment tables and RPC are closed to anon and signed-in users", async (
     has_table_privilege('authenticated', 'public.webhook_events', 'select') events`;
   assertEquals([grants.anon, grants.authed, grants.events], [false, false, false]);
 });
+
+restoreAutoProcessing();

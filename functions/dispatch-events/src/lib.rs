@@ -1,0 +1,18 @@
+//! `dispatch-events`: deliver due `event_outbox` events, signed as Standard Webhooks, to their
+//! target functions, with retries, backoff and dead letters.
+//!
+//! `POST /functions/v1/dispatch-events` with the service_role key (`verify_jwt = true`) and an
+//! optional body `{"batch_size"?, "lanes"?, "budget_ms"?, "max_events"?}`. Called by
+//! `scripts/scheduler.ts` on the local stack (on every outbox NOTIFY and every 2 s) and by
+//! pg_cron + pg_net on hosted Supabase. Answers `{"claimed", "delivered", "retried", "dead",
+//! "released", "more", "next_due_ms", ..}`. The flow lives in [`edge_shared::events::dispatch`].
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen::prelude::*;
+
+/// The edge function's entry point, called by `supabase/functions/dispatch-events/index.ts`.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen]
+pub async fn handle(req: web_sys::Request, env: JsValue) -> web_sys::Response {
+    edge_shared::edge::serve(req, env, edge_shared::events::serve_dispatch_events).await
+}

@@ -1,0 +1,17 @@
+//! `order-events`: the receiver of database webhooks on `orders`.
+//!
+//! `POST /functions/v1/order-events` (`verify_jwt = false`) with a Supabase database-webhook
+//! payload, signed as Standard Webhooks with `ORDER_EVENTS_SECRET` (what `dispatch-events`
+//! sends), or unsigned with `Authorization: Bearer <service_role key>` (a stock database
+//! webhook). A new order is processed, an order that became `paid` gets a fulfillment; every
+//! event is acted on once. The flow lives in [`edge_shared::events::receive`].
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen::prelude::*;
+
+/// The edge function's entry point, called by `supabase/functions/order-events/index.ts`.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen]
+pub async fn handle(req: web_sys::Request, env: JsValue) -> web_sys::Response {
+    edge_shared::edge::serve(req, env, edge_shared::events::serve_order_events).await
+}

@@ -1,0 +1,122 @@
+// Local scheduler for the outbox: what pg_cron + pg_net do on hosted Supabase
+// (supabase/migrations/20261121000800_outbox_schedule.sql), without either extension.
+//
+// It LISTENs on channel `event_outbox`, which the outbox trigger NOTIFYs (notifications reach
+// listeners only after the writing transaction commits, so the rows are there), and calls
+// POST {API_URL}/functions/v1/dispatch-events with the service_role key:
+//   - promptly after inserts: bursts are coalesced into at most one call in flight plus one
+//     queued; a call whose answer says `more` (its time budget ran out with work left) is
+//     followed by another at once;
+//   - on a slow timer (every SCHEDULER_TICK_MS, default 2 s), for retries whose backoff
+//     expired and claims of a dispatcher that died; and sooner when a call reports that a
+//     retry is due in less than that (`next_due_ms`).
+// Started and stopped by scripts/stack.sh (log: .stack/logs/scheduler.log).
+import postgres from "npm:postgres";
+
+const env = (name: string, fallback?: string): string => {
+  const v = Deno.env.get(name) ?? fallback;
+  if (!v) throw new Error(`scheduler: ${name} is not set`);
+  return v;
+};
+const apiUrl = env("API_URL", "http://127.0.0.1:54321");
+const dbUrl = env("DB_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres");
+const serviceRoleKey = env("SERVICE_ROLE_KEY");
+const tickMs = Number(env("SCHEDULER_TICK_MS", "2000"));
+const CALL_TIMEOUT_MS = 150_000; // the dispatcher's budget is 20 s; this only catches a hang
+
+type Report = {
+  claimed: number;
+  delivered: number;
+  retried: number;
+  dead: number;
+  more: boolean;
+  next_due_ms: number | null;
+};
+
+const log = (msg: string) => console.log(`${new Date().toISOString()} ${msg}`);
+
+let running = false; // a call is in flight
+let queued = false; // another call is wanted once it returns
+let wakeTimer: ReturnType<typeof setTimeout> | undefined;
+let lastError = "";
+const totals = { calls: 0, claimed: 0, delivered: 0, retried: 0, dead: 0 };
+
+async function callDispatcher(): Promise<Report> {
+  const resp = await fetch(`${apiUrl}/functions/v1/dispatch-events`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${serviceRoleKey}`, "content-type": "application/json" },
+    body: "{}",
+    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+  });
+  const text = await resp.text();
+  if (!resp.ok) throw new Error(`dispatch-events answered ${resp.status}: ${text.slice(0, 300)}`);
+  const report = JSON.parse(text) as Report;
+  totals.calls += 1;
+  totals.claimed += report.claimed;
+  totals.delivered += report.delivered;
+  totals.retried += report.retried;
+  totals.dead += report.dead;
+  if (report.retried || report.dead) {
+    log(
+      `dispatch: claimed ${report.claimed} delivered ${report.delivered} retried ${report.retried} dead ${report.dead}`,
+    );
+  }
+  return report;
+}
+
+/** Call until nothing is left to do now; then arm the wake-up for the next due retry. */
+async function drain() {
+  running = true;
+  let nextDue: number | null = null;
+  try {
+    do {
+      queued = false;
+      let report = await callDispatcher();
+      while (report.more) report = await callDispatcher();
+      nextDue = report.next_due_ms;
+    } while (queued);
+    lastError = "";
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (msg !== lastError) log(`error: ${msg}`); // the tick retries; log each new error once
+    lastError = msg;
+  } finally {
+    running = false;
+  }
+  if (nextDue !== null && nextDue < tickMs) {
+    clearTimeout(wakeTimer);
+    wakeTimer = setTimeout(() => kick(), Math.max(nextDue, 10));
+  }
+}
+
+/** Something may be due: call now, or once the call in flight returns. */
+function kick() {
+  if (running) {
+    queued = true;
+    return;
+  }
+  drain();
+}
+
+const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
+// onlisten runs on every (re)connection: events written while disconnected are picked up.
+await sql.listen("event_outbox", () => kick(), () => {
+  log("listening on channel event_outbox");
+  kick();
+});
+const tick = setInterval(kick, tickMs);
+const summary = setInterval(() => {
+  if (totals.calls) log(`last 60 s: ${JSON.stringify(totals)}`);
+  Object.assign(totals, { calls: 0, claimed: 0, delivered: 0, retried: 0, dead: 0 });
+}, 60_000);
+log(`scheduler started: ${apiUrl}/functions/v1/dispatch-events, tick ${tickMs} ms`);
+
+const shutdown = async () => {
+  clearInterval(tick);
+  clearInterval(summary);
+  clearTimeout(wakeTimer);
+  await sql.end({ timeout: 1 });
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGTERM", shutdown);
+Deno.addSignalListener("SIGINT", shutdown);

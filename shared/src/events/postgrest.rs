@@ -1,0 +1,146 @@
+//! [`OutboxStore`] and [`ReceiverStore`] over PostgREST (the RPCs of
+//! `supabase/migrations/20261121000700_event_outbox.sql`, service_role only), and the two
+//! functions' entry points.
+
+use serde_json::{json, Value};
+
+use super::dispatch::{handle_dispatch, DispatchConfig, Runtime};
+use super::fetch::FetchSender;
+use super::outbox::{Claim, ClaimOptions, CompleteSummary, Completion, OutboxStore};
+use super::receive::{
+    handle_order_event, FulfillOutcome, OrderEventStart, Receipt, ReceiverConfig, ReceiverStore,
+};
+use crate::edge::Env;
+use crate::http::{Request, Response};
+use crate::store::postgrest_store::PostgrestStore;
+use crate::store::{ApplyOutcome, ApplyProcessing};
+use crate::Result;
+
+impl OutboxStore for PostgrestStore {
+    async fn claim(&self, options: &ClaimOptions) -> Result<Claim> {
+        self.rpc_service("claim_outbox_events", &json!(options))
+            .await
+    }
+
+    async fn complete(&self, claim: &str, results: &[Completion]) -> Result<CompleteSummary> {
+        self.rpc_service(
+            "complete_outbox_events",
+            &json!({ "claim": claim, "results": results }),
+        )
+        .await
+    }
+}
+
+impl ReceiverStore for PostgrestStore {
+    async fn begin_order_event(
+        &self,
+        source: &str,
+        event_id: &str,
+        order_id: i64,
+    ) -> Result<OrderEventStart> {
+        self.rpc_service(
+            "begin_order_event",
+            &json!({ "source": source, "event_id": event_id, "order_id": order_id }),
+        )
+        .await
+    }
+
+    async fn apply_processing_recorded(
+        &self,
+        apply: &ApplyProcessing<'_>,
+        r: &Receipt<'_>,
+    ) -> Result<ApplyOutcome> {
+        // The parameters of apply_order_processing (see store::postgrest_store), plus the event.
+        let p = apply.priced;
+        let lines: Vec<Value> = p
+            .lines
+            .iter()
+            .map(|l| json!({"product_id": l.product_id, "quantity": l.quantity, "unit_amount": l.unit_amount}))
+            .collect();
+        let params = json!({
+            "source": r.source,
+            "event_id": r.event_id,
+            "event_type": r.event_type,
+            "order_id": apply.transition.order_id,
+            "expected_status": apply.transition.from.as_str(),
+            "subtotal_amount": p.subtotal_amount,
+            "discount_amount": p.discount_amount,
+            "tax_amount": p.tax_amount,
+            "shipping_amount": p.shipping_amount,
+            "total_amount": p.total_amount,
+            "lines": lines,
+            "discount_code": p.discount_code,
+            "actor": apply.actor,
+        });
+        self.rpc_service("apply_order_event_processing", &params)
+            .await
+    }
+
+    async fn record_event(&self, r: &Receipt<'_>) -> Result<bool> {
+        let params = json!({
+            "source": r.source, "event_id": r.event_id, "event_type": r.event_type,
+            "outcome": r.outcome, "order_id": r.order_id, "details": r.details,
+        });
+        let answer: Value = self.rpc_service("record_order_event", &params).await?;
+        Ok(answer["duplicate"].as_bool().unwrap_or(false))
+    }
+
+    async fn fulfill(&self, source: &str, event_id: &str, order_id: i64) -> Result<FulfillOutcome> {
+        self.rpc_service(
+            "fulfill_order_event",
+            &json!({ "source": source, "event_id": event_id, "order_id": order_id }),
+        )
+        .await
+    }
+}
+
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+fn random() -> f64 {
+    js_sys::Math::random()
+}
+
+/// `dispatch-events`: env `SUPABASE_URL`, `SUPABASE_ANON_KEY`, `SUPABASE_SERVICE_ROLE_KEY`,
+/// `ORDER_EVENTS_SECRET`.
+pub async fn serve_dispatch_events(req: Request, env: Env) -> Response {
+    let setup = || -> Result<(PostgrestStore, DispatchConfig)> {
+        let store = PostgrestStore::from_env(&env)?;
+        let url = env.require("SUPABASE_URL")?.trim_end_matches('/');
+        let secret = env.require("ORDER_EVENTS_SECRET")?;
+        Ok((
+            store,
+            DispatchConfig::new(format!("{url}/functions/v1"), secret),
+        ))
+    };
+    match setup() {
+        Ok((store, config)) => {
+            let rt = Runtime {
+                now_ms: &now_ms,
+                random: &random,
+            };
+            handle_dispatch(&store, &FetchSender::default(), rt, config, req).await
+        }
+        Err(e) => e.to_response(),
+    }
+}
+
+/// `order-events`: env `SUPABASE_URL`, `SUPABASE_ANON_KEY`, `SUPABASE_SERVICE_ROLE_KEY`,
+/// `ORDER_EVENTS_SECRET`.
+pub async fn serve_order_events(req: Request, env: Env) -> Response {
+    let setup = || -> Result<(PostgrestStore, ReceiverConfig)> {
+        let store = PostgrestStore::from_env(&env)?;
+        let config = ReceiverConfig {
+            secret: env.require("ORDER_EVENTS_SECRET")?.to_owned(),
+            service_role_key: env.require("SUPABASE_SERVICE_ROLE_KEY")?.to_owned(),
+        };
+        Ok((store, config))
+    };
+    match setup() {
+        Ok((store, config)) => {
+            handle_order_event(&store, &config, req, now_ms().div_euclid(1000)).await
+        }
+        Err(e) => e.to_response(),
+    }
+}
