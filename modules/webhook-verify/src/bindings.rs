@@ -3,9 +3,20 @@
 //! Nothing here may throw or panic, whatever the caller passes: every read that can run caller
 //! code (a getter, a Proxy trap, an iterator, `Headers.get`) goes through a `catch` import, so a
 //! JS exception becomes an `invalid_input` result instead of unwinding through wasm frames.
+//! No `RefCell` borrow is held across a call into JS (a getter may call back into us).
+//!
+//! Costs that matter at a few microseconds per call: every wasm-to-JS call (~50 ns), every
+//! string made in wasm for JS (a `TextDecoder` call, ~0.4 µs in Deno) and every string copied in
+//! (~0.1 µs). So: the body is copied once (bytes with `Uint8Array.prototype.set`, strings with
+//! `TextEncoder.encodeInto` straight into wasm memory), only the scheme's headers are copied,
+//! constant JS strings are made once ([`Interned`]), the result's `id` is the caller's own JS
+//! string, and the verifier of the last single-string secret is reused ([`CachedVerifier`]).
 
-use edge_shared::webhook::Scheme;
-use js_sys::{Array, ArrayBuffer, Function, JsString, Reflect, Symbol, Uint8Array};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use edge_shared::webhook::{Scheme, Verifier};
+use js_sys::{Array, ArrayBuffer, Function, JsString, Object, Reflect, Symbol, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -136,15 +147,45 @@ extern "C" {
     fn done(this: &Props) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, getter, catch)]
     fn value(this: &Props) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, getter, catch)]
+    fn read(this: &Props) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, getter, catch)]
+    fn written(this: &Props) -> Result<JsValue, JsValue>;
+
+    /// `TextEncoder`, to write a string body straight into wasm memory as UTF-8.
+    type TextEncoder;
+    #[wasm_bindgen(constructor, catch)]
+    fn new() -> Result<TextEncoder, JsValue>;
+    /// `encodeInto(text, dest)`: `{ read, written }` (UTF-16 units read, bytes written).
+    #[wasm_bindgen(method, catch, js_name = encodeInto)]
+    fn encode_into(this: &TextEncoder, text: &JsValue, dest: &mut [u8]) -> Result<Props, JsValue>;
+
+    /// The success result, a plain object filled with named stores (which V8 keeps on one
+    /// hidden class; dynamic `Reflect.set` keys are several times slower).
+    #[wasm_bindgen(js_name = Object)]
+    type Outcome;
+    #[wasm_bindgen(constructor, js_class = "Object")]
+    fn new() -> Outcome;
+    #[wasm_bindgen(method, setter = ok)]
+    fn set_ok(this: &Outcome, ok: bool);
+    #[wasm_bindgen(method, setter = id)]
+    fn set_id(this: &Outcome, id: &JsValue);
+    #[wasm_bindgen(method, setter = timestamp)]
+    fn set_timestamp(this: &Outcome, timestamp: f64);
 
     /// A fetch `Headers` (the `instanceof` check is false where `Headers` does not exist).
     #[wasm_bindgen(js_name = Headers)]
     type FetchHeaders;
     #[wasm_bindgen(method, catch)]
-    fn get(this: &FetchHeaders, name: &str) -> Result<JsValue, JsValue>;
+    fn get(this: &FetchHeaders, name: &JsValue) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(js_namespace = Object, js_name = entries, catch)]
     fn object_entries(value: &JsValue) -> Result<Array, JsValue>;
+    #[wasm_bindgen(js_namespace = Object, js_name = keys, catch)]
+    fn object_keys(value: &JsValue) -> Result<Array, JsValue>;
+    /// `Array.prototype.join` (the separator passed as a JS string made once).
+    #[wasm_bindgen(method, js_name = join)]
+    fn join_with(this: &Props, separator: &JsValue) -> JsValue;
     #[wasm_bindgen(js_namespace = Array, js_name = isArray, catch)]
     fn is_array(value: &JsValue) -> Result<bool, JsValue>;
     #[wasm_bindgen(js_namespace = ArrayBuffer, js_name = isView)]
@@ -160,13 +201,71 @@ extern "C" {
     fn copy_into(dst: &mut [u8], src: &Uint8Array) -> Result<(), JsValue>;
 }
 
+/// JS values made once and reused: header names, the scheme names, a
+/// `TextEncoder`. Creating a JS string from wasm costs a `TextDecoder` call per string.
+struct Interned {
+    iterator: JsValue,
+    newline: JsValue,
+    encoder: Option<TextEncoder>,
+    /// `(canonical lower-case scheme name, scheme)`: compared with `===` before any copy.
+    schemes: Vec<(JsValue, Scheme)>,
+    /// `(lower-case header name, the same as a JS string)` for every scheme's headers.
+    header_names: Vec<(&'static str, JsValue)>,
+}
+
+impl Interned {
+    fn new() -> Self {
+        let header_names = Scheme::ALL
+            .iter()
+            .flat_map(|&scheme| core::scheme_headers(scheme))
+            .map(|&name| (name, JsValue::from_str(name)))
+            .collect();
+        Self {
+            iterator: Symbol::iterator().into(),
+            newline: JsValue::from_str("\n"),
+            encoder: TextEncoder::new().ok(),
+            schemes: Scheme::ALL
+                .iter()
+                .map(|&scheme| (JsValue::from_str(scheme.as_str()), scheme))
+                .collect(),
+            header_names,
+        }
+    }
+
+    fn header_name(&self, name: &'static str) -> Option<&JsValue> {
+        self.header_names
+            .iter()
+            .find(|(known, _)| std::ptr::eq(*known, name))
+            .map(|(_, js)| js)
+    }
+}
+
+/// The last verifier built from a single secret string, reused while the caller passes the same
+/// string (`===`) and settings: parsing a secret, above all an ed25519 public key, is not free.
+/// It keeps that one secret in wasm memory between calls, as the caller's own string does in JS.
+struct CachedVerifier {
+    scheme: Scheme,
+    secret: JsValue,
+    tolerance: Option<u64>,
+    max_body: Option<usize>,
+    verifier: Rc<Verifier>,
+}
+
+thread_local! {
+    static INTERNED: Interned = Interned::new();
+    static LAST_VERIFIER: RefCell<Option<CachedVerifier>> = const { RefCell::new(None) };
+}
+
 /// Verifies a webhook request: `{ ok: true, id?, timestamp? }` or `{ ok: false, code, message }`.
 /// Never throws.
 #[wasm_bindgen(js_name = verifyWebhook, unchecked_return_type = "VerifyWebhookResult")]
 pub fn verify_webhook(
     #[wasm_bindgen(unchecked_param_type = "VerifyWebhookOptions")] options: JsValue,
 ) -> JsValue {
-    to_js(verify(&options))
+    match verify(&options) {
+        Ok(verified) => verified,
+        Err(failure) => to_js(Err::<(), _>(failure)),
+    }
 }
 
 /// Signs a Standard Webhooks message: `{ ok: true, headers: { "webhook-id", "webhook-timestamp",
@@ -187,25 +286,32 @@ pub fn sign_stripe(
     to_js(sign_stripe_inner(&options))
 }
 
-fn verify(options: &JsValue) -> Result<core::Verification, Failure> {
+fn verify(options: &JsValue) -> Result<JsValue, Failure> {
     let props = object(options, "options")?;
-    let scheme = core::scheme(&string(read(props.scheme(), "scheme")?, "scheme")?)?;
-    let secrets = secrets(read(props.secrets(), "secrets")?)?;
-    let tolerance = optional_number(read(props.tolerance_seconds(), "toleranceSeconds")?, "toleranceSeconds")?
-        .map(core::tolerance_secs)
-        .transpose()?;
-    let max_body = optional_number(read(props.max_body_bytes(), "maxBodyBytes")?, "maxBodyBytes")?
-        .map(core::max_body)
-        .transpose()?;
-    let verifier = core::verifier(scheme, &secrets, tolerance, max_body)?;
+    let scheme = scheme(read(props.scheme(), "scheme")?)?;
+    let secrets = read(props.secrets(), "secrets")?;
+    let tolerance = optional_number(
+        read(props.tolerance_seconds(), "toleranceSeconds")?,
+        "toleranceSeconds",
+    )?
+    .map(core::tolerance_secs)
+    .transpose()?;
+    let max_body = optional_number(
+        read(props.max_body_bytes(), "maxBodyBytes")?,
+        "maxBodyBytes",
+    )?
+    .map(core::max_body)
+    .transpose()?;
+    let verifier = verifier(scheme, secrets, tolerance, max_body)?;
     let now = unix_seconds_or_now(read(props.now(), "now")?, "now")?;
     // The size is checked before anything is copied: an oversized body is never read.
     let body = Body::new(read(props.body(), "body")?)?;
     if body.min_len > verifier.max_body() {
         return Err(core::body_too_large(verifier.max_body()));
     }
-    let headers = headers(read(props.headers(), "headers")?, scheme)?;
-    core::verify(&verifier, &headers, &body.into_bytes()?, now)
+    let headers = Headers::collect(read(props.headers(), "headers")?, scheme)?;
+    let verified = core::verify(&verifier, &headers.pairs, &body.into_bytes()?, now)?;
+    Ok(headers.verified_to_js(&verified))
 }
 
 fn sign_standard(options: &JsValue) -> Result<core::Signed<core::StandardHeaders>, Failure> {
@@ -233,10 +339,14 @@ fn to_js<T: Serialize>(result: Result<T, Failure>) -> JsValue {
         Err(failure) => serde_wasm_bindgen::to_value(failure),
     };
     serialized.unwrap_or_else(|_| {
-        let fallback = js_sys::Object::new();
+        let fallback = Object::new();
         let _ = Reflect::set(&fallback, &"ok".into(), &JsValue::FALSE);
         let _ = Reflect::set(&fallback, &"code".into(), &core::INVALID_INPUT.into());
-        let _ = Reflect::set(&fallback, &"message".into(), &"unserialisable result".into());
+        let _ = Reflect::set(
+            &fallback,
+            &"message".into(),
+            &"unserialisable result".into(),
+        );
         fallback.into()
     })
 }
@@ -265,6 +375,21 @@ fn string(value: JsValue, what: &str) -> Result<String, Failure> {
         .ok_or_else(|| Failure::invalid(format!("`{what}` must be a string")))
 }
 
+/// The scheme: the canonical names are recognised with `===` (no copy), others are parsed.
+fn scheme(value: JsValue) -> Result<Scheme, Failure> {
+    let known = INTERNED.with(|interned| {
+        interned
+            .schemes
+            .iter()
+            .find(|(name, _)| *name == value)
+            .map(|&(_, scheme)| scheme)
+    });
+    match known {
+        Some(scheme) => Ok(scheme),
+        None => core::scheme(&string(value, "scheme")?),
+    }
+}
+
 /// `undefined` is absent; anything else must be a number.
 fn optional_number(value: JsValue, what: &str) -> Result<Option<f64>, Failure> {
     if value.is_undefined() {
@@ -290,63 +415,162 @@ fn array_length(array: &Props, what: &str) -> Result<u32, Failure> {
     Ok(length as u32) // non-negative and small here; NaN and negatives become 0
 }
 
+/// The verifier for these settings: the cached one when the secret is the same single string.
+fn verifier(
+    scheme: Scheme,
+    secrets: JsValue,
+    tolerance: Option<u64>,
+    max_body: Option<usize>,
+) -> Result<Rc<Verifier>, Failure> {
+    let single = secrets.is_string();
+    if single {
+        let cached = LAST_VERIFIER.with(|last| {
+            let last = last.try_borrow().ok()?;
+            let last = last.as_ref()?;
+            let same = last.scheme == scheme
+                && last.tolerance == tolerance
+                && last.max_body == max_body
+                && last.secret == secrets; // `===` on two strings runs no caller code
+            same.then(|| Rc::clone(&last.verifier))
+        });
+        if let Some(verifier) = cached {
+            return Ok(verifier);
+        }
+    }
+    let verifier = Rc::new(core::verifier(
+        scheme,
+        &secret_list(&secrets)?,
+        tolerance,
+        max_body,
+    )?);
+    if single {
+        LAST_VERIFIER.with(|last| {
+            if let Ok(mut last) = last.try_borrow_mut() {
+                *last = Some(CachedVerifier {
+                    scheme,
+                    secret: secrets,
+                    tolerance,
+                    max_body,
+                    verifier: Rc::clone(&verifier),
+                });
+            }
+        });
+    }
+    Ok(verifier)
+}
+
 /// A string or an array of strings.
-fn secrets(value: JsValue) -> Result<Vec<String>, Failure> {
+fn secret_list(value: &JsValue) -> Result<Vec<String>, Failure> {
     if let Some(secret) = value.as_string() {
         return Ok(vec![secret]);
     }
     let not_strings = || Failure::invalid("`secrets` must be a string or an array of strings");
-    if !is_array(&value).unwrap_or(false) {
+    if !is_array(value).unwrap_or(false) {
         return Err(not_strings());
     }
-    let array: &Props = value.unchecked_ref();
-    (0..array_length(array, "secrets")?)
+    (0..array_length(value.unchecked_ref(), "secrets")?)
         .map(|i| {
-            let item = Reflect::get_u32(&value, i).map_err(|_| threw("secrets"))?;
+            let item = Reflect::get_u32(value, i).map_err(|_| threw("secrets"))?;
             item.as_string().ok_or_else(not_strings)
         })
         .collect()
 }
 
-/// The request headers `scheme` reads, as `(lower-case name, value)` pairs.
-fn headers(value: JsValue, scheme: Scheme) -> Result<Vec<(&'static str, String)>, Failure> {
-    let names = core::scheme_headers(scheme);
-    let mut out = Vec::new();
-    if let Some(fetch) = value.dyn_ref::<FetchHeaders>() {
-        // `Headers` already matches names case-insensitively and joins repeats with ", ".
-        for &name in names {
-            let header = fetch.get(name).map_err(|_| threw("headers"))?;
-            if let Some(header) = header.as_string() {
-                out.push((name, header));
+/// The request headers a scheme reads, as `(lower-case name, value)` pairs, with the JS string
+/// of each value (handed back as the result's `id` without a round trip through UTF-8).
+#[derive(Default)]
+struct Headers {
+    pairs: Vec<(&'static str, String)>,
+    originals: Vec<JsValue>,
+}
+
+impl Headers {
+    fn collect(value: JsValue, scheme: Scheme) -> Result<Self, Failure> {
+        let names = core::scheme_headers(scheme);
+        let mut out = Self::default();
+        if let Some(fetch) = value.dyn_ref::<FetchHeaders>() {
+            // `Headers` matches names case-insensitively itself and joins repeats with ", ".
+            for (i, &name) in names.iter().enumerate() {
+                // Standard Webhooks reads the `svix-` family only when no `webhook-` header is
+                // present (see `edge_shared::webhook::standard`): skip three lookups then.
+                if scheme == Scheme::StandardWebhooks && i == 3 && !out.pairs.is_empty() {
+                    break;
+                }
+                let key = INTERNED.with(|interned| interned.header_name(name).cloned());
+                let key = key.unwrap_or_else(|| JsValue::from_str(name));
+                let header = fetch.get(&key).map_err(|_| threw("headers"))?;
+                out.push(name, header)?;
+            }
+            return Ok(out);
+        }
+        if !value.is_object() {
+            return Err(Failure::invalid(
+                "`headers` must be a Headers, a plain object or an iterable of [name, value] pairs",
+            ));
+        }
+        let iterator = INTERNED.with(|interned| Reflect::get(&value, &interned.iterator));
+        let iterator = iterator.map_err(|_| threw("headers"))?;
+        if let Some(iterator) = iterator.dyn_ref::<Function>() {
+            for_each_entry(&value, iterator, |pair| {
+                let pair_error =
+                    || Failure::invalid("`headers` entries must be [name, value] pairs");
+                if !pair.is_object() {
+                    return Err(pair_error());
+                }
+                let name = Reflect::get_u32(&pair, 0).map_err(|_| threw("headers"))?;
+                let name = name.as_string().ok_or_else(pair_error)?;
+                match core::match_header(names, &name) {
+                    Some(known) => {
+                        let value = Reflect::get_u32(&pair, 1).map_err(|_| threw("headers"))?;
+                        out.push(known, value)
+                    }
+                    None => Ok(()),
+                }
+            })?;
+        } else if !out.collect_object_by_keys(&value, names)? {
+            out.collect_object_by_entries(&value, names)?;
+        }
+        Ok(out)
+    }
+
+    /// A plain object's headers, reading only the values of the scheme's names: all the keys
+    /// cross into wasm as one newline-joined string. `false` (nothing collected) if a key holds
+    /// a newline, which no HTTP header name does.
+    fn collect_object_by_keys(
+        &mut self,
+        value: &JsValue,
+        names: &[&'static str],
+    ) -> Result<bool, Failure> {
+        let keys = object_keys(value).map_err(|_| threw("headers"))?;
+        let count = keys.length() as usize;
+        if count > MAX_HEADER_ENTRIES {
+            return Err(Failure::invalid("`headers` has too many entries"));
+        }
+        // A genuine array of strings: joining it runs no caller code.
+        let joined =
+            INTERNED.with(|interned| keys.unchecked_ref::<Props>().join_with(&interned.newline));
+        let joined = joined.as_string().unwrap_or_default();
+        if count == 0 || joined.split('\n').count() != count {
+            return Ok(count == 0);
+        }
+        for (i, key) in joined.split('\n').enumerate() {
+            if let Some(known) = core::match_header(names, key) {
+                let key = keys.get(i as u32);
+                let header = Reflect::get(value, &key).map_err(|_| threw("headers"))?;
+                self.push(known, header)?;
             }
         }
-        return Ok(out);
+        Ok(true)
     }
-    if !value.is_object() {
-        return Err(Failure::invalid(
-            "`headers` must be a Headers, a plain object or an iterable of [name, value] pairs",
-        ));
-    }
-    let iterator = Reflect::get(&value, &Symbol::iterator()).map_err(|_| threw("headers"))?;
-    if let Some(iterator) = iterator.dyn_ref::<Function>() {
-        for_each_entry(&value, iterator, |pair| {
-            let pair_error = || Failure::invalid("`headers` entries must be [name, value] pairs");
-            if !pair.is_object() {
-                return Err(pair_error());
-            }
-            let name = Reflect::get_u32(&pair, 0).map_err(|_| threw("headers"))?;
-            let name = name.as_string().ok_or_else(pair_error)?;
-            match core::match_header(names, &name) {
-                Some(known) => {
-                    let value = Reflect::get_u32(&pair, 1).map_err(|_| threw("headers"))?;
-                    push_values(&mut out, known, value)
-                }
-                None => Ok(()),
-            }
-        })?;
-    } else {
+
+    /// A plain object's headers through `Object.entries` (any key).
+    fn collect_object_by_entries(
+        &mut self,
+        value: &JsValue,
+        names: &[&'static str],
+    ) -> Result<(), Failure> {
         // Object.entries runs the getters; what it returns is plain data.
-        let entries = object_entries(&value).map_err(|_| threw("headers"))?;
+        let entries = object_entries(value).map_err(|_| threw("headers"))?;
         if entries.length() as usize > MAX_HEADER_ENTRIES {
             return Err(Failure::invalid("`headers` has too many entries"));
         }
@@ -356,11 +580,53 @@ fn headers(value: JsValue, scheme: Scheme) -> Result<Vec<(&'static str, String)>
                 continue;
             };
             if let Some(known) = core::match_header(names, &name) {
-                push_values(&mut out, known, entry.get(1))?;
+                self.push(known, entry.get(1))?;
             }
         }
+        Ok(())
     }
-    Ok(out)
+
+    /// Adds a header value: a string, or each string of an array (Node's repeated headers);
+    /// `undefined` and `null` are absent.
+    fn push(&mut self, name: &'static str, value: JsValue) -> Result<(), Failure> {
+        let not_string =
+            || Failure::invalid(format!("header `{name}` must be a string or string[]"));
+        if let Some(text) = value.as_string() {
+            self.pairs.push((name, text));
+            self.originals.push(value);
+        } else if value.is_undefined() || value.is_null() {
+        } else if is_array(&value).unwrap_or(false) {
+            for i in 0..array_length(value.unchecked_ref(), "headers")? {
+                let item = Reflect::get_u32(&value, i).map_err(|_| threw("headers"))?;
+                self.pairs
+                    .push((name, item.as_string().ok_or_else(not_string)?));
+                self.originals.push(item);
+            }
+        } else {
+            return Err(not_string());
+        }
+        if self.pairs.len() > MAX_HEADER_ENTRIES {
+            return Err(Failure::invalid("`headers` has too many entries"));
+        }
+        Ok(())
+    }
+
+    /// `{ ok: true, id?, timestamp? }`, built directly: the id is the caller's own string when
+    /// one of the collected values is exactly it (no copy back through UTF-8).
+    fn verified_to_js(&self, verified: &core::Verification) -> JsValue {
+        let out = Outcome::new();
+        out.set_ok(true);
+        if let Some(id) = &verified.id {
+            match self.pairs.iter().position(|(_, value)| value == id) {
+                Some(i) if i < self.originals.len() => out.set_id(&self.originals[i]),
+                _ => out.set_id(&JsValue::from_str(id)),
+            }
+        }
+        if let Some(timestamp) = verified.timestamp {
+            out.set_timestamp(timestamp);
+        }
+        out.into()
+    }
 }
 
 /// Runs `each` on every value of an iterable (at most [`MAX_HEADER_ENTRIES`]).
@@ -386,36 +652,11 @@ fn for_each_entry(
     Err(Failure::invalid("`headers` has too many entries"))
 }
 
-/// Adds a header value: a string, or each string of an array (Node's repeated headers);
-/// `undefined` and `null` are absent.
-fn push_values(
-    out: &mut Vec<(&'static str, String)>,
-    name: &'static str,
-    value: JsValue,
-) -> Result<(), Failure> {
-    let not_string = || Failure::invalid(format!("header `{name}` must be a string or string[]"));
-    if let Some(value) = value.as_string() {
-        out.push((name, value));
-    } else if value.is_undefined() || value.is_null() {
-    } else if is_array(&value).unwrap_or(false) {
-        let array: &Props = value.unchecked_ref();
-        for i in 0..array_length(array, "headers")? {
-            let item = Reflect::get_u32(&value, i).map_err(|_| threw("headers"))?;
-            out.push((name, item.as_string().ok_or_else(not_string)?));
-        }
-    } else {
-        return Err(not_string());
-    }
-    if out.len() > MAX_HEADER_ENTRIES {
-        return Err(Failure::invalid("`headers` has too many entries"));
-    }
-    Ok(())
-}
-
 /// A body not yet copied into wasm memory.
 struct Body {
     source: BodySource,
-    /// A lower bound of its length in bytes (UTF-8 never takes fewer bytes than UTF-16 units).
+    /// A lower bound of its length in bytes (UTF-8 never takes fewer bytes than UTF-16 units),
+    /// exact for bytes.
     min_len: usize,
 }
 
@@ -426,18 +667,21 @@ enum BodySource {
 
 impl Body {
     fn new(value: JsValue) -> Result<Self, Failure> {
-        let invalid = || Failure::invalid("`body` must be a string, a Uint8Array or an ArrayBuffer");
+        let invalid =
+            || Failure::invalid("`body` must be a string, a Uint8Array or an ArrayBuffer");
         if let Some(text) = value.dyn_ref::<JsString>() {
             return Ok(Self {
                 min_len: text.length() as usize,
                 source: BodySource::Text(value),
             });
         }
-        // `isView` is false for a Proxy, so the copy below reads real bytes, runs no traps.
+        // `isView` is false for a Proxy, so the copy below reads real bytes and runs no traps.
         let bytes = if is_view(&value) && value.is_instance_of::<Uint8Array>() {
             value.unchecked_into::<Uint8Array>()
         } else if let Some(buffer) = value.dyn_ref::<ArrayBuffer>() {
-            ByteView::new(buffer).map_err(|_| invalid())?.unchecked_into()
+            ByteView::new(buffer)
+                .map_err(|_| invalid())?
+                .unchecked_into()
         } else {
             return Err(invalid());
         };
@@ -460,16 +704,49 @@ impl Body {
     /// The bytes, copied once into wasm memory.
     fn into_bytes(self) -> Result<Vec<u8>, Failure> {
         match self.source {
-            BodySource::Text(text) => Ok(text.as_string().unwrap_or_default().into_bytes()),
+            BodySource::Text(text) => encode_utf8(&text, self.min_len),
             BodySource::Bytes(bytes) => {
-                // A length that cannot be allocated (a subclass may lie) is an error, not an abort.
-                let mut out = Vec::new();
-                out.try_reserve_exact(self.min_len)
-                    .map_err(|_| Failure::invalid("`body` is too large to copy"))?;
-                out.resize(self.min_len, 0);
+                let mut out = zeroed(self.min_len)?;
                 copy_into(&mut out, &bytes).map_err(|_| threw("body"))?;
                 Ok(out)
             }
         }
+    }
+}
+
+/// `len` zero bytes; a length that cannot be allocated is an error rather than an abort.
+fn zeroed(len: usize) -> Result<Vec<u8>, Failure> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(len)
+        .map_err(|_| Failure::invalid("`body` is too large to copy"))?;
+    out.resize(len, 0);
+    Ok(out)
+}
+
+/// A JS string as UTF-8 (lone surrogates become U+FFFD, as `TextEncoder` does), encoded
+/// straight into wasm memory: one pass for ASCII, a second, larger buffer otherwise.
+fn encode_utf8(text: &JsValue, units: usize) -> Result<Vec<u8>, Failure> {
+    let encoded = INTERNED.with(|interned| {
+        let encoder = interned.encoder.as_ref()?;
+        let attempt = |capacity: usize| -> Option<Result<Vec<u8>, Failure>> {
+            let mut out = match zeroed(capacity) {
+                Ok(out) => out,
+                Err(failure) => return Some(Err(failure)),
+            };
+            let progress = encoder.encode_into(text, &mut out).ok()?;
+            let read = progress.read().ok()?.as_f64()?;
+            let written = progress.written().ok()?.as_f64()?;
+            if read as usize != units {
+                return None;
+            }
+            out.truncate(written as usize);
+            Some(Ok(out))
+        };
+        // Every UTF-16 unit is at most 3 UTF-8 bytes.
+        attempt(units).or_else(|| attempt(units.saturating_mul(3)))
+    });
+    match encoded {
+        Some(result) => result,
+        None => Ok(text.as_string().unwrap_or_default().into_bytes()),
     }
 }

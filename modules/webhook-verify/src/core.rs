@@ -321,10 +321,7 @@ mod tests {
         let verified = verify(&verifier, &headers, b"{}", 1_700_000_000).unwrap();
         assert_eq!(verified.id, None);
         assert_eq!(verified.timestamp, Some(1_700_000_000.0));
-        assert_eq!(
-            sign_stripe("", 0, b"").unwrap_err().code,
-            "invalid_secret"
-        );
+        assert_eq!(sign_stripe("", 0, b"").unwrap_err().code, "invalid_secret");
     }
 
     #[test]
@@ -368,9 +365,15 @@ mod tests {
         for s in Scheme::ALL {
             for name in scheme_headers(s) {
                 assert_eq!(*name, name.to_ascii_lowercase());
-                assert_eq!(match_header(scheme_headers(s), &name.to_ascii_uppercase()), Some(*name));
+                assert_eq!(
+                    match_header(scheme_headers(s), &name.to_ascii_uppercase()),
+                    Some(*name)
+                );
             }
         }
-        assert_eq!(match_header(scheme_headers(Scheme::Stripe), "webhook-id"), None);
+        assert_eq!(
+            match_header(scheme_headers(Scheme::Stripe), "webhook-id"),
+            None
+        );
     }
 }
