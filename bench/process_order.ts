@@ -2,7 +2,7 @@
 // process-order-ts), both served by the same local stack through the same gateway.
 //
 // For each concurrency (1, 10, 50 clients) and each function: fresh pending orders (3 lines
-// each) are created in bulk, then every order is requested TWICE at the same moment (a client
+// each, over a pool of 50 products) are created in bulk, then every order is requested TWICE at the same moment (a client
 // retry racing the original, which is what retries and double clicks do in production). We
 // report requests/s, p50 and p99 latency over all requests, and how many orders were processed
 // more than once (more than one UPDATE setting processed_at in the audit log).
@@ -16,16 +16,22 @@ const sql = postgres(Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@1
 });
 const ORDERS = Number(Deno.env.get("BENCH_ORDERS") ?? 400);
 
+// Orders spread over a pool of products, 3 distinct products per order: one hot product would
+// make every reservation wait on one stock row and measure that lock, not the functions.
+const POOL = 50;
 async function freshOrders(n: number): Promise<number[]> {
   const [{ id: user }] = await sql`insert into auth.users (email) values (${`bench-${crypto.randomUUID()}@x`})
     returning id`;
-  const [{ id: product }] = await sql`insert into public.products (sku, name, unit_amount, currency, stock)
-    values (${`B-${crypto.randomUUID()}`}, 'bench', 1234, 'USD', 100000000) returning id`;
+  const products = (await sql`insert into public.products (sku, name, unit_amount, currency, stock)
+    select 'B-' || gen_random_uuid(), 'bench', 1234, 'USD', 100000000 from generate_series(1, ${POOL})
+    returning id`).map((r) => Number(r.id));
   const rows = await sql`insert into public.orders (user_id, currency, shipping_region)
     select ${user}, 'USD', 'US-CA' from generate_series(1, ${n}) returning id`;
   const ids = rows.map((r) => Number(r.id));
+  const items = ids.flatMap((id, i) => [0, 1, 2].map((k) => [id, products[(i * 3 + k) % POOL], k + 1]));
   await sql`insert into public.order_items (order_id, product_id, quantity, unit_amount)
-    select o, ${product}, q, 0 from unnest(${ids}::bigint[]) o, generate_series(1, 3) q`;
+    select o, p, q, 0 from unnest(${items.map((x) => x[0])}::bigint[], ${items.map((x) => x[1])}::bigint[],
+      ${items.map((x) => x[2])}::int[]) as t(o, p, q)`;
   return ids;
 }
 

@@ -29,7 +29,7 @@ CONF
 }
 
 start() {
-  if pg_running; then return 0; fi
+  if pg_running; then migrate; return 0; fi
   if port_busy "$PG_PORT"; then die "port $PG_PORT (PostgreSQL) is busy: another server is listening there"; fi
   [ -f "$PGDATA/PG_VERSION" ] || init_cluster
   touch "$PGLOG"; if [ "$(id -u)" = 0 ]; then chown postgres "$PGLOG"; fi

@@ -75,9 +75,14 @@ TXT
 }
 
 case "${1:-}" in
-  start)
+  start | refresh)
+    # refresh = start on a running stack: after a build or new migrations.
     mkdir -p "$LOGS"
     "$ROOT/scripts/db.sh" start
+    # Already running: pick up new migrations (postrust reads its schema only at start) and the
+    # wasm just built (function processes load it at start).
+    if alive rest; then stop_part rest; fi
+    if alive gateway; then stop_part scheduler; stop_part gateway; fi
     start_rest
     start_gateway
     start_scheduler
@@ -92,17 +97,6 @@ case "${1:-}" in
     echo "Local stack stopped."
     ;;
   restart-functions)
-    stop_part scheduler
-    stop_part gateway
-    start_gateway
-    start_scheduler
-    ;;
-  refresh)
-    # After a build or new migrations, on a running stack: apply migrations, restart the REST
-    # server (postrust reads its schema cache only at start) and the functions.
-    "$ROOT/scripts/db.sh" migrate
-    stop_part rest
-    start_rest
     stop_part scheduler
     stop_part gateway
     start_gateway
