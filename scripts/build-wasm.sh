@@ -13,7 +13,7 @@ WASM_OPT="$ROOT/node_modules/.bin/wasm-opt"
 
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  for d in functions/*/ modules/*/; do [ -f "$d/Cargo.toml" ] && names+=("$(basename "$d")"); done
+  for d in functions/*/ modules/*/ tests/fixtures/*/; do [ -f "$d/Cargo.toml" ] && names+=("$(basename "$d")"); done
 fi
 pkgs=(); for n in "${names[@]}"; do pkgs+=(-p "$n"); done
 cargo build --quiet --target wasm32-unknown-unknown --release "${pkgs[@]}"

@@ -39,7 +39,9 @@ for (const dir of functionDirs) {
   for (const e of entries) {
     if (!e.isDirectory || e.name.startsWith("_") || locations.has(e.name)) continue;
     try {
-      if (Deno.statSync(new URL(`${e.name}/index.ts`, dir)).isFile) locations.set(e.name, new URL(`${e.name}/index.ts`, dir));
+      if (Deno.statSync(new URL(`${e.name}/index.ts`, dir)).isFile) {
+        locations.set(e.name, new URL(`${e.name}/index.ts`, dir));
+      }
     } catch { /* not a function */ }
   }
 }

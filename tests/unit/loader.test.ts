@@ -3,7 +3,7 @@
 // 1. No wrapper's load path calls fetch() (or the streaming WebAssembly APIs, which take a
 //    fetch Response): Supabase's edge-runtime rejects fetching module files. Plain Deno would
 //    accept a fetch loader, so this test makes any such call fail loudly.
-// 2. A trap (what a Rust panic is under panic=abort) becomes a 500 JSON response, and the next
+// 2. A Rust panic (a wasm trap under panic=abort) becomes a 500 JSON response, and the next
 //    request runs on a fresh instance.
 // 3. Wrappers stay thin: a few lines, no deno.land / jsr / esm.sh imports.
 import { assert, assertEquals } from "../assert.ts";
@@ -46,6 +46,16 @@ for (const name of wrappers) {
       handler = h;
       return {} as Deno.HttpServer;
     };
+    // The env a deployed function has (wrappers read it when they load); the URL is a closed
+    // port, so any network call would fail anyway.
+    const env: Record<string, string> = {
+      SUPABASE_URL: "http://127.0.0.1:9",
+      SUPABASE_ANON_KEY: "anon",
+      SUPABASE_SERVICE_ROLE_KEY: "service",
+      STRIPE_WEBHOOK_SECRET: "whsec_test",
+      ORDER_EVENTS_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    };
+    for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
     try {
       await import(new URL(`${name}/index.ts?probe=${crypto.randomUUID()}`, functionsDir).href);
       const serve = handler as ((req: Request) => Promise<Response>) | undefined;
@@ -62,6 +72,7 @@ for (const name of wrappers) {
       WebAssembly.compileStreaming = saved.compileStreaming;
       // deno-lint-ignore no-explicit-any
       (Deno as any).serve = saved.serve;
+      for (const k of Object.keys(env)) Deno.env.delete(k);
     }
   });
 
@@ -74,40 +85,25 @@ for (const name of wrappers) {
   });
 }
 
-/** A package whose handle() traps on "panic" and keeps trapping (a poisoned instance). */
-function trapPackage(): URL {
-  const dir = Deno.makeTempDirSync({ prefix: "trap-pkg-" });
-  // The smallest valid wasm module: magic + version.
-  Deno.writeFileSync(`${dir}/index_bg.wasm`, new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
-  Deno.writeTextFileSync(
-    `${dir}/index.js`,
-    `let poisoned = false;
-export function initSync({ module }) { if (!(module instanceof WebAssembly.Module)) throw new Error("no module"); }
-export async function handle(req) {
-  const body = await req.text();
-  if (poisoned) throw new WebAssembly.RuntimeError("unreachable (poisoned instance)");
-  if (body === "panic") { poisoned = true; throw new WebAssembly.RuntimeError("unreachable"); }
-  return Response.json({ ok: true, body });
-}`,
-  );
-  return new URL(`file://${dir}/`);
-}
-
-Deno.test("a trap answers 500 JSON and the next request runs on a fresh instance", async () => {
-  const pkg = trapPackage();
+// A real Rust panic through the shared glue: tests/fixtures/panic-probe panics on request,
+// either in the first poll of its future or after an await (so the trap surfaces as an
+// uncaught exception in a microtask, not as a rejection).
+Deno.test("a Rust panic answers 500 JSON and the next request runs on a fresh instance", async () => {
+  const pkg = new URL("../../wasm-pkg/panic-probe/", import.meta.url);
   const glue = await import(new URL("index.js", pkg).href) as WasmHandler;
   const handler = serveWasm(glue, pkg, {});
-  const post = (body: string) => handler(new Request("http://localhost/", { method: "POST", body }));
-
-  const first = await post("hello");
-  assertEquals(first.status, 200);
-  assertEquals((await first.json()).body, "hello");
-
-  const crashed = await post("panic");
-  assertEquals(crashed.status, 500);
-  assertEquals(await crashed.json(), { error: { code: "internal_error", message: "internal error" } });
-
-  const after = await post("again");
-  assertEquals(after.status, 200, "the request after a trap must not hit the poisoned instance");
-  assertEquals((await after.json()).body, "again");
+  const post = async (body: string) => {
+    const resp = await handler(new Request("http://localhost/", { method: "POST", body }));
+    return [resp.status, await resp.json()];
+  };
+  assertEquals(await post("hello"), [200, { body: "hello" }]);
+  const internal = { error: { code: "internal_error", message: "internal error" } };
+  assertEquals(await post("panic"), [500, internal]);
+  assertEquals(await post("after"), [200, { body: "after" }], "the request after a panic must succeed");
+  assertEquals(await post("panic-later"), [500, internal]);
+  // Requests in flight on a trapped instance fail with it; later ones run on a fresh instance.
+  const [a, b] = await Promise.all([post("panic-later"), post("x")]);
+  assertEquals(a, [500, internal]);
+  assertEquals(b[0] === 200 || b[0] === 500, true);
+  assertEquals(await post("still alive"), [200, { body: "still alive" }]);
 });
