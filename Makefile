@@ -39,7 +39,9 @@ $(POSTRUST):
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js first"; exit 1; }
-	npm ci --no-audit --no-fund --loglevel=error
+	@# npm install, not npm ci: npm 11 records only this platform's optional deno binary in the
+	@# lock, and npm ci then refuses the lock. npm install still installs the locked versions.
+	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # --- build ------------------------------------------------------------------------------------
