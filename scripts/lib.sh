@@ -46,4 +46,4 @@ wait_http() { # url seconds
   return 1
 }
 
-psql_db() { PGPASSWORD=postgres psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q "$@"; }
+psql_db() { PGOPTIONS="-c client_min_messages=warning" PGPASSWORD=postgres psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q "$@"; }

@@ -74,6 +74,16 @@ else
   # Reuse the running stack, but make sure it serves the wasm just built and the migrations.
   "$ROOT/scripts/stack.sh" refresh >/dev/null
 fi
+# The README's first call: process-order on the seeded pending order returns its total. Only
+# while that order is still pending (always on a fresh database, as in CI).
+seeded="$(psql_db -At -c "select status from public.orders where id = 1" 2>/dev/null || true)"
+if [ "$seeded" = pending ]; then
+  check "README curl: process-order on the seeded order returns its total" bash -c \
+    "curl -s -X POST http://127.0.0.1:$API_PORT/functions/v1/process-order -H 'Authorization: Bearer $SERVICE_ROLE_KEY' \
+       -H 'Content-Type: application/json' -d '{\"order_id\": 1}' | tee /dev/stderr | grep -q '\"total_amount\":6227'"
+else
+  echo "== README curl check skipped: the seeded order is already $seeded (make reset to rebuild)"
+fi
 suite e2e deno "$DENO" test --allow-all tests/e2e/
 [ "$started" = 1 ] && "$ROOT/scripts/stack.sh" stop >/dev/null
 

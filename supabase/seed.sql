@@ -40,3 +40,9 @@ select 1, 1, 2, 0 where not exists (select 1 from public.order_items where order
 insert into public.order_items (order_id, product_id, quantity, unit_amount)
 select 1, 2, 1, 0 where not exists (select 1 from public.order_items where order_id = 1 and product_id = 2);
 select setval(pg_get_serial_sequence('public.orders', 'id'), (select max(id) from public.orders));
+
+-- The demo order stays pending for the README's explicit process-order call: its INSERT event
+-- is marked delivered here, so automatic processing (order-events) leaves it alone. Orders
+-- placed after the seed are processed automatically (app_settings.auto_process_orders).
+update public.event_outbox set status = 'delivered', delivered_at = now()
+where order_id = 1 and status = 'pending';
