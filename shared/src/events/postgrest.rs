@@ -50,28 +50,12 @@ impl ReceiverStore for PostgrestStore {
         apply: &ApplyProcessing<'_>,
         r: &Receipt<'_>,
     ) -> Result<ApplyOutcome> {
-        // The parameters of apply_order_processing (see store::postgrest_store), plus the event.
-        let p = apply.priced;
-        let lines: Vec<Value> = p
-            .lines
-            .iter()
-            .map(|l| json!({"product_id": l.product_id, "quantity": l.quantity, "unit_amount": l.unit_amount}))
-            .collect();
-        let params = json!({
-            "source": r.source,
-            "event_id": r.event_id,
-            "event_type": r.event_type,
-            "order_id": apply.transition.order_id,
-            "expected_status": apply.transition.from.as_str(),
-            "subtotal_amount": p.subtotal_amount,
-            "discount_amount": p.discount_amount,
-            "tax_amount": p.tax_amount,
-            "shipping_amount": p.shipping_amount,
-            "total_amount": p.total_amount,
-            "lines": lines,
-            "discount_code": p.discount_code,
-            "actor": apply.actor,
-        });
+        // The parameters of apply_order_processing, plus the event.
+        let mut params = apply.rpc_params();
+        params.insert("source".into(), json!(r.source));
+        params.insert("event_id".into(), json!(r.event_id));
+        params.insert("event_type".into(), json!(r.event_type));
+        let params = Value::Object(params);
         self.rpc_service("apply_order_event_processing", &params)
             .await
     }

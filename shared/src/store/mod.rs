@@ -101,6 +101,34 @@ pub struct ApplyProcessing<'a> {
     pub actor: Option<&'a str>,
 }
 
+impl ApplyProcessing<'_> {
+    /// The named parameters of the `apply_order_processing` RPC (and of RPCs that wrap it).
+    pub fn rpc_params(&self) -> serde_json::Map<String, Value> {
+        let p = self.priced;
+        let lines: Vec<Value> = p
+            .lines
+            .iter()
+            .map(|l| serde_json::json!({"product_id": l.product_id, "quantity": l.quantity, "unit_amount": l.unit_amount}))
+            .collect();
+        let params = serde_json::json!({
+            "order_id": self.transition.order_id,
+            "expected_status": self.transition.from.as_str(),
+            "subtotal_amount": p.subtotal_amount,
+            "discount_amount": p.discount_amount,
+            "tax_amount": p.tax_amount,
+            "shipping_amount": p.shipping_amount,
+            "total_amount": p.total_amount,
+            "lines": lines,
+            "discount_code": p.discount_code,
+            "actor": self.actor,
+        });
+        let Value::Object(map) = params else {
+            return serde_json::Map::new();
+        }; // an object literal
+        map
+    }
+}
+
 /// Order reads and writes.
 #[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
 pub trait OrderStore {

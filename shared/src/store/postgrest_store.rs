@@ -108,25 +108,8 @@ impl OrderStore for PostgrestStore {
     }
 
     async fn apply_processing(&self, apply: &ApplyProcessing<'_>) -> Result<ApplyOutcome> {
-        let p = apply.priced;
-        let lines: Vec<Value> = p
-            .lines
-            .iter()
-            .map(|l| json!({"product_id": l.product_id, "quantity": l.quantity, "unit_amount": l.unit_amount}))
-            .collect();
-        let params = json!({
-            "order_id": apply.transition.order_id,
-            "expected_status": apply.transition.from.as_str(),
-            "subtotal_amount": p.subtotal_amount,
-            "discount_amount": p.discount_amount,
-            "tax_amount": p.tax_amount,
-            "shipping_amount": p.shipping_amount,
-            "total_amount": p.total_amount,
-            "lines": lines,
-            "discount_code": p.discount_code,
-            "actor": apply.actor,
-        });
-        self.rpc_service("apply_order_processing", &params).await
+        self.rpc_service("apply_order_processing", &Value::Object(apply.rpc_params()))
+            .await
     }
 
     async fn apply_transition(&self, t: &Transition, actor: Option<&str>) -> Result<ApplyOutcome> {
