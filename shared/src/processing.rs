@@ -237,8 +237,11 @@ pub async fn cancel_order<S: OrderStore>(
     })
 }
 
-/// The HTTP handler shape of both endpoints: POST, a JWT, `{"order_id"}`, an optional
-/// `Idempotency-Key`; `flow` does the work.
+/// Largest request body the order endpoints read (`{"order_id": ...}` is a few bytes).
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// The HTTP handler shape of both endpoints: POST, a signed-in user's or the service_role JWT,
+/// `{"order_id"}`, an optional `Idempotency-Key`; `flow` does the work.
 pub async fn handle_order_request<S, T, F, Fut>(
     store: &S,
     endpoint: &str,
@@ -251,9 +254,21 @@ where
     F: FnOnce(Caller, i64) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let caller = match http::require_method(&req, ::http::Method::POST, "POST")
+    let checked = http::require_method(&req, ::http::Method::POST, "POST")
         .and_then(|_| Caller::from_request(&req))
-    {
+        .and_then(|caller| {
+            // The anon key is a valid JWT, but acts for nobody: orders need a user or service_role.
+            if caller.user_id.is_none() && !caller.is_service_role() {
+                return Err(Error::Unauthorized(
+                    "sign in (a user's JWT) or use the service_role key".into(),
+                ));
+            }
+            if req.body().len() > MAX_BODY {
+                return Err(Error::PayloadTooLarge { limit: MAX_BODY });
+            }
+            Ok(caller)
+        });
+    let caller = match checked {
         Ok(c) => c,
         Err(e) => return e.to_response(),
     };

@@ -53,6 +53,13 @@ e2e("errors: 401 without or with a bad JWT, 405, 400, 404, 409 with the JSON sha
     [callFn("process-order", { order_id: order.id }, { token: null }), 401, "unauthorized"],
     [callFn("process-order", { order_id: order.id }, { token: forged }), 401, "unauthorized"],
     [callFn("process-order", { order_id: order.id }, { token: "abc.def.ghi" }), 401, "unauthorized"],
+    [callFn("process-order", { order_id: order.id }, { token: ANON_KEY }), 401, "unauthorized"],
+    [callFn("cancel-order", { order_id: order.id }, { token: ANON_KEY }), 401, "unauthorized"],
+    [
+      callFn("process-order", null, { raw: JSON.stringify({ order_id: order.id, pad: "x".repeat(20_000) }) }),
+      413,
+      "payload_too_large",
+    ],
     [callFn("process-order", null, { method: "GET" }), 405, "method_not_allowed"],
     [callFn("process-order", null, { raw: "{not json" }), 400, "malformed_json"],
     [callFn("process-order", { order: 1 }), 400, "invalid_body"],

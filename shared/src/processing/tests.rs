@@ -231,6 +231,29 @@ fn http_errors_have_the_json_shape_and_status() {
 }
 
 #[test]
+fn anon_callers_and_oversized_bodies_are_refused_before_any_read() {
+    const ANON_KEY: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0";
+    let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
+    let mut anon = request("POST", "{\"order_id\":1}", None);
+    anon.headers_mut().insert(
+        "authorization",
+        format!("Bearer {ANON_KEY}").parse().unwrap(),
+    );
+    let (status, body) = call(&store, anon);
+    assert_eq!(
+        (status, body["error"]["code"].as_str().unwrap()),
+        (401, "unauthorized")
+    );
+    let big = format!("{{\"order_id\":1,\"pad\":\"{}\"}}", "x".repeat(MAX_BODY));
+    let (status, body) = call(&store, request("POST", &big, None));
+    assert_eq!(
+        (status, body["error"]["code"].as_str().unwrap()),
+        (413, "payload_too_large")
+    );
+    assert_eq!(store.status(1), "pending");
+}
+
+#[test]
 fn idempotency_key_replays_rejects_mismatch_and_in_flight() {
     let store = store_with(vec![
         snap(1, vec![line(1, 1, 100)]),
