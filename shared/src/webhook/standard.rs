@@ -191,6 +191,10 @@ fn verified(id: String, timestamp: i64) -> Verified {
 }
 
 /// All space-separated entries of every `signature` header, bounded in size and count.
+///
+/// Fetch's `Headers` joins a repeated header with ", ", so two `webhook-signature` headers
+/// arrive as `v1,AAA=, v1,BBB=`: a trailing comma on an entry (never part of base64) is the
+/// join, not the signature, and is dropped.
 fn signature_entries<'h, H: HeaderSource + ?Sized>(
     headers: &'h H,
     name: &'static str,
@@ -207,6 +211,7 @@ fn signature_entries<'h, H: HeaderSource + ?Sized>(
         entries.extend(
             value
                 .split(|b| matches!(b, b' ' | b'\t'))
+                .map(|entry| entry.strip_suffix(b",").unwrap_or(entry))
                 .filter(|entry| !entry.is_empty()),
         );
         if entries.len() > MAX_SIGNATURE_ENTRIES {
@@ -220,6 +225,30 @@ fn signature_entries<'h, H: HeaderSource + ?Sized>(
 mod tests {
     use super::*;
     use crate::webhook::{Scheme, Verifier};
+
+    #[test]
+    fn repeated_headers_joined_by_fetch_still_verify() {
+        let verifier = Verifier::new(Scheme::StandardWebhooks, &[SECRET]).unwrap();
+        let wrong = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        for joined in [
+            format!("{SIGNATURE}, {wrong}"),
+            format!("{wrong}, {SIGNATURE}"),
+        ] {
+            let headers = vec![
+                ("webhook-id", ID.to_string()),
+                ("webhook-timestamp", TS.to_string()),
+                ("webhook-signature", joined.clone()),
+            ];
+            assert!(verifier.verify(&headers, BODY, TS).is_ok(), "{joined}");
+        }
+        // A lone "v1," is still an empty signature, not a valid one.
+        let headers = vec![
+            ("webhook-id", ID.to_string()),
+            ("webhook-timestamp", TS.to_string()),
+            ("webhook-signature", "v1,, v1,".to_string()),
+        ];
+        assert!(verifier.verify(&headers, BODY, TS).is_err());
+    }
 
     // The Standard Webhooks spec's published vector (its Rust library's test).
     const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
