@@ -34,7 +34,7 @@ start() {
   [ -f "$PGDATA/PG_VERSION" ] || init_cluster
   touch "$PGLOG"; if [ "$(id -u)" = 0 ]; then chown postgres "$PGLOG"; fi
   [ "$PGLOG" = "$LOGS/postgres.log" ] || ln -sf "$PGLOG" "$LOGS/postgres.log"
-  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null \
+  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -o "-p $PG_PORT" -w -t 60 start >/dev/null \
     || die "PostgreSQL did not start, see $PGLOG"
   migrate
 }

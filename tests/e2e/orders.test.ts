@@ -307,7 +307,7 @@ e2e("Idempotency-Key: replay, mismatch, in flight", async () => {
 
 e2e("the REST server unreachable: 503 JSON without internals", async () => {
   // A second process-order process whose SUPABASE_URL points at a closed port.
-  const port = 54399;
+  const port = Number(Deno.env.get("FN_PORT_BASE") ?? 54340) + 59;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-env", "--allow-read", "supabase/functions/process-order/index.ts"],
     env: {
