@@ -13,7 +13,7 @@ DENO := $(ROOT)/node_modules/.bin/deno
 export DENO_DIR := $(TOOLS)/deno
 export DENO_NO_UPDATE_CHECK := 1
 
-.PHONY: help tools build start stop reset status test lint unit deno-test e2e bench fuzz clean
+.PHONY: help tools build start stop reset status test lint unit deno-test e2e bench soak fuzz clean
 
 help:
 	@echo "make start   install tools, build the wasm, run the local stack (prints URLs and keys)"
@@ -67,6 +67,11 @@ test: build
 
 bench: build
 	scripts/bench.sh
+
+# Load plus faults (REST server, a function, the dispatcher, PostgreSQL killed in turn); at most
+# 5 minutes. SOAK_SECONDS=120 SOAK_CLIENTS=20 by default.
+soak: build
+	scripts/soak.sh
 
 fuzz:
 	scripts/fuzz.sh
