@@ -68,9 +68,9 @@ impl std::fmt::Debug for DispatchConfig {
 }
 
 impl DispatchConfig {
-    /// The defaults: batches of 100, 2 lanes, 12 s claims, 4 events of one order per claim,
+    /// The defaults: batches of 100, 2 lanes, 10 s claims, 4 events of one order per claim,
     /// 5 s per POST, at most 20 s of claiming and 2000 events per call. A dispatcher that dies
-    /// holds its claims for at most 12 s (drained within 15 s with the 2 s scheduler tick); a live one never starts a POST it could not finish
+    /// holds its claims for at most 10 s (drained within 15 s with the 2 s scheduler tick); a live one never starts a POST it could not finish
     /// 2 s before its claim ends.
     pub fn new(functions_url: impl Into<String>, secret: impl Into<String>) -> Self {
         Self {
@@ -78,7 +78,7 @@ impl DispatchConfig {
             secret: secret.into(),
             batch_size: 100,
             lanes: 2,
-            visibility_secs: 12,
+            visibility_secs: 10,
             max_per_order: 4,
             post_timeout_ms: 5_000,
             budget_ms: 20_000,
