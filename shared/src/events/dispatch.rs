@@ -70,8 +70,8 @@ impl std::fmt::Debug for DispatchConfig {
 impl DispatchConfig {
     /// The defaults: batches of 100, 2 lanes, 10 s claims, 4 events of one order per claim,
     /// 5 s per POST, at most 20 s of claiming and 2000 events per call. A dispatcher that dies
-    /// holds its claims for at most 10 s (drained within 15 s with the 2 s scheduler tick); a live one never starts a POST it could not finish
-    /// 2 s before its claim ends.
+    /// holds its claims for at most 10 s (delivered within 15 s with the 2 s scheduler tick);
+    /// a live one never starts a POST it could not finish 2 s before its claim ends.
     pub fn new(functions_url: impl Into<String>, secret: impl Into<String>) -> Self {
         Self {
             functions_url: functions_url.into().trim_end_matches('/').to_owned(),
