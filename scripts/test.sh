@@ -107,7 +107,7 @@ run_e2e() {
   local seeded
   seeded="$(psql_db -At -c "select status from public.orders where id = 1" 2>/dev/null || true)"
   if [ "$seeded" = pending ]; then
-    suite "README curl: process-order on the seeded order returns its total" check - 1m \
+    suite "README curl (process-order, order 1)" check - 1m \
       readme_call "$API_PORT" "$SERVICE_ROLE_KEY" "$LOGS/readme-call.json"
   else
     skipped "README curl" "the seeded order is already ${seeded:-unreadable} (make reset to rebuild)"
@@ -142,4 +142,6 @@ for g in "${groups[@]}"; do
   esac
 done
 
+echo
+echo "took $((SECONDS / 60)) min $((SECONDS % 60)) s"
 print_summary
