@@ -36,7 +36,7 @@ export NO_COLOR=1 CARGO_TERM_COLOR=never
 # you add tests; lower them only on purpose, in the same commit that removes tests.
 MIN_CARGO_TEST=137        # cargo test --workspace (unit, property and doc tests)
 MIN_CARGO_TEST_SHARED=132 # cargo test -p edge-shared (the fast loop)
-MIN_DENO_UNIT=22          # tests/unit
+MIN_DENO_UNIT=23          # tests/unit
 MIN_E2E=44                # tests/e2e
 # LEAD: MIN_SQL=...       # tests/sql (see run_sql below)
 
