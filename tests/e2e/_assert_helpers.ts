@@ -128,5 +128,6 @@ export async function withOrderFault<T>(orderId: number, body: () => Promise<T>)
   } finally {
     await sql.unsafe(`drop trigger if exists ${name} on public.orders`);
     await sql.unsafe(`drop function if exists e2e_faults.${name}()`);
+    await sql.unsafe(`drop schema if exists e2e_faults`);
   }
 }
