@@ -74,14 +74,15 @@ run_deno_unit() {
 # The README's first call: process-order on the seeded pending order answers 200 with its
 # total. Runs through `suite` (as a check), so it sees only exported variables: the values
 # are passed as arguments.
-readme_call() { # api_port service_role_key body_file
+readme_call() { # api_port service_role_key body_file deno
   local code
   code="$(curl -s -o "$3" -w '%{http_code}' --max-time 30 -X POST "http://127.0.0.1:$1/functions/v1/process-order" \
     -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d '{"order_id": 1}')"
   echo "HTTP $code"
   cat "$3"
   echo
-  [ "$code" = 200 ] && jq -e '.order_id == 1 and .status == "processed" and .total_amount == 6227' "$3" >/dev/null
+  [ "$code" = 200 ] && "$4" eval --quiet "const b = JSON.parse(Deno.readTextFileSync('$3'));
+    Deno.exit(b.order_id === 1 && b.status === 'processed' && b.total_amount === 6227 ? 0 : 1)"
 }
 
 STARTED_STACK=0
@@ -108,7 +109,7 @@ run_e2e() {
   seeded="$(psql_db -At -c "select status from public.orders where id = 1" 2>/dev/null || true)"
   if [ "$seeded" = pending ]; then
     suite "README curl (process-order, order 1)" check - 1m \
-      readme_call "$API_PORT" "$SERVICE_ROLE_KEY" "$LOGS/readme-call.json"
+      readme_call "$API_PORT" "$SERVICE_ROLE_KEY" "$LOGS/readme-call.json" "$DENO"
   else
     skipped "README curl" "the seeded order is already ${seeded:-unreadable} (make reset to rebuild)"
   fi
