@@ -20,6 +20,10 @@ export const MUTATIONS: Record<string, Mutation> = {
       to: "",
     }],
   },
+  claim_per_order: {
+    about: "claim_outbox_events without any per-order ordering (both checks below deleted)",
+    edits: [],
+  },
   claim_order_precheck: {
     about:
       "claim_outbox_events without the per-order check before locking (an earlier undelivered event outside a claimable state)",
@@ -79,3 +83,5 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
 };
+
+MUTATIONS.claim_per_order.edits = [...MUTATIONS.claim_order_precheck.edits, ...MUTATIONS.claim_order_recheck.edits];
