@@ -9,6 +9,7 @@
 //   DB_URL              the server (default: the local stack's, port 54322)
 //   SQL_TEST_UNTIL      apply only migrations whose version is below this one (to show a test
 //                       failing on the code before a fix)
+//   SQL_TEST_BOOTSTRAP  another bootstrap file (e.g. an older version, same purpose)
 //   SQL_TEST_MUTATE     apply the named mutation of tests/sql/_mutations.ts after the
 //                       migrations (tests/sql/mutations.sh: each must turn a test red)
 import postgres from "npm:postgres";
@@ -41,7 +42,8 @@ async function buildDatabase(name: string): Promise<void> {
   }
   const db = postgres(urlFor(name), { max: 1, onnotice: () => {} });
   try {
-    await db.unsafe(await Deno.readTextFile(new URL("scripts/sql/bootstrap.sql", ROOT)));
+    const bootstrap = Deno.env.get("SQL_TEST_BOOTSTRAP") ?? new URL("scripts/sql/bootstrap.sql", ROOT);
+    await db.unsafe(await Deno.readTextFile(bootstrap));
     const dir = new URL("supabase/migrations/", ROOT);
     const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".sql")).sort();
     for (const f of files) {
