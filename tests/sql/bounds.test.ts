@@ -151,4 +151,4 @@ sqlTest("F8: anon and authenticated carry Supabase's statement timeouts (3 s, 8 
   ]);
 });
 
-sqlTest("teardown: close the sessions", () => db.close());
+Deno.test.afterAll(() => db.close());

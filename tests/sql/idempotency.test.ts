@@ -92,4 +92,4 @@ sqlTest("a live lease answers in_flight; an expired one is taken over; a 5xx rel
   await s.commit();
 });
 
-sqlTest("teardown: close the sessions", () => db.close());
+Deno.test.afterAll(() => db.close());

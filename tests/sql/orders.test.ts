@@ -166,6 +166,65 @@ sqlTest("cancel vs process: whichever locks the order first wins, the other sees
   assertEquals([await fx.status(o2), await fx.stock(p)], ["cancelled", 8]);
 });
 
+/** apply_order_event_processing as order-events calls it for a new order's INSERT event. */
+function applyEventProcessing(
+  sql: Awaited<ReturnType<typeof db.session>>["sql"],
+  event: string,
+  order: number,
+  lines: { product_id: number; quantity: number; unit_amount: number }[],
+) {
+  const subtotal = lines.reduce((a, l) => a + l.quantity * l.unit_amount, 0);
+  return sql`select public.apply_order_event_processing(
+      source => 'event_outbox', event_id => ${event}, event_type => 'INSERT', order_id => ${order},
+      expected_status => 'pending', subtotal_amount => ${subtotal}, discount_amount => 0, tax_amount => 0,
+      shipping_amount => 0, total_amount => ${subtotal}, lines => ${sql.json(lines)}) as r`
+    .then((rows) => rows[0].r as Record<string, any>);
+}
+
+async function receipts(event: string) {
+  const rows = await admin`select outcome from public.received_events where event_id = ${event}`;
+  return rows.map((r) => r.outcome);
+}
+
+sqlTest("process-order vs automatic processing of the same new order: one applies, the other conflicts", async () => {
+  const user = await fx.user();
+  const p = await fx.product({ stock: 10 });
+  const a = await db.session("order-events");
+  const b = await db.session("process-order");
+
+  // Automatic processing first: process-order waits, then finds the order processed.
+  const o1 = await fx.order(user, [[p, 1]]);
+  const lines1 = await fx.pricedLines(o1);
+  const e1 = `evt_${crypto.randomUUID()}`;
+  await a.begin(SERVICE);
+  assertEquals((await applyEventProcessing(a.sql, e1, o1, lines1)).ok, true);
+  await b.begin(SERVICE);
+  const explicit = b.start(applyProcessing(b.sql, o1, lines1));
+  await b.waitUntilBlocked(explicit);
+  await a.commit();
+  const rb = await explicit.result;
+  await b.commit();
+  assert(rb.ok);
+  assertEquals(rb.value, { ok: false, reason: "status_conflict", current_status: "processed" });
+  assertEquals([await fx.stock(p), ...(await receipts(e1))], [9, "processed"]);
+
+  // process-order first: the event's processing waits, conflicts, and leaves no receipt.
+  const o2 = await fx.order(user, [[p, 2]]);
+  const lines2 = await fx.pricedLines(o2);
+  const e2 = `evt_${crypto.randomUUID()}`;
+  await b.begin(SERVICE);
+  assertEquals((await applyProcessing(b.sql, o2, lines2)).ok, true);
+  await a.begin(SERVICE);
+  const automatic = a.start(applyEventProcessing(a.sql, e2, o2, lines2));
+  await a.waitUntilBlocked(automatic);
+  await b.commit();
+  const ra = await automatic.result;
+  await a.commit();
+  assert(ra.ok);
+  assertEquals(ra.value, { ok: false, reason: "status_conflict", current_status: "processed" });
+  assertEquals([await fx.stock(p), ...(await receipts(e2))], [7]);
+});
+
 // F2. A third transaction (the processing of order Z, which holds product p1) makes the others
 // queue on p1 in a known order: the session queued first gets p1 first. Any writer that then
 // waits for a product another holds while that one waits for p1 is a deadlock (40P01).
@@ -288,4 +347,4 @@ sqlTest(
   },
 );
 
-sqlTest("teardown: close the sessions", () => db.close());
+Deno.test.afterAll(() => db.close());

@@ -141,4 +141,4 @@ sqlTest("concurrent claims: a dispatcher never takes a later event of an order a
   assertEquals(idsOf(await claimAsService(), order), [e2]);
 });
 
-sqlTest("teardown: close the sessions", () => db.close());
+Deno.test.afterAll(() => db.close());

@@ -203,4 +203,4 @@ sqlTest("refund vs fulfillment: the refund first, the fulfillment waits and crea
   assertEquals(rec.outcome, "not_paid");
 });
 
-sqlTest("teardown: close the sessions", () => db.close());
+Deno.test.afterAll(() => db.close());
