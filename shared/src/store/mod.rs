@@ -158,8 +158,15 @@ pub trait OrderStore {
 pub enum IdempotencyBegin {
     /// The caller now holds the key: run the request.
     New,
-    /// A response is stored for this key and body: replay it.
-    Replay { status: u16, body: Value },
+    /// A response is stored for this key and body: replay it. `body_text` is the exact body
+    /// that was sent (rows stored before it existed have only the parsed `body`).
+    Replay {
+        status: u16,
+        #[serde(default)]
+        body: Value,
+        #[serde(default)]
+        body_text: Option<String>,
+    },
     /// The key was used with a different body.
     Mismatch,
     /// The first request with this key is still running.
@@ -176,14 +183,15 @@ pub trait IdempotencyStore {
         key: &str,
         request_hash: &str,
     ) -> Result<IdempotencyBegin>;
-    /// Store the response (`store = true`) or release the key for a retry (`store = false`).
+    /// Store the response, its body exactly as sent (`store = true`), or release the key for
+    /// a retry (`store = false`).
     async fn idempotency_finish(
         &self,
         scope: &str,
         endpoint: &str,
         key: &str,
         status: u16,
-        body: &Value,
+        body: &str,
         store: bool,
     ) -> Result<()>;
 }
