@@ -1,5 +1,5 @@
 // Input bounds (F6), what order_for_processing shows a user (F7), extensions and statement
-// timeouts (F8), against the real SQL.
+// timeouts (F8), durability of the local server (F9), against the real SQL.
 import { assert, assertEquals } from "../assert.ts";
 import { codeOf, fixtures, SERVICE, sqlTest, testDatabase } from "./_db.ts";
 
@@ -149,6 +149,14 @@ sqlTest("F8: anon and authenticated carry Supabase's statement timeouts (3 s, 8 
     ["authenticated", ["statement_timeout=8s"]],
     ["authenticator", ["statement_timeout=8s"]],
   ]);
+});
+
+sqlTest("F9: the local server is durable (fsync, synchronous_commit, full_page_writes on)", async () => {
+  const [r] = await admin`select current_setting('fsync') as fsync,
+    current_setting('synchronous_commit') as synchronous_commit, current_setting('full_page_writes') as fpw`;
+  // PG_FAST=1 (scripts/db.sh) is the opt-in non-durable mode for benchmarks.
+  const expected = Deno.env.get("PG_FAST") === "1" ? "off" : "on";
+  assertEquals({ ...r }, { fsync: expected, synchronous_commit: expected, fpw: expected });
 });
 
 Deno.test.afterAll(() => db.close());

@@ -10,6 +10,11 @@ mutations=("$@")
 if [ ${#mutations[@]} = 0 ]; then
   mapfile -t mutations < <(grep -oE '^  [a-z_]+: \{' tests/sql/_mutations.ts | tr -d ' :{')
 fi
+# The unmutated suite must pass first (else a "killed" would mean nothing).
+if ! timeout 600 "$DENO" test --allow-all tests/sql/ >/dev/null 2>&1; then
+  echo "error: tests/sql fails without any mutation (is the database running? scripts/db.sh start)" >&2
+  exit 2
+fi
 survived=0
 for m in "${mutations[@]}"; do
   out="$(SQL_TEST_MUTATE="$m" timeout 600 "$DENO" test --allow-all tests/sql/ 2>&1 || true)"
