@@ -10,6 +10,7 @@
 //   SQL_TEST_UNTIL      apply only migrations whose version is below this one (to show a test
 //                       failing on the code before a fix)
 //   SQL_TEST_BOOTSTRAP  another bootstrap file (e.g. an older version, same purpose)
+//   SQL_TEST_KEEP=1     keep each file's database after the run (dropped otherwise)
 //   SQL_TEST_MUTATE     apply the named mutation of tests/sql/_mutations.ts after the
 //                       migrations (tests/sql/mutations.sh: each must turn a test red)
 import postgres from "npm:postgres";
@@ -89,9 +90,17 @@ export async function testDatabase(name: string) {
       sessions.push(s);
       return s;
     },
+    /** Close every connection and drop the database (kept with SQL_TEST_KEEP=1, to look at). */
     async close() {
       for (const s of sessions) await s.sql.end({ timeout: 1 });
       await admin.end({ timeout: 1 });
+      if (Deno.env.get("SQL_TEST_KEEP") === "1") return;
+      const server = postgres(BASE_URL, { max: 1, onnotice: () => {} });
+      try {
+        await server.unsafe(`drop database if exists "${dbName}" with (force)`);
+      } finally {
+        await server.end();
+      }
     },
   };
 }

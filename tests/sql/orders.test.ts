@@ -225,6 +225,60 @@ sqlTest("process-order vs automatic processing of the same new order: one applie
   assertEquals([await fx.stock(p), ...(await receipts(e2))], [7]);
 });
 
+sqlTest("the last redemption of a discount, claimed by two processings at once, is used once", async () => {
+  const code = `LAST-${crypto.randomUUID().slice(0, 8)}`;
+  await admin`insert into public.discount_codes (code, percent_bp, max_redemptions) values (${code}, 1000, 1)`;
+  const [u1, u2] = [await fx.user(), await fx.user()];
+  const [p, q] = [await fx.product({ price: 1000, stock: 10 }), await fx.product({ price: 1000, stock: 10 })];
+  const o1 = await fx.order(u1, [[p, 1]], { discount_code: code });
+  const o2 = await fx.order(u2, [[q, 1]], { discount_code: code });
+  const a = await db.session("first");
+  const b = await db.session("second");
+  await a.begin(SERVICE);
+  const r1 = await applyProcessing(a.sql, o1, await fx.pricedLines(o1), { discount_code: code, discount: 100 });
+  assertEquals(r1.ok, true);
+  await b.begin(SERVICE);
+  const second = b.start(applyProcessing(b.sql, o2, await fx.pricedLines(o2), { discount_code: code, discount: 100 }));
+  await b.waitUntilBlocked(second);
+  await a.commit();
+  const r2 = await second.result;
+  await b.commit();
+  assert(r2.ok);
+  assertEquals(r2.value, { ok: false, reason: "discount_exhausted" });
+  const [d] = await admin`select redemptions from public.discount_codes where code = ${code}`;
+  assertEquals(d.redemptions, 1);
+  assertEquals([await fx.status(o2), await fx.stock(q)], ["pending", 10]);
+});
+
+sqlTest("audit rows: items and stock changes are audited with the acting user and role", async () => {
+  const user = await fx.user();
+  const p = await fx.product({ stock: 10 });
+  const order = await fx.order(user, [[p, 2]]);
+  const [item] = await admin`select id from public.order_items where order_id = ${order}`;
+  const [ins] = await admin`select action, actor, actor_role, new_data ->> 'quantity' as qty from public.audit_log
+    where table_name = 'order_items' and record_id = ${String(item.id)}`;
+  assertEquals({ ...ins }, { action: "INSERT", actor: user, actor_role: "authenticated", qty: "2" });
+  const s = await db.session("process-order");
+  await s.begin(SERVICE);
+  await s.sql`select set_config('app.actor', '', true)`;
+  const [r] = await s.sql`select public.apply_order_processing(order_id => ${order}, expected_status => 'pending',
+    subtotal_amount => 2000, discount_amount => 0, tax_amount => 0, shipping_amount => 0, total_amount => 2000,
+    lines => ${s.sql.json(await fx.pricedLines(order))}, actor => ${user}::uuid) as r`;
+  await s.commit();
+  assertEquals(r.r.ok, true);
+  const rows = await admin`select action, actor, actor_role, changed_fields, old_data ->> 'stock' as old_stock,
+      new_data ->> 'stock' as new_stock
+    from public.audit_log where table_name = 'products' and record_id = ${String(p)} and action = 'UPDATE'`;
+  assertEquals(rows.map((x) => ({ ...x })), [{
+    action: "UPDATE",
+    actor: user,
+    actor_role: "service_role",
+    changed_fields: ["stock"],
+    old_stock: "10",
+    new_stock: "8",
+  }]);
+});
+
 // F2. A third transaction (the processing of order Z, which holds product p1) makes the others
 // queue on p1 in a known order: the session queued first gets p1 first. Any writer that then
 // waits for a product another holds while that one waits for p1 is a deadlock (40P01).
