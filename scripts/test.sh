@@ -70,6 +70,9 @@ run_deno_unit() {
 run_sql() {
   setup "database" 5m scripts/db.sh start || { not_run sql deno "$MIN_SQL" "the database did not start"; return; }
   suite sql deno "$MIN_SQL" 10m "$DENO" test --allow-all tests/sql/
+  # Deleting each rule the SQL enforces (order_changed, per-order claims, the payment recheck,
+  # the product lock order, the in-flight check) must turn tests/sql red.
+  suite "SQL mutations each caught by tests/sql" check - 10m tests/sql/mutations.sh
 }
 
 # The README's first call: process-order on the seeded pending order answers 200 with its
@@ -118,6 +121,9 @@ run_e2e() {
   # LEAD: the second key mode. If the stack reads the mode at start, restart it in between:
   #   setup "stack with FUNCTION_KEYS=new" 10m env FUNCTION_KEYS=new scripts/stack.sh refresh || ...
   #   suite e2e-new-keys deno "$MIN_E2E" 15m env FUNCTION_KEYS=new "$DENO" test --allow-all tests/e2e/
+  # Load plus faults, short form (make soak runs the long one): invariants and no 5xx outside
+  # the moments a part is down.
+  suite "soak (30 s, faults, invariants)" check - 10m env SOAK_SECONDS=30 scripts/soak.sh
   stop_started_stack
 }
 

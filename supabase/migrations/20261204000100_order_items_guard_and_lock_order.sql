@@ -104,8 +104,10 @@ begin
 
   -- Lock the products in product id order (no deadlocks between writers of stock), FOR NO KEY
   -- UPDATE (no conflict with the FOR KEY SHARE of foreign-key checks), then check every line.
-  perform 1 from public.order_items i join public.products p on p.id = i.product_id
-    where i.order_id = o.id
+  -- One row per product (an order may list a product twice: locking a row this transaction
+  -- already holds, while others queue on it, deadlocked under load).
+  perform 1 from (select distinct i.product_id from public.order_items i where i.order_id = o.id) need
+    join public.products p on p.id = need.product_id
     order by p.id
     for no key update of p;
   select jsonb_agg(jsonb_build_object('product_id', p.id, 'sku', p.sku,
@@ -175,8 +177,8 @@ begin
     return jsonb_build_object('ok', false, 'reason', 'status_conflict', 'current_status', o.status);
   end if;
   if from_status = 'processed' and to_status = 'cancelled' then
-    perform 1 from public.order_items i join public.products p on p.id = i.product_id
-      where i.order_id = o.id
+    perform 1 from (select distinct i.product_id from public.order_items i where i.order_id = o.id) need
+      join public.products p on p.id = need.product_id
       order by p.id
       for no key update of p;
     update public.products p set stock = p.stock + need.qty

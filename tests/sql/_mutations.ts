@@ -61,13 +61,23 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   product_lock_order: {
-    about: "apply_order_processing and order_transition lock products without the product id order",
+    // Without the product id order, the locks follow the order the client listed the lines in
+    // (what a lock statement over the items does without it).
+    about: "apply_order_processing and order_transition lock products in the lines' order, not by product id",
     edits: [
-      { fn: APPLY, from: "    order by p.id\n    for no key update of p;", to: "    for no key update of p;" },
+      {
+        fn: APPLY,
+        from: "    order by p.id\n    for no key update of p;",
+        to:
+          "    order by (select min(l.id) from public.order_items l where l.order_id = o.id and l.product_id = p.id)\n" +
+          "    for no key update of p;",
+      },
       {
         fn: TRANSITION,
         from: "      order by p.id\n      for no key update of p;",
-        to: "      for no key update of p;",
+        to:
+          "      order by (select min(l.id) from public.order_items l where l.order_id = o.id and l.product_id = p.id)\n" +
+          "      for no key update of p;",
       },
     ],
   },
