@@ -16,6 +16,7 @@
 //! into an [`http::Request`], runs a handler and turns its [`http::Response`] into a
 //! `web_sys::Response`. Function crates only wire a handler to an export.
 
+pub mod auth;
 pub mod error;
 pub mod events;
 pub mod http;
