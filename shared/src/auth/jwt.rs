@@ -90,6 +90,35 @@ fn numeric_date(v: &Value) -> Option<i64> {
 
 /// Verify `token` and check `exp` (required) and `nbf` against `now_unix`.
 pub fn verify(token: &str, keys: Keys<'_>, now_unix: i64) -> Result<Verified, JwtError> {
+    let verified = verify_signature(token, keys)?;
+    check_time(&verified.claims, now_unix)?;
+    Ok(verified)
+}
+
+/// `exp` (required) and `nbf` against `now_unix`.
+pub fn check_time(claims: &Map<String, Value>, now_unix: i64) -> Result<(), JwtError> {
+    let exp = claims
+        .get("exp")
+        .and_then(numeric_date)
+        .ok_or(JwtError::MissingExpiry)?;
+    if now_unix >= exp {
+        return Err(JwtError::Expired);
+    }
+    match claims.get("nbf") {
+        None => Ok(()),
+        Some(v) => {
+            let nbf = numeric_date(v).ok_or(JwtError::Malformed)?;
+            if now_unix < nbf {
+                return Err(JwtError::NotYetValid);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Decode `token` and verify its signature; the claims are parsed only if it verifies. No time
+/// check: see [`check_time`].
+pub fn verify_signature(token: &str, keys: Keys<'_>) -> Result<Verified, JwtError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(JwtError::Malformed);
     }
@@ -158,21 +187,5 @@ pub fn verify(token: &str, keys: Keys<'_>, now_unix: i64) -> Result<Verified, Jw
         _ => return Err(JwtError::UnsupportedAlg),
     };
     let claims = json_object(&payload)?;
-    let exp = claims
-        .get("exp")
-        .and_then(numeric_date)
-        .ok_or(JwtError::MissingExpiry)?;
-    if now_unix >= exp {
-        return Err(JwtError::Expired);
-    }
-    match claims.get("nbf") {
-        None => {}
-        Some(v) => {
-            let nbf = numeric_date(v).ok_or(JwtError::Malformed)?;
-            if now_unix < nbf {
-                return Err(JwtError::NotYetValid);
-            }
-        }
-    }
     Ok(Verified { alg, claims })
 }

@@ -145,7 +145,14 @@ pub struct AuthConfig {
     anon_jwt: Option<String>,
     jwt_secret: Option<Vec<u8>>,
     jwks: Jwks,
+    /// Tokens whose signature verified, with their claims (bounded; see `verified_claims`).
+    verified: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<Claims>>>,
 }
+
+type Claims = serde_json::Map<String, Value>;
+
+/// Tokens kept verified per instance; the cache is emptied when it is full.
+const VERIFIED_CACHE_SIZE: usize = 512;
 
 impl std::fmt::Debug for AuthConfig {
     // Values are secrets: say what is configured, never what it is.
@@ -213,7 +220,7 @@ fn any_ct_eq(list: &[String], candidate: &str) -> bool {
 }
 
 /// The `aud` claim contains `authenticated` (a string or an array of strings).
-fn audience_ok(claims: &serde_json::Map<String, Value>) -> bool {
+fn audience_ok(claims: &Claims) -> bool {
     match claims.get("aud") {
         Some(Value::String(a)) => a == "authenticated",
         Some(Value::Array(list)) => list.iter().any(|a| a == "authenticated"),
@@ -246,6 +253,7 @@ impl AuthConfig {
                 .or_else(|| get("SUPABASE_JWT_SECRET"))
                 .map(|s| s.as_bytes().to_vec()),
             jwks,
+            verified: Default::default(),
         })
     }
 
@@ -268,12 +276,19 @@ impl AuthConfig {
     /// Verify HS256 tokens with the legacy JWT secret.
     pub fn with_jwt_secret(mut self, secret: &[u8]) -> Self {
         self.jwt_secret = Some(secret.to_vec());
+        self.verified = Default::default();
         self
     }
     /// Verify ES256/RS256 tokens with these keys.
     pub fn with_jwks(mut self, jwks: Jwks) -> Self {
         self.jwks = jwks;
+        self.verified = Default::default();
         self
+    }
+
+    /// How many verified tokens the instance keeps.
+    pub fn verified_cached(&self) -> usize {
+        self.verified.borrow().len()
     }
 
     /// The number of JWKS keys usable for verification.
@@ -324,6 +339,28 @@ impl AuthConfig {
         }
     }
 
+    /// The claims of a token whose signature verified, from the instance's cache when the same
+    /// token was verified before (clients send the same token on every request, and an ES256
+    /// verification costs about a millisecond in wasm). The time claims are checked by the
+    /// caller on every use.
+    fn verified_claims(&self, token: &str) -> Result<std::rc::Rc<Claims>> {
+        if let Some(hit) = self.verified.borrow().get(token) {
+            return Ok(hit.clone());
+        }
+        let keys = jwt::Keys {
+            jwks: &self.jwks,
+            hs256_secret: self.jwt_secret.as_deref(),
+        };
+        let verified = jwt::verify_signature(token, keys).map_err(|e| unauthorized(e.message()))?;
+        let claims = std::rc::Rc::new(verified.claims);
+        let mut cache = self.verified.borrow_mut();
+        if cache.len() >= VERIFIED_CACHE_SIZE {
+            cache.clear();
+        }
+        cache.insert(token.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
     fn api_key_caller(&self, key: &str) -> Result<Caller> {
         if any_ct_eq(&self.secret_keys, key) {
             Ok(Caller::ServiceRole)
@@ -346,12 +383,8 @@ impl AuthConfig {
         if self.anon_jwt.as_deref().is_some_and(|k| ct_eq(k, token)) {
             return Ok(Caller::Public);
         }
-        let keys = jwt::Keys {
-            jwks: &self.jwks,
-            hs256_secret: self.jwt_secret.as_deref(),
-        };
-        let verified = jwt::verify(token, keys, now_unix).map_err(|e| unauthorized(e.message()))?;
-        let claims = verified.claims;
+        let claims = self.verified_claims(token)?;
+        jwt::check_time(&claims, now_unix).map_err(|e| unauthorized(e.message()))?;
         let role = claims
             .get("role")
             .and_then(Value::as_str)

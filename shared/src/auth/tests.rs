@@ -866,3 +866,31 @@ fn a_service_role_claim_signed_by_the_project_key_is_the_service_role() {
     );
     refused(&new_only(), &[("authorization", &bearer(&forged))]);
 }
+
+#[test]
+fn verified_tokens_are_cached_but_their_time_is_checked_on_every_use() {
+    let cfg = new_only();
+    let t = es256(with(user_claims(), json!({"exp": NOW + 60})));
+    let h = headers(&[("authorization", &bearer(&t))]);
+    assert!(cfg.authenticate(&h, NOW).is_ok());
+    assert_eq!(cfg.verified_cached(), 1);
+    assert!(cfg.authenticate(&h, NOW + 59).is_ok());
+    let e = cfg.authenticate(&h, NOW + 60).unwrap_err();
+    assert_eq!(e.public_message(), "JWT expired");
+    // A refused signature is not cached; a forged token stays refused.
+    let forged = token(
+        json!({"alg": "ES256", "kid": "es-1"}),
+        user_claims(),
+        Sign::Es(&es_key(2)),
+    );
+    refused(&cfg, &[("authorization", &bearer(&forged))]);
+    refused(&cfg, &[("authorization", &bearer(&forged))]);
+    assert_eq!(cfg.verified_cached(), 1);
+    // Bounded: emptied when full.
+    let secret = AuthConfig::default().with_jwt_secret(JWT_SECRET.as_bytes());
+    for i in 0..(super::VERIFIED_CACHE_SIZE + 3) {
+        let t = hs256(with(user_claims(), json!({"jti": i})), JWT_SECRET);
+        assert!(auth_as(&secret, &[("authorization", &bearer(&t))]).is_ok());
+    }
+    assert!(secret.verified_cached() <= super::VERIFIED_CACHE_SIZE);
+}
