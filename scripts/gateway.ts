@@ -173,7 +173,11 @@ async function waitReady(fn: Fn) {
   for (let i = 0; i < 600 && !stopping; i++) {
     try {
       const c = await Deno.connect({ hostname: "127.0.0.1", port: fn.port });
+      // A port in the ephemeral range can connect to itself (TCP simultaneous open) while
+      // nothing listens: that is not the function.
+      const self = (c.localAddr as Deno.NetAddr).port === fn.port;
       c.close();
+      if (self) throw new Error("self-connect");
       fn.ready = true;
       return;
     } catch {

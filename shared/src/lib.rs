@@ -9,6 +9,8 @@
 //! - [`order`]: the order state machine, the only way a status changes.
 //! - [`webhook`]: signature schemes (Standard Webhooks, Stripe, GitHub, Shopify).
 //! - [`http`]: the request/response types handlers see, free of any JS type.
+//! - [`auth`]: who is calling: secret and publishable keys, user JWTs verified against the
+//!   project's JWKS (ES256/RS256) or the legacy HS256 secret; the keys of outgoing REST calls.
 //! - [`store`]: database access behind a trait; PostgREST through `postgrest-rs`.
 //! - [`processing`]: the process/cancel flows, and [`idempotency`] for `Idempotency-Key`.
 //!

@@ -234,4 +234,41 @@ e2e("the gateway: JWKS endpoint, sb_ keys as roles, bearer sb_ key only when equ
   assertEquals(products.error, null);
 });
 
+e2e("the gateway's verify_jwt lets the project's keys and verified JWTs through, and OPTIONS unchecked", async () => {
+  // process-order-ts (a local benchmark peer) is the one function left with verify_jwt = true.
+  const url = `${API_URL}/functions/v1/process-order-ts`;
+  const call = async (headers: Record<string, string>, method = "POST") => {
+    const r = await fetch(url, { method, headers, body: method === "POST" ? "{}" : undefined });
+    const text = await r.text();
+    return { status: r.status, gateway401: r.status === 401 && text.includes('"unauthorized"') };
+  };
+  for (
+    const headers of [
+      {},
+      { apikey: "sb_secret_not-a-key-of-this-project" },
+      { apikey: PUBLISHABLE_KEY, authorization: `Bearer ${SECRET_KEY}` },
+      { authorization: `Bearer ${SECRET_KEY}` }, // a bearer sb_ key needs the same apikey
+      { authorization: `Bearer ${await signEs256Jwt({ role: "authenticated" }, await foreignKey())}` },
+      { authorization: `Bearer ${await signJwt({ role: "service_role" }, "x".repeat(40))}` },
+      { authorization: "Basic dXNlcjpwYXNz" },
+    ] as Record<string, string>[]
+  ) {
+    assert((await call(headers)).gateway401, `the gateway let ${JSON.stringify(headers).slice(0, 60)} through`);
+  }
+  const user = await signEs256Jwt({ sub: crypto.randomUUID(), role: "authenticated", aud: "authenticated" });
+  for (
+    const headers of [
+      { apikey: PUBLISHABLE_KEY },
+      { apikey: SECRET_KEY, authorization: `Bearer ${SECRET_KEY}` },
+      { apikey: PUBLISHABLE_KEY, authorization: `Bearer ${user}` },
+      { authorization: `Bearer ${LEGACY_SERVICE_ROLE_KEY}` },
+    ] as Record<string, string>[]
+  ) {
+    const r = await call(headers);
+    assert(!r.gateway401, `the gateway refused ${JSON.stringify(headers).slice(0, 60)}`);
+  }
+  // A CORS preflight carries no credentials: it reaches the function.
+  assert(!(await call({}, "OPTIONS")).gateway401);
+});
+
 restoreAutoProcessing();
