@@ -12,7 +12,17 @@ import { createClient, type SupabaseClient } from "npm:@supabase/supabase-js";
 
 export const API_URL = Deno.env.get("API_URL") ?? "http://127.0.0.1:54321";
 export const DB_URL = Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres";
-export const KEY_MODE: "legacy" | "new" = Deno.env.get("FUNCTION_KEYS") === "new" ? "new" : "legacy";
+/** FUNCTION_KEYS if set, else the mode the stack of this checkout was started in. */
+function keyMode(): "legacy" | "new" {
+  let mode = Deno.env.get("FUNCTION_KEYS");
+  if (!mode) {
+    try {
+      mode = Deno.readTextFileSync(new URL("../../.stack/function-keys", import.meta.url)).trim();
+    } catch { /* no stack state: legacy */ }
+  }
+  return mode === "new" ? "new" : "legacy";
+}
+export const KEY_MODE = keyMode();
 export const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
 export const LEGACY_ANON_KEY =
   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0";

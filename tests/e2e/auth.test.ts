@@ -271,4 +271,47 @@ e2e("the gateway's verify_jwt lets the project's keys and verified JWTs through,
   assert(!(await call({}, "OPTIONS")).gateway401);
 });
 
+e2e("the pg_cron schedule sends the secret key as apikey (and a legacy key also as bearer)", async () => {
+  // No pg_cron/pg_net here, so the migration only raised a notice: run its function definition
+  // in a transaction against a stand-in net.http_post that records the call, then roll back.
+  const migration = Deno.readTextFileSync(
+    new URL("../../supabase/migrations/20261204000500_outbox_schedule_secret_key.sql", import.meta.url),
+  );
+  const start = migration.indexOf("execute $fn$") + "execute $fn$".length;
+  const definition = migration.slice(start, migration.indexOf("$fn$;", start));
+  assert(definition.includes("create or replace function public.invoke_dispatch_events()"));
+  const calls: { url: string; headers: Record<string, string> }[][] = [];
+  const rollback = new Error("rollback");
+  await sql.begin(async (tx) => {
+    await tx.unsafe("create schema net");
+    await tx.unsafe(`create table net.calls (url text, headers jsonb)`);
+    await tx.unsafe(`create function net.http_post(url text, headers jsonb, body jsonb, timeout_milliseconds int)
+      returns bigint language sql as $$ insert into net.calls values (url, headers) returning 1::bigint $$`);
+    await tx.unsafe(definition);
+    await tx.unsafe("set local app.settings.supabase_url = 'https://ref.supabase.co/'");
+    for (const key of [SECRET_KEY, LEGACY_SERVICE_ROLE_KEY]) {
+      await tx.unsafe(`set local app.settings.secret_key = '${key}'`);
+      await tx`select public.invoke_dispatch_events()`;
+    }
+    calls.push(await tx`select url, headers from net.calls`);
+    // Without a key nothing is called.
+    await tx.unsafe("set local app.settings.secret_key = ''");
+    const [{ id }] = await tx`select public.invoke_dispatch_events() as id`;
+    assertEquals(id, null);
+    throw rollback;
+  }).catch((e) => {
+    if (e !== rollback) throw e;
+  });
+  const [secret, legacy] = calls[0];
+  assertEquals(secret.url, "https://ref.supabase.co/functions/v1/dispatch-events");
+  assertEquals(secret.headers, { apikey: SECRET_KEY, "Content-Type": "application/json" });
+  assertEquals(legacy.headers, {
+    apikey: LEGACY_SERVICE_ROLE_KEY,
+    Authorization: `Bearer ${LEGACY_SERVICE_ROLE_KEY}`,
+    "Content-Type": "application/json",
+  });
+  const [{ n }] = await sql`select count(*)::int n from pg_namespace where nspname = 'net'`;
+  assertEquals(n, 0, "rolled back");
+});
+
 restoreAutoProcessing();
