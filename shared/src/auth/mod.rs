@@ -23,118 +23,20 @@
 //! Every refusal is a 401 ([`Error::Unauthorized`]) whose message never contains a key or token.
 //! An `apikey` sent beside a bearer JWT is not judged here: the JWT is the credential.
 
+mod caller;
 pub mod jwks;
 pub mod jwt;
+mod rest_keys;
 
 use ::http::HeaderMap;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
+pub use caller::{Caller, User};
 pub use jwks::Jwks;
+pub use rest_keys::{RestKeys, ServiceKey};
 
 use crate::{Error, Result};
-
-/// A caller whose credential verified.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Caller {
-    /// A secret key or the legacy service_role JWT: may act on anything.
-    ServiceRole,
-    /// A signed-in user (a JWT whose signature verified).
-    User(User),
-    /// The publishable key or the legacy anon JWT: acts for nobody.
-    Public,
-}
-
-/// A signed-in user.
-#[derive(Clone, PartialEq, Eq)]
-pub struct User {
-    /// `sub`: the user id.
-    pub id: String,
-    /// `role` (normally `authenticated`).
-    pub role: String,
-    /// The JWT as received, forwarded to the database API.
-    pub token: String,
-}
-
-impl std::fmt::Debug for User {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for Caller {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::ServiceRole => f.write_str("ServiceRole"),
-            Self::User(u) => u.fmt(f),
-            Self::Public => f.write_str("Public"),
-        }
-    }
-}
-
-impl Caller {
-    /// A signed-in user (what [`AuthConfig::authenticate`] builds from a verified JWT).
-    pub fn user(id: impl Into<String>, role: impl Into<String>, token: impl Into<String>) -> Self {
-        Self::User(User {
-            id: id.into(),
-            role: role.into(),
-            token: token.into(),
-        })
-    }
-
-    /// True for the secret key (or legacy service_role JWT): may act on any order.
-    pub fn is_service_role(&self) -> bool {
-        matches!(self, Self::ServiceRole)
-    }
-
-    /// The user id, for signed-in users.
-    pub fn user_id(&self) -> Option<&str> {
-        match self {
-            Self::User(u) => Some(&u.id),
-            _ => None,
-        }
-    }
-
-    /// The database role the caller acts as.
-    pub fn role(&self) -> &str {
-        match self {
-            Self::ServiceRole => "service_role",
-            Self::User(u) => &u.role,
-            Self::Public => "anon",
-        }
-    }
-
-    /// The scope idempotency keys are kept under: the user, or the role.
-    pub fn scope(&self) -> String {
-        match self {
-            Self::User(u) => format!("user:{}", u.id),
-            other => format!("role:{}", other.role()),
-        }
-    }
-
-    /// A user or the service role; the publishable key alone acts for nobody (401).
-    pub fn require_user_or_service(self) -> Result<Self> {
-        match self {
-            Self::Public => Err(Error::Unauthorized(
-                "sign in (a user's JWT) or use a secret key".into(),
-            )),
-            other => Ok(other),
-        }
-    }
-
-    /// The service role only (a secret key, or the legacy service_role JWT).
-    pub fn require_service_role(self, what: &str) -> Result<Self> {
-        match self {
-            Self::ServiceRole => Ok(self),
-            _ => Err(Error::Unauthorized(format!(
-                "{what} needs a secret key (or the legacy service_role key)"
-            ))),
-        }
-    }
-}
 
 /// The keys callers are checked against, read once from the function env.
 #[derive(Clone, Default)]
@@ -192,7 +94,7 @@ fn key_list(name: &str, text: &str) -> Result<Vec<String>> {
 }
 
 /// `NAME_KEYS` (list) then `NAME_KEY` (single), "default" first.
-fn keys_from<'a>(
+pub(crate) fn keys_from<'a>(
     get: &impl Fn(&str) -> Option<&'a str>,
     list: &str,
     single: &str,
@@ -404,73 +306,6 @@ impl AuthConfig {
                 Ok(Caller::user(sub, role, token))
             }
         }
-    }
-}
-
-/// The key this function sends to the database API when it acts for itself.
-#[derive(Clone, PartialEq, Eq)]
-pub enum ServiceKey {
-    /// `apikey: sb_secret_…` and no `Authorization` (the gateway swaps it for a JWT).
-    Secret(String),
-    /// The legacy service_role JWT, as `apikey` and bearer.
-    LegacyJwt(String),
-}
-
-/// The keys of outgoing database API calls: new keys when present, the legacy ones otherwise.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RestKeys {
-    pub service: ServiceKey,
-    /// The `apikey` beside a user's JWT: the publishable key, else the legacy anon key.
-    pub public: Option<String>,
-}
-
-impl std::fmt::Debug for ServiceKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Secret(_) => "Secret(<redacted>)",
-            Self::LegacyJwt(_) => "LegacyJwt(<redacted>)",
-        })
-    }
-}
-
-impl std::fmt::Debug for RestKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let service = match self.service {
-            ServiceKey::Secret(_) => "secret key",
-            ServiceKey::LegacyJwt(_) => "legacy service_role JWT",
-        };
-        f.debug_struct("RestKeys")
-            .field("service", &service)
-            .field("public", &self.public.is_some())
-            .finish()
-    }
-}
-
-impl RestKeys {
-    /// From the env: the secret key (`SUPABASE_SECRET_KEYS` "default" or first, or
-    /// `SUPABASE_SECRET_KEY`), else `SUPABASE_SERVICE_ROLE_KEY`; the publishable key likewise,
-    /// else `SUPABASE_ANON_KEY`. No service key at all is a 500.
-    pub fn from_env<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self> {
-        let secret = keys_from(&get, "SUPABASE_SECRET_KEYS", "SUPABASE_SECRET_KEY")?;
-        let service = match (secret.into_iter().next(), get("SUPABASE_SERVICE_ROLE_KEY")) {
-            (Some(k), _) => ServiceKey::Secret(k),
-            (None, Some(jwt)) => ServiceKey::LegacyJwt(jwt.to_owned()),
-            (None, None) => {
-                return Err(Error::Internal(
-                    "neither SUPABASE_SECRET_KEYS nor SUPABASE_SERVICE_ROLE_KEY is set".into(),
-                ))
-            }
-        };
-        let publishable = keys_from(
-            &get,
-            "SUPABASE_PUBLISHABLE_KEYS",
-            "SUPABASE_PUBLISHABLE_KEY",
-        )?;
-        let public = publishable
-            .into_iter()
-            .next()
-            .or_else(|| get("SUPABASE_ANON_KEY").map(str::to_owned));
-        Ok(Self { service, public })
     }
 }
 
