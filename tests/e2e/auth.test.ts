@@ -271,6 +271,69 @@ e2e("the gateway's verify_jwt lets the project's keys and verified JWTs through,
   assert(!(await call({}, "OPTIONS")).gateway401);
 });
 
+e2e("RS256 user tokens verify inside the wasm too (a process-order with an RSA JWKS)", async () => {
+  // The local stack signs ES256; Supabase projects may sign RS256. A process of our own, whose
+  // SUPABASE_JWKS holds an RSA key: a genuine token gets past the signature (and is refused
+  // for its audience), a forged one is refused for its signature.
+  const pair = await crypto.subtle.generateKey(
+    { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+    true,
+    ["sign", "verify"],
+  );
+  const other = await crypto.subtle.generateKey(
+    { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+    true,
+    ["sign", "verify"],
+  );
+  const { n, e } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+  const jwks = { keys: [{ kty: "RSA", kid: "rsa-1", alg: "RS256", use: "sig", n, e }] };
+  const rs256 = async (claims: Record<string, unknown>, key: CryptoKey) => {
+    const input = `${b64url(enc.encode(JSON.stringify({ alg: "RS256", kid: "rsa-1" })))}.${
+      b64url(enc.encode(JSON.stringify({ exp: now() + 600, ...claims })))
+    }`;
+    const sig = new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, enc.encode(input)));
+    return `${input}.${b64url(sig)}`;
+  };
+  const port = Number(Deno.env.get("FN_PORT_BASE") ?? 54340) + 58;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "supabase/functions/process-order/index.ts"],
+    env: {
+      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+      SUPABASE_URL: API_URL,
+      SUPABASE_SECRET_KEYS: JSON.stringify({ default: SECRET_KEY }),
+      SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: PUBLISHABLE_KEY }),
+      SUPABASE_JWKS: JSON.stringify(jwks),
+    },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const call = async (token: string) => {
+      for (let i = 0; i < 100; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+          body: JSON.stringify({ order_id: 1 }),
+        }).catch(() => undefined);
+        if (r) return { status: r.status, body: await r.json() };
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      throw new Error("the function process did not start");
+    };
+    const claims = { sub: crypto.randomUUID(), role: "authenticated", aud: "elsewhere" };
+    const genuine = await call(await rs256(claims, pair.privateKey));
+    assertEquals([genuine.status, genuine.body.error.message], [401, "invalid JWT: audience is not authenticated"]);
+    const forged = await call(await rs256(claims, other.privateKey));
+    assertEquals([forged.status, forged.body.error.message], [401, "invalid JWT: bad signature"]);
+    // An ES256 token (the stack's key is not in this JWKS): no key for it.
+    const es = await call(await signEs256Jwt(claims));
+    assertEquals([es.status, es.body.error.message], [401, "invalid JWT: no signing key matches its kid"]);
+  } finally {
+    child.kill();
+    await child.status;
+  }
+});
+
 e2e("the pg_cron schedule sends the secret key as apikey (and a legacy key also as bearer)", async () => {
   // No pg_cron/pg_net here, so the migration only raised a notice: run its function definition
   // in a transaction against a stand-in net.http_post that records the call, then roll back.
