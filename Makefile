@@ -13,12 +13,14 @@ DENO := $(ROOT)/node_modules/.bin/deno
 export DENO_DIR := $(TOOLS)/deno
 export DENO_NO_UPDATE_CHECK := 1
 
-.PHONY: help tools build start stop reset status test lint unit deno-test e2e bench fuzz clean
+.PHONY: help tools build start stop reset status test lint unit deno-test e2e bench fuzz clean chromium smoke deploy
 
 help:
 	@echo "make start   install tools, build the wasm, run the local stack (prints URLs and keys)"
 	@echo "make test    fmt, clippy (native + wasm32), unit tests, Deno tests, end-to-end tests"
 	@echo "make stop | make reset | make status | make bench | make fuzz | make build"
+	@echo "make smoke URL=https://<ref>.supabase.co KEY=<secret key>   check a deployed project"
+	@echo "make deploy [PROJECT_REF=<ref>]   build, bundle check, supabase functions deploy"
 
 # --- tools (installed once, cached) ---------------------------------------------------------
 tools: $(WASM_BINDGEN_STAMP) $(POSTRUST) node_modules/.installed .tools/.wasm32-target
@@ -44,6 +46,11 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Headless Chromium for the browser test (tests/browser): Debian's package, installed when
+# missing (CI runs as root on Debian 12). CHROMIUM=/path/to/chrome uses another browser.
+chromium:
+	@scripts/install-chromium.sh
+
 # --- build ------------------------------------------------------------------------------------
 build: tools
 	scripts/build-wasm.sh
@@ -62,7 +69,7 @@ reset: tools
 	scripts/stack.sh reset
 
 # --- tests --------------------------------------------------------------------------------------
-test: build
+test: build chromium
 	scripts/test.sh
 
 bench: build
@@ -70,6 +77,17 @@ bench: build
 
 fuzz:
 	scripts/fuzz.sh
+
+# --- deployed projects ---------------------------------------------------------------------------
+# A short check of a deployed project (or the local stack): see scripts/smoke.ts for the options.
+smoke:
+	@[ -x "$(DENO)" ] || $(MAKE) --no-print-directory node_modules/.installed
+	@$(DENO) run --allow-net --allow-env scripts/smoke.ts "$(URL)" "$(KEY)"
+
+# Build, check every function's bundle, then `supabase functions deploy` each function of
+# supabase/config.toml (with --project-ref $(PROJECT_REF) when set). Fails without the CLI.
+deploy: build
+	scripts/deploy.sh
 
 clean:
 	-scripts/stack.sh stop
