@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build every functions/<name> and modules/<name> crate to wasm-pkg/<name>/: cargo (wasm32, size-tuned release
 # profile) -> wasm-bindgen CLI (--target web; the wrapper instantiates from bytes, never with
-# fetch) -> wasm-opt -Oz. Usage: scripts/build-wasm.sh [name...]
+# fetch) -> wasm-opt -Oz -> wasm.js, a module exporting the wasm bytes so that they travel in the
+# static import graph (the Supabase CLI's bundler ships only what literal static imports reach).
+# Usage: scripts/build-wasm.sh [name...]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -10,6 +12,7 @@ WASM_BINDGEN="$TOOLS/cargo/bin/wasm-bindgen"
 WASM_OPT="$ROOT/node_modules/.bin/wasm-opt"
 [ -x "$WASM_BINDGEN" ] || die "wasm-bindgen CLI missing: run 'make tools'"
 [ -x "$WASM_OPT" ] || die "wasm-opt missing: run 'make tools'"
+[ -x "$DENO" ] || die "deno missing: run 'make tools'"
 
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
@@ -22,10 +25,11 @@ for n in "${names[@]}"; do
   lib="${n//-/_}"
   out="wasm-pkg/$n"
   rm -rf "$out"; mkdir -p "$out"
-  "$WASM_BINDGEN" --target web --out-name index --out-dir "$out" "target/wasm32-unknown-unknown/release/$lib.wasm"
+  "$WASM_BINDGEN" --target web --experimental-reset-state-function --out-name index --out-dir "$out" "target/wasm32-unknown-unknown/release/$lib.wasm"
   "$WASM_OPT" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     --enable-reference-types --enable-multivalue \
     "$out/index_bg.wasm" -o "$out/index_bg.wasm"
+  "$DENO" run --quiet --allow-read="$out" --allow-write="$out" "$ROOT/scripts/embed-wasm.ts" "$out"
   # A module may ship hand-written JS/TS next to the generated glue (modules/<name>/js/).
   for extra in functions/"$n"/js modules/"$n"/js; do [ -d "$extra" ] && cp -r "$extra"/. "$out"/; done
   printf '%-16s %8d bytes\n' "$n" "$(stat -c %s "$out/index_bg.wasm")"

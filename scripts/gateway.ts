@@ -158,11 +158,39 @@ async function jwtProblem(auth: string | null): Promise<string | null> {
 const jsonError = (status: number, code: string, message: string) =>
   Response.json({ error: { code, message } }, { status });
 
+// Bodies are streamed, never buffered here: a declared Content-Length over the cap is refused
+// before reading, and a chunked body is cut at the cap. Functions apply their own, smaller
+// limits (before reading too); the cap only bounds what the gateway passes on.
+const MAX_BODY = Number(Deno.env.get("GATEWAY_MAX_BODY") ?? 8 * 1024 * 1024);
+const tooLarge = () => jsonError(413, "payload_too_large", `body is larger than ${MAX_BODY} bytes`);
+
+class BodyTooLarge extends Error {}
+
+function capped(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  let seen = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > MAX_BODY) controller.error(new BodyTooLarge());
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
 async function proxy(req: Request, target: string, headers: Headers): Promise<Response> {
   headers.delete("host");
-  const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
-  const resp = await fetch(target, { method: req.method, headers, body, redirect: "manual" });
-  return new Response(resp.body, { status: resp.status, headers: resp.headers });
+  const declared = req.headers.get("content-length");
+  if (declared !== null && !(Number(declared) <= MAX_BODY)) return tooLarge();
+  const body = req.method === "GET" || req.method === "HEAD" || !req.body ? undefined : capped(req.body);
+  try {
+    const resp = await fetch(target, { method: req.method, headers, body, redirect: "manual" });
+    return new Response(resp.body, { status: resp.status, headers: resp.headers });
+  } catch (err) {
+    if (err instanceof BodyTooLarge || (err as Error)?.cause instanceof BodyTooLarge) return tooLarge();
+    throw err;
+  }
 }
 
 async function handler(req: Request): Promise<Response> {

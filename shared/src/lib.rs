@@ -32,3 +32,36 @@ pub mod webhook;
 pub mod edge;
 
 pub use error::{Error, Result};
+
+/// Exports an edge function from its crate, in one line:
+///
+/// ```ignore
+/// edge_shared::edge_function!(edge_shared::payments::serve_payment_webhook, max_body = 256 * 1024);
+/// ```
+///
+/// On wasm32 this generates the two exports the shared Deno loader
+/// (`supabase/functions/_shared/serve_wasm.ts`) calls: `handle(req, env)`, which runs the
+/// handler through [`edge::serve`], and `max_body_bytes()`, the largest body the function takes
+/// (the loader answers 413 to a bigger one before reading it). Natively it expands to nothing.
+#[macro_export]
+macro_rules! edge_function {
+    ($handler:expr, max_body = $max:expr $(,)?) => {
+        /// The edge function's entry point, called through the shared Deno loader.
+        #[cfg(target_arch = "wasm32")]
+        #[wasm_bindgen::prelude::wasm_bindgen]
+        pub async fn handle(
+            req: web_sys::Request,
+            env: wasm_bindgen::JsValue,
+        ) -> web_sys::Response {
+            $crate::edge::serve(req, env, $handler).await
+        }
+
+        /// The largest request body (bytes) this function accepts.
+        #[cfg(target_arch = "wasm32")]
+        #[wasm_bindgen::prelude::wasm_bindgen]
+        pub fn max_body_bytes() -> u32 {
+            const MAX: usize = $max;
+            MAX as u32
+        }
+    };
+}

@@ -7,7 +7,7 @@
 //    request runs on a fresh instance.
 // 3. Wrappers stay thin: a few lines, no deno.land / jsr / esm.sh imports.
 import { assert, assertEquals } from "../assert.ts";
-import { serveWasm, type WasmHandler } from "../../supabase/functions/_shared/serve_wasm.ts";
+import { corsHeaders, serveWasm, type WasmFunction } from "../../supabase/functions/_shared/serve_wasm.ts";
 
 const functionsDir = new URL("../../supabase/functions/", import.meta.url);
 const wrappers = [...Deno.readDirSync(functionsDir)]
@@ -82,16 +82,27 @@ for (const name of wrappers) {
     assert(code.length <= 8, `${name}/index.ts has ${code.length} lines of code`);
     assert(!/deno\.land|jsr:|esm\.sh/.test(src), "imports from deno.land, jsr or esm.sh");
     assert(/serveWasm\(/.test(src), "does not use the shared loader");
+    assert(/import \{ wasmBytes \} from "[^"]+\/wasm\.js";/.test(src), "does not import its wasm bytes statically");
+    assert(!/readFile|Deno\.open|fetch\(/.test(src), "reads or fetches something at run time");
   });
+}
+
+// One loader for the probe, as a function process has one (the glue module is a singleton).
+let probeHandler: ((req: Request) => Promise<Response>) | undefined;
+async function probe() {
+  if (!probeHandler) {
+    const glue = await import("../../wasm-pkg/panic-probe/index.js") as unknown as WasmFunction;
+    const { wasmBytes } = await import("../../wasm-pkg/panic-probe/wasm.js");
+    probeHandler = serveWasm(glue, wasmBytes, {});
+  }
+  return probeHandler;
 }
 
 // A real Rust panic through the shared glue: tests/fixtures/panic-probe panics on request,
 // either in the first poll of its future or after an await (so the trap surfaces as an
 // uncaught exception in a microtask, not as a rejection).
 Deno.test("a Rust panic answers 500 JSON and the next request runs on a fresh instance", async () => {
-  const pkg = new URL("../../wasm-pkg/panic-probe/", import.meta.url);
-  const glue = await import(new URL("index.js", pkg).href) as WasmHandler;
-  const handler = serveWasm(glue, pkg, {});
+  const handler = await probe();
   const post = async (body: string) => {
     const resp = await handler(new Request("http://localhost/", { method: "POST", body }));
     return [resp.status, await resp.json()];
@@ -101,9 +112,73 @@ Deno.test("a Rust panic answers 500 JSON and the next request runs on a fresh in
   assertEquals(await post("panic"), [500, internal]);
   assertEquals(await post("after"), [200, { body: "after" }], "the request after a panic must succeed");
   assertEquals(await post("panic-later"), [500, internal]);
-  // Requests in flight on a trapped instance fail with it; later ones run on a fresh instance.
-  const [a, b] = await Promise.all([post("panic-later"), post("x")]);
-  assertEquals(a, [500, internal]);
-  assertEquals(b[0] === 200 || b[0] === 500, true);
+  assertEquals(await post("hold"), [200, { body: "hold" }]);
+  // Every request in flight on a trapped instance answers 500 (three held on a 300 ms timer
+  // when another panics); their timers then fire into the reset glue, harmlessly.
+  const held = [post("hold"), post("hold"), post("hold")];
+  assertEquals(await post("panic"), [500, internal]);
+  assertEquals(await Promise.all(held), [[500, internal], [500, internal], [500, internal]]);
+  await new Promise((r) => setTimeout(r, 400));
   assertEquals(await post("still alive"), [200, { body: "still alive" }]);
+});
+
+Deno.test("bodies over the function's limit are refused before they are read", async () => {
+  const handler = await probe();
+  const limit = (await import("../../wasm-pkg/panic-probe/index.js")).max_body_bytes();
+  assertEquals(limit, 64 * 1024);
+  const tooLarge = { error: { code: "payload_too_large", message: `body is larger than ${limit} bytes` } };
+  // Exactly at the limit: served.
+  const atLimit = await handler(new Request("http://localhost/", { method: "POST", body: "a".repeat(limit) }));
+  assertEquals(atLimit.status, 200);
+  assertEquals((await atLimit.json()).body.length, limit);
+  // A declared length over the limit: refused without reading a byte of the body.
+  let pulled = 0;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(c) {
+      pulled += 1;
+      c.enqueue(new Uint8Array(1024));
+    },
+  });
+  const declared = await handler(
+    new Request("http://localhost/", {
+      method: "POST",
+      body: endless,
+      headers: { "content-length": String(limit + 1) },
+    }),
+  );
+  assertEquals([declared.status, await declared.json()], [413, tooLarge]);
+  assert(pulled <= 1, `read ${pulled} chunks of a body declared too large`);
+  // A chunked body (no length) is read only up to the limit.
+  pulled = 0;
+  const chunked = await handler(new Request("http://localhost/", { method: "POST", body: endless }));
+  assertEquals([chunked.status, await chunked.json()], [413, tooLarge]);
+  assert(pulled <= 66, `read ${pulled} KiB of an endless body with a 64 KiB limit`);
+});
+
+Deno.test("CORS: preflight without credentials, and the origin header on every response", async () => {
+  const open = await probe();
+  const pre = await open(
+    new Request("http://localhost/", {
+      method: "OPTIONS",
+      headers: { origin: "https://shop.example", "access-control-request-method": "POST" },
+    }),
+  );
+  assertEquals(pre.status, 204);
+  assertEquals(pre.headers.get("access-control-allow-origin"), "*");
+  assertEquals(pre.headers.get("access-control-allow-methods"), "POST, GET, OPTIONS");
+  for (const h of ["authorization", "x-client-info", "apikey", "content-type", "idempotency-key"]) {
+    assert(pre.headers.get("access-control-allow-headers")!.split(", ").includes(h), `missing ${h}`);
+  }
+  const ok = await open(new Request("http://localhost/", { method: "POST", body: "x" }));
+  assertEquals(ok.headers.get("access-control-allow-origin"), "*");
+  const panicked = await open(new Request("http://localhost/", { method: "POST", body: "panic" }));
+  assertEquals([panicked.status, panicked.headers.get("access-control-allow-origin")], [500, "*"]);
+
+  // A list of origins: an allowed origin is echoed, another gets no allow-origin at all.
+  assertEquals(corsHeaders("https://a.example, https://b.example", "https://b.example"), {
+    "access-control-allow-origin": "https://b.example",
+    "vary": "Origin",
+  });
+  assertEquals(corsHeaders("https://a.example", "https://evil.example"), { "vary": "Origin" });
+  assertEquals(corsHeaders(undefined, null), { "access-control-allow-origin": "*" });
 });

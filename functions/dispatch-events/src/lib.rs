@@ -7,12 +7,7 @@
 //! pg_cron + pg_net on hosted Supabase. Answers `{"claimed", "delivered", "retried", "dead",
 //! "released", "more", "next_due_ms", ..}`. The flow lives in [`edge_shared::events::dispatch`].
 
-#[cfg(target_arch = "wasm32")]
-use wasm_bindgen::prelude::*;
-
-/// The edge function's entry point, called by `supabase/functions/dispatch-events/index.ts`.
-#[cfg(target_arch = "wasm32")]
-#[wasm_bindgen]
-pub async fn handle(req: web_sys::Request, env: JsValue) -> web_sys::Response {
-    edge_shared::edge::serve(req, env, edge_shared::events::serve_dispatch_events).await
-}
+edge_shared::edge_function!(
+    edge_shared::events::serve_dispatch_events,
+    max_body = edge_shared::events::dispatch::MAX_BODY
+);

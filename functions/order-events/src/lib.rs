@@ -6,12 +6,7 @@
 //! webhook). A new order is processed, an order that became `paid` gets a fulfillment; every
 //! event is acted on once. The flow lives in [`edge_shared::events::receive`].
 
-#[cfg(target_arch = "wasm32")]
-use wasm_bindgen::prelude::*;
-
-/// The edge function's entry point, called by `supabase/functions/order-events/index.ts`.
-#[cfg(target_arch = "wasm32")]
-#[wasm_bindgen]
-pub async fn handle(req: web_sys::Request, env: JsValue) -> web_sys::Response {
-    edge_shared::edge::serve(req, env, edge_shared::events::serve_order_events).await
-}
+edge_shared::edge_function!(
+    edge_shared::events::serve_order_events,
+    max_body = edge_shared::webhook::DEFAULT_MAX_BODY
+);

@@ -3,16 +3,16 @@
  * Loader for the `webhook-verify` wasm module, usable from any Deno or Node code (also
  * Supabase's edge-runtime, whose `fetch` cannot read local files).
  *
- * The wasm is read from `index_bg.wasm` next to this file and instantiated synchronously with
- * `initSync`: never `fetch()` nor `WebAssembly.instantiateStreaming`. In a Supabase function,
- * list the wasm in `static_files` (supabase/config.toml) and allow reads in tests
- * (`deno test --allow-read`).
+ * The wasm bytes come from `wasm.js` (generated next to this file by scripts/embed-wasm.ts) by a
+ * static import, and are instantiated synchronously with `initSync`: never `fetch()`, never a
+ * file read, so any bundler (the Supabase CLI's included) ships them and no read permission is
+ * needed.
  *
  * @module
  */
-import { readFileSync } from "node:fs";
 import { initSync, signStripe, signWebhook, verifyWebhook } from "./index.js";
+import { wasmBytes } from "./wasm.js";
 
-initSync({ module: readFileSync(new URL("./index_bg.wasm", import.meta.url)) });
+initSync({ module: wasmBytes });
 
 export { signStripe, signWebhook, verifyWebhook };

@@ -410,6 +410,9 @@ pub async fn dispatch<S: OutboxStore, H: Sender>(
     }
 }
 
+/// The largest body `dispatch-events` accepts (its optional overrides are a few numbers).
+pub const MAX_BODY: usize = 4 * 1024;
+
 /// The `dispatch-events` handler: POST with the service_role key; optional JSON body of
 /// [`DispatchOverrides`].
 pub async fn handle_dispatch<S: OutboxStore, H: Sender>(

@@ -1,86 +1,156 @@
 // Serve a Rust function compiled with `wasm-bindgen --target web` (see scripts/build-wasm.sh).
 //
-// The .wasm is read with Deno.readFileSync and instantiated synchronously with initSync:
-// never fetch(), which Supabase's edge-runtime rejects for module files
-// (supabase/edge-runtime#640).
+// Deploy shape: the wasm bytes come from `wasm-pkg/<name>/wasm.js`, which the function's
+// index.ts imports statically, so every bundler (the Supabase CLI's, `deno bundle`) ships them.
+// Nothing is read from disk and nothing is fetched (Supabase's edge-runtime rejects fetching
+// module files, supabase/edge-runtime#640); the module is instantiated synchronously.
+//
+// Around the Rust handler, this wrapper does what must happen before any byte reaches wasm:
+// - CORS: `OPTIONS` is answered here (204, no credentials needed) and every response, errors
+//   included, carries `Access-Control-Allow-Origin`. Origins: env `ALLOWED_ORIGINS`, a comma
+//   separated list, default `*`.
+// - Body limit: the function's own limit (its `max_body_bytes()` export). A declared
+//   Content-Length over it is refused before reading; a chunked body is read only up to it.
 //
 // Panics: the release profile aborts on panic, so a Rust panic is a wasm trap
 // (RuntimeError: unreachable). wasm-bindgen-futures polls futures from microtasks, so the trap
 // usually surfaces as an uncaught exception, not as a rejection of the request's promise: left
 // alone it would end the process and leave the request hanging. We catch uncaught wasm traps,
-// answer every request in flight on the trapped instance with a 500 JSON body, and load a fresh
-// instance (a trap can leave the instance's memory mid-update) for the requests that follow.
+// answer every request in flight on the trapped instance with a 500 JSON body, and reset the
+// glue to a fresh wasm instance of the same module (`--experimental-reset-state-function`; a
+// trap can leave the instance's memory mid-update). No re-import, so it works inside a bundle.
 
-/** What wasm-bindgen generates for a function crate. */
-export interface WasmHandler {
+/** What wasm-bindgen generates for a function crate (exports of `edge_shared::edge_function!`). */
+export interface WasmFunction {
   initSync(opts: { module: WebAssembly.Module }): unknown;
   handle(req: Request, env: Record<string, string>): Promise<Response>;
+  max_body_bytes(): number;
+  __wbg_reset_state(): void;
 }
 
 const INTERNAL_ERROR = { error: { code: "internal_error", message: "internal error" } };
+const ALLOW_HEADERS = "authorization, x-client-info, apikey, content-type, idempotency-key";
+const ALLOW_METHODS = "POST, GET, OPTIONS";
+// Raised by the glue when a promise of a reset instance settles: expected after a reset, harmless.
+const STALE_CLOSURE = "Cannot invoke closure from previous WASM instance";
 
-type Instance = { glue: Promise<WasmHandler>; inFlight: Set<(err: unknown) => void>; retired: boolean };
+/** The CORS headers for a request from `origin` under `ALLOWED_ORIGINS` (default `*`). */
+export function corsHeaders(allowedOrigins: string | undefined, origin: string | null): Record<string, string> {
+  const allowed = (allowedOrigins ?? "*").split(",").map((o) => o.trim()).filter(Boolean);
+  if (allowed.length === 0 || allowed.includes("*")) return { "access-control-allow-origin": "*" };
+  if (origin !== null && allowed.includes(origin)) {
+    return { "access-control-allow-origin": origin, "vary": "Origin" };
+  }
+  return { "vary": "Origin" };
+}
 
-/**
- * A `Deno.serve` handler running `glue.handle` from the package in `pkgDir`
- * (`index.js` + `index_bg.wasm`).
- */
+const tooLarge = (limit: number) =>
+  Response.json({ error: { code: "payload_too_large", message: `body is larger than ${limit} bytes` } }, {
+    status: 413,
+  });
+
+/** The body, read up to `limit` bytes; null when it is (or declares to be) bigger. */
+async function readBody(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | null> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && !(Number(declared) <= limit)) return null;
+  if (!req.body) return new Uint8Array();
+  const reader = req.body.getReader();
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.byteLength;
+  }
+  return body;
+}
+
+/** A `Deno.serve` handler running `glue.handle` on the wasm module in `wasmBytes`. */
 export function serveWasm(
-  glue: WasmHandler,
-  pkgDir: URL,
+  glue: WasmFunction,
+  wasmBytes: Uint8Array<ArrayBuffer>,
   env: Record<string, string>,
 ): (req: Request) => Promise<Response> {
-  const module = new WebAssembly.Module(Deno.readFileSync(new URL("index_bg.wasm", pkgDir)));
-  glue.initSync({ module });
-  let current: Instance = { glue: Promise.resolve(glue), inFlight: new Set(), retired: false };
+  glue.initSync({ module: new WebAssembly.Module(wasmBytes) });
+  const maxBody = glue.max_body_bytes();
+  // One glue, successive wasm instances: `generation` names the live one.
   let generation = 0;
+  const inFlight = new Map<number, Set<(err: unknown) => void>>([[0, new Set()]]);
 
-  const retire = (instance: Instance, err: unknown) => {
-    if (instance.retired) return;
-    instance.retired = true;
-    console.error(`wasm instance failed (${err instanceof Error ? err.message : err}); loading a fresh one`);
-    for (const fail of instance.inFlight) fail(err);
-    instance.inFlight.clear();
-    if (current === instance) {
-      // A new URL is a new module instance of the glue, with its own wasm instance.
-      generation += 1;
-      const fresh = import(new URL(`index.js?instance=${generation}`, pkgDir).href).then((g: WasmHandler) => {
-        g.initSync({ module });
-        return g;
-      });
-      current = { glue: fresh, inFlight: new Set(), retired: false };
-    }
+  const retire = (gen: number, err: unknown) => {
+    if (gen !== generation) return; // already replaced
+    console.error(`wasm instance failed (${err instanceof Error ? err.message : err}); starting a fresh one`);
+    const failing = inFlight.get(gen) ?? new Set();
+    inFlight.delete(gen);
+    generation += 1;
+    inFlight.set(generation, new Set());
+    glue.__wbg_reset_state();
+    for (const fail of failing) fail(err);
   };
 
   const isTrap = (err: unknown) => err instanceof WebAssembly.RuntimeError;
+  const isStale = (err: unknown) => err instanceof Error && err.message.includes(STALE_CLOSURE);
   globalThis.addEventListener("error", (event) => {
-    if (isTrap(event.error)) {
-      event.preventDefault();
-      retire(current, event.error);
-    }
+    if (isTrap(event.error)) retire(generation, event.error);
+    if (isTrap(event.error) || isStale(event.error)) event.preventDefault();
   });
   globalThis.addEventListener("unhandledrejection", (event) => {
-    if (isTrap(event.reason)) {
-      event.preventDefault();
-      retire(current, event.reason);
-    }
+    if (isTrap(event.reason)) retire(generation, event.reason);
+    if (isTrap(event.reason) || isStale(event.reason)) event.preventDefault();
   });
 
-  return async (req) => {
-    const instance = current;
+  const run = async (req: Request): Promise<Response> => {
+    if (req.method === "OPTIONS") {
+      return new Response(null, {
+        status: 204,
+        headers: {
+          "access-control-allow-methods": ALLOW_METHODS,
+          "access-control-allow-headers": ALLOW_HEADERS,
+          "access-control-max-age": "86400",
+        },
+      });
+    }
+    let wasmReq = req;
+    if (req.body !== null || req.headers.has("content-length")) {
+      const body = await readBody(req, maxBody);
+      if (body === null) return tooLarge(maxBody);
+      const bodyless = req.method === "GET" || req.method === "HEAD";
+      wasmReq = new Request(req.url, { method: req.method, headers: req.headers, body: bodyless ? null : body });
+    }
+    const gen = generation;
     let fail: (err: unknown) => void = () => {};
     const trapped = new Promise<never>((_, reject) => (fail = reject));
-    instance.inFlight.add(fail);
+    const waiting = inFlight.get(gen)!;
+    waiting.add(fail);
     try {
-      const handler = await instance.glue;
-      return await Promise.race([handler.handle(req, env), trapped]);
+      return await Promise.race([glue.handle(wasmReq, env), trapped]);
     } catch (err) {
       // The export never rejects on its own (errors are responses): anything thrown here left
       // the wasm instance mid-call.
-      retire(instance, err);
+      retire(gen, err);
       return Response.json(INTERNAL_ERROR, { status: 500 });
     } finally {
-      instance.inFlight.delete(fail);
+      waiting.delete(fail);
     }
+  };
+
+  return async (req) => {
+    const resp = await run(req);
+    const cors = corsHeaders(env.ALLOWED_ORIGINS, req.headers.get("origin"));
+    for (const [k, v] of Object.entries(cors)) resp.headers.set(k, v);
+    if (req.method !== "OPTIONS") resp.headers.set("access-control-expose-headers", "idempotent-replayed");
+    return resp;
   };
 }

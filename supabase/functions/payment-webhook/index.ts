@@ -1,6 +1,6 @@
 // payment-webhook: a Rust function (functions/payment-webhook) compiled to wasm-pkg/payment-webhook. No logic here.
 import * as glue from "../../../wasm-pkg/payment-webhook/index.js";
+import { wasmBytes } from "../../../wasm-pkg/payment-webhook/wasm.js";
 import { serveWasm } from "../_shared/serve_wasm.ts";
 
-const pkg = new URL("../../../wasm-pkg/payment-webhook/", import.meta.url);
-Deno.serve(serveWasm(glue, pkg, Deno.env.toObject()));
+Deno.serve(serveWasm(glue, wasmBytes, Deno.env.toObject()));
