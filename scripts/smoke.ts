@@ -78,7 +78,12 @@ function expectError(r: Reply, status: number, code?: string): string {
 function expectCors(r: Reply) {
   const allow = r.headers.get("access-control-allow-origin");
   if (allow !== "*" && allow !== origin) {
-    throw new Error(`no Access-Control-Allow-Origin for ${origin} on a ${r.status} answer (got ${allow ?? "none"})`);
+    // With verify_jwt = true the platform answers a missing or bad JWT itself, without CORS
+    // (supabase/edge-runtime#213): a browser then sees a network error instead of the 401.
+    const hint = r.status === 401 ? "; a 401 without CORS usually comes from verify_jwt = true, not the function" : "";
+    throw new Error(
+      `no Access-Control-Allow-Origin for ${origin} on a ${r.status} answer (got ${allow ?? "none"})${hint}`,
+    );
   }
 }
 
