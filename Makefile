@@ -13,12 +13,14 @@ DENO := $(ROOT)/node_modules/.bin/deno
 export DENO_DIR := $(TOOLS)/deno
 export DENO_NO_UPDATE_CHECK := 1
 
-.PHONY: help tools build start stop reset status test lint unit deno-test e2e bench fuzz clean chromium smoke deploy
+.PHONY: help tools build start stop reset status test check selftest lint unit deno-test e2e bench soak fuzz clean chromium smoke deploy
 
 help:
 	@echo "make start   install tools, build the wasm, run the local stack (prints URLs and keys)"
 	@echo "make test    fmt, clippy (native + wasm32), unit tests, Deno tests, end-to-end tests"
-	@echo "make stop | make reset | make status | make bench | make fuzz | make build"
+	@echo "make check   the fast loop: fmt, clippy (native), cargo test -p edge-shared, deno fmt/lint"
+	@echo "make lint | make unit | make deno-test | make e2e | make selftest   one part of make test"
+	@echo "make stop | make reset | make status | make bench | make soak | make fuzz | make build"
 	@echo "make smoke URL=https://<ref>.supabase.co KEY=<secret key>   check a deployed project"
 	@echo "make deploy [PROJECT_REF=<ref>]   build, bundle check, supabase functions deploy"
 
@@ -69,11 +71,38 @@ reset: tools
 	scripts/stack.sh reset
 
 # --- tests --------------------------------------------------------------------------------------
+# Every target runs scripts/test.sh, which judges each runner by its exit code and its parsed
+# summary, under a timeout, against a minimum test count (see scripts/test-lib.sh).
 test: build chromium
 	scripts/test.sh
 
+# The fast loop (no stack, no wasm build): the counter's self-test, cargo fmt --check, clippy
+# (native), cargo test -p edge-shared, deno fmt --check, deno lint.
+check:
+	scripts/test.sh check
+
+selftest:
+	scripts/test.sh selftest
+
+lint: tools
+	scripts/test.sh lint
+
+unit:
+	scripts/test.sh unit
+
+deno-test: build
+	scripts/test.sh deno-test
+
+e2e: build
+	scripts/test.sh e2e
+
 bench: build
 	scripts/bench.sh
+
+# Load plus faults (REST server, a function, the dispatcher, PostgreSQL killed in turn); at most
+# 5 minutes. SOAK_SECONDS=120 SOAK_CLIENTS=20 by default.
+soak: build
+	scripts/soak.sh
 
 fuzz:
 	scripts/fuzz.sh

@@ -18,19 +18,27 @@ names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   for d in functions/*/ modules/*/ tests/fixtures/*/; do [ -f "$d/Cargo.toml" ] && names+=("$(basename "$d")"); done
 fi
-pkgs=(); for n in "${names[@]}"; do pkgs+=(-p "$n"); done
-cargo build --quiet --target wasm32-unknown-unknown --release "${pkgs[@]}"
-
-for n in "${names[@]}"; do
+pkgs=(); for n in "${names[@]}"; do
   lib="${n//-/_}"
   out="wasm-pkg/$n"
+  input="target/wasm32-unknown-unknown/release/$lib.wasm"
+  # Skip wasm-bindgen + wasm-opt (seconds per module) when cargo's output, the tools and this
+  # script are what the package was last built from.
+  stamp="$(cat "$input" "$0" "$ROOT/scripts/embed-wasm.ts" | sha256sum | cut -c1-16)-$(basename "$WASM_BINDGEN")-$("$WASM_OPT" --version | tr -dc '0-9.')"
+  extras=(); for extra in functions/"$n"/js modules/"$n"/js; do [ -d "$extra" ] && extras+=("$extra"); done
+  if [ -f "$out/.built-from" ] && [ "$(cat "$out/.built-from")" = "$stamp" ] && [ -f "$out/wasm.js" ]; then
+    for extra in "${extras[@]}"; do cp -r "$extra"/. "$out"/; done
+    printf '%-16s %8d bytes (unchanged)\n' "$n" "$(stat -c %s "$out/index_bg.wasm")"
+    continue
+  fi
   rm -rf "$out"; mkdir -p "$out"
-  "$WASM_BINDGEN" --target web --experimental-reset-state-function --out-name index --out-dir "$out" "target/wasm32-unknown-unknown/release/$lib.wasm"
+  "$WASM_BINDGEN" --target web --experimental-reset-state-function --out-name index --out-dir "$out" "$input"
   "$WASM_OPT" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     --enable-reference-types --enable-multivalue \
     "$out/index_bg.wasm" -o "$out/index_bg.wasm"
   "$DENO" run --quiet --allow-read="$out" --allow-write="$out" "$ROOT/scripts/embed-wasm.ts" "$out"
   # A module may ship hand-written JS/TS next to the generated glue (modules/<name>/js/).
-  for extra in functions/"$n"/js modules/"$n"/js; do [ -d "$extra" ] && cp -r "$extra"/. "$out"/; done
+  for extra in "${extras[@]}"; do cp -r "$extra"/. "$out"/; done
+  echo "$stamp" >"$out/.built-from"
   printf '%-16s %8d bytes\n' "$n" "$(stat -c %s "$out/index_bg.wasm")"
 done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local Supabase-compatible stack, without Docker: start | stop | status | reset.
+# The local Supabase-compatible stack, without Docker: start | stop | status | reset |
+# restart <postgres|rest|gateway|scheduler> (one part only).
 #   PostgreSQL 15 on 127.0.0.1:54322, postrust (PostgREST-compatible) behind
 #   http://127.0.0.1:54321/rest/v1, the functions behind http://127.0.0.1:54321/functions/v1.
 # Logs: .stack/logs/{postgres,rest,gateway,functions,scheduler,migrate}.log
@@ -102,6 +103,21 @@ case "${1:-}" in
     start_gateway
     start_scheduler
     ;;
+  restart)
+    # One part only; the others keep running (and ride out the gap: the gateway answers 503,
+    # the scheduler retries, functions retry their REST calls on the next request).
+    case "${2:-}" in
+      postgres)
+        "$ROOT/scripts/db.sh" stop
+        "$ROOT/scripts/db.sh" start
+        ;;
+      rest) stop_part rest; start_rest ;;
+      gateway | functions) stop_part gateway; start_gateway ;;
+      scheduler) stop_part scheduler; start_scheduler ;;
+      *) die "usage: $0 restart postgres|rest|gateway|scheduler" ;;
+    esac
+    echo "restarted ${2}"
+    ;;
   status) status ;;
   reset)
     stop_part rest
@@ -109,5 +125,5 @@ case "${1:-}" in
     start_rest
     echo "Database rebuilt from migrations and seed."
     ;;
-  *) die "usage: $0 start|stop|status|reset|refresh|restart-functions" ;;
+  *) die "usage: $0 start|stop|status|reset|refresh|restart-functions|restart <part>" ;;
 esac

@@ -1,93 +1,148 @@
 #!/usr/bin/env bash
-# Everything `make test` runs, in order, with one closing line `N passed, N failed` that counts
-# every test of every suite plus each lint/format check (as one each).
-#   1. cargo fmt --check; clippy -D warnings (native and wasm32); deno fmt --check; deno lint
-#   2. cargo test (shared/ and the crates, natively)
-#   3. Deno unit tests of the wasm modules and wrappers (tests/unit)
-#   4. end-to-end tests against the local stack (tests/e2e; started here if not running, and
-#      stopped again at the end if this script started it)
+# Everything `make test` runs, in order, with a per-suite table and one closing line
+# `N passed, N failed` that counts every test of every suite plus each check (lint/format steps,
+# the README call, the counter self-test) as one each. Setup steps (starting the stack) are not
+# counted, but a failed one fails the run.
+#
+#   scripts/test.sh [group...]     default: selftest lint unit deno-test e2e (what `make test` runs)
+#     selftest   the counter's self-test on crafted logs (scripts/test-selftest.sh)
+#     lint       cargo fmt --check; clippy -D warnings (native and wasm32); deno fmt --check; deno lint
+#     unit       cargo test --workspace
+#     deno-test  Deno tests of the wasm modules and wrappers (tests/unit; needs `make build`)
+#     e2e        the README call and tests/e2e against the local stack (started here if it is not
+#                running, and stopped again at the end if this script started it; needs `make build`)
+#     check      the fast loop (`make check`): selftest, cargo fmt --check, clippy (native),
+#                cargo test -p edge-shared, deno fmt --check, deno lint. No stack, no wasm build.
+#
+# How a suite is judged (scripts/test-lib.sh): the runner's own exit code AND its parsed summary
+# (every cargo test binary's `test result:` line; Deno's final `ok | N passed | M failed` line),
+# each under a timeout, with at least the minimum number of tests below. A runner that exits
+# non-zero, is killed, times out, or reports fewer tests than its minimum fails the run.
+#
+# Adding a suite: one line in the group that needs it (or a new group below),
+#   suite <name> <cargo|deno|check> <minimum tests or -> <timeout> <command...>
+# and a MIN_* variable here for its current count. Setup that is not a test: setup <name>
+# <timeout> <command...>. See the "LEAD:" markers for the places kept for the next suites.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/test-lib.sh"
 cd "$ROOT"
 mkdir -p "$LOGS"
-export NO_COLOR=1
+TEST_LOGS="$LOGS"
+export NO_COLOR=1 CARGO_TERM_COLOR=never
 
-passed=0
-failed=0
-failures=()
+# The least number of tests each suite must report: the counts when these were last set. A
+# suite that silently shrinks (a file no longer picked up, tests skipped) fails. Raise them when
+# you add tests; lower them only on purpose, in the same commit that removes tests.
+MIN_CARGO_TEST=137        # cargo test --workspace (unit, property and doc tests)
+MIN_CARGO_TEST_SHARED=132 # cargo test -p edge-shared (the fast loop)
+MIN_DENO_UNIT=23          # tests/unit
+MIN_E2E=44                # tests/e2e
+# LEAD: MIN_SQL=...       # tests/sql (see run_sql below)
 
-check() { # name command...: a lint/format step counts as one test
-  local name="$1"; shift
-  echo "== $name"
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+run_selftest() {
+  suite "counter self-test" check - 2m scripts/test-selftest.sh
 }
 
-count_cargo() { # log
-  local p f
-  p=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$1" | awk '{s+=$4} END {print s+0}')
-  f=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$1" | awk '{s+=$6} END {print s+0}')
-  passed=$((passed + p)); failed=$((failed + f))
+run_lint() {
+  suite "cargo fmt" check - 10m cargo fmt --all -- --check
+  suite "clippy (native)" check - 10m cargo clippy --workspace --all-targets --quiet -- -D warnings
+  suite "clippy (wasm32)" check - 10m \
+    cargo clippy --workspace --target wasm32-unknown-unknown --release --quiet -- -D warnings
+  suite "deno fmt" check - 10m "$DENO" fmt --check --quiet
+  suite "deno lint" check - 10m "$DENO" lint --quiet
 }
 
-count_deno() { # log
-  local line p f
-  line=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$1" | tail -n 1)
-  p=$(sed -E 's/^[A-Z a-z]+\| ([0-9]+) passed.*/\1/' <<<"$line"); p=${p:-0}
-  f=$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$line"); [[ "$f" =~ ^[0-9]+$ ]] || f=0
-  passed=$((passed + p)); failed=$((failed + f))
+run_unit() {
+  # --no-fail-fast: every binary runs and reports, so the counts are complete.
+  suite cargo-test cargo "$MIN_CARGO_TEST" 15m cargo test --workspace --no-fail-fast
 }
 
-suite() { # name kind(cargo|deno) command...
-  local name="$1" kind="$2"; shift 2
-  local log="$LOGS/test-$name.log"
-  echo "== $name"
-  "$@" 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]}
-  local before=$((passed + failed))
-  if [ "$kind" = cargo ]; then count_cargo "$log"; else count_deno "$log"; fi
-  if [ "$rc" != 0 ]; then
-    failures+=("$name")
-    # A suite that failed without reporting a failed test (it did not build, say) counts once.
-    if [ "$((passed + failed))" = "$before" ] || ! grep -Eq '([1-9][0-9]*) failed' "$log"; then failed=$((failed + 1)); fi
+run_deno_unit() {
+  suite deno-unit deno "$MIN_DENO_UNIT" 5m \
+    "$DENO" test --allow-read --allow-env --allow-write=/tmp --allow-net=127.0.0.1 tests/unit/
+  # LEAD: the bundle test goes here (or in its own group), e.g.
+  #   suite bundle deno "$MIN_BUNDLE" 10m "$DENO" test --allow-all tests/bundle/
+}
+
+# LEAD: tests/sql needs the database only. A group of its own, added to the default list below:
+#   run_sql() {
+#     setup "database" 5m scripts/db.sh start || { not_run sql deno "$MIN_SQL" "the database did not start"; return; }
+#     suite sql deno "$MIN_SQL" 10m "$DENO" test --allow-all tests/sql/
+#   }
+
+# The README's first call: process-order on the seeded pending order answers 200 with its
+# total. Runs through `suite` (as a check), so it sees only exported variables: the values
+# are passed as arguments.
+readme_call() { # api_port service_role_key body_file deno
+  local code
+  code="$(curl -s -o "$3" -w '%{http_code}' --max-time 30 -X POST "http://127.0.0.1:$1/functions/v1/process-order" \
+    -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d '{"order_id": 1}')"
+  echo "HTTP $code"
+  cat "$3"
+  echo
+  [ "$code" = 200 ] && "$4" eval --quiet "const b = JSON.parse(Deno.readTextFileSync('$3'));
+    Deno.exit(b.order_id === 1 && b.status === 'processed' && b.total_amount === 6227 ? 0 : 1)"
+}
+
+STARTED_STACK=0
+stop_started_stack() {
+  if [ "$STARTED_STACK" = 1 ]; then
+    "$ROOT/scripts/stack.sh" stop >/dev/null 2>&1
+    STARTED_STACK=0
   fi
 }
+trap stop_started_stack EXIT
 
-# 1. format and lint
-check "cargo fmt" cargo fmt --all -- --check
-check "clippy (native)" cargo clippy --workspace --all-targets --quiet -- -D warnings
-check "clippy (wasm32)" cargo clippy --workspace --target wasm32-unknown-unknown --release --quiet -- -D warnings
-check "deno fmt" "$DENO" fmt --check --quiet
-check "deno lint" "$DENO" lint --quiet
+run_e2e() {
+  if curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health"; then
+    # Reuse the running stack, but make sure it serves the wasm just built and the migrations.
+    setup "refresh the running stack" 10m scripts/stack.sh refresh ||
+      { not_run e2e deno "$MIN_E2E" "the stack did not refresh"; return; }
+  else
+    STARTED_STACK=1
+    setup "start the local stack" 10m scripts/stack.sh start ||
+      { not_run e2e deno "$MIN_E2E" "the stack did not start"; return; }
+  fi
+  # Only while the seeded order is still pending (always on a fresh database, as in CI).
+  local seeded
+  seeded="$(psql_db -At -c "select status from public.orders where id = 1" 2>/dev/null || true)"
+  if [ "$seeded" = pending ]; then
+    suite "README curl (process-order, order 1)" check - 1m \
+      readme_call "$API_PORT" "$SERVICE_ROLE_KEY" "$LOGS/readme-call.json" "$DENO"
+  else
+    skipped "README curl" "the seeded order is already ${seeded:-unreadable} (make reset to rebuild)"
+  fi
+  suite e2e deno "$MIN_E2E" 15m "$DENO" test --allow-all tests/e2e/
+  # LEAD: the second key mode. If the stack reads the mode at start, restart it in between:
+  #   setup "stack with FUNCTION_KEYS=new" 10m env FUNCTION_KEYS=new scripts/stack.sh refresh || ...
+  #   suite e2e-new-keys deno "$MIN_E2E" 15m env FUNCTION_KEYS=new "$DENO" test --allow-all tests/e2e/
+  stop_started_stack
+}
 
-# 2. Rust unit and property tests
-suite cargo-test cargo cargo test --workspace
+run_check() {
+  run_selftest
+  suite "cargo fmt" check - 10m cargo fmt --all -- --check
+  suite "clippy (native)" check - 10m cargo clippy --workspace --all-targets --quiet -- -D warnings
+  suite cargo-test-shared cargo "$MIN_CARGO_TEST_SHARED" 10m cargo test -p edge-shared --no-fail-fast
+  suite "deno fmt" check - 10m "$DENO" fmt --check --quiet
+  suite "deno lint" check - 10m "$DENO" lint --quiet
+}
 
-# 3. Deno tests of the wasm modules and wrappers
-suite deno-unit deno "$DENO" test --allow-read --allow-env --allow-write=/tmp --allow-net=127.0.0.1 tests/unit/
-
-# 4. end to end on the local stack
-started=0
-if ! curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health"; then
-  echo "== starting the local stack"
-  if "$ROOT/scripts/stack.sh" start >"$LOGS/test-stack.log" 2>&1; then started=1; else cat "$LOGS/test-stack.log"; fi
-else
-  # Reuse the running stack, but make sure it serves the wasm just built and the migrations.
-  "$ROOT/scripts/stack.sh" refresh >/dev/null
-fi
-# The README's first call: process-order on the seeded pending order returns its total. Only
-# while that order is still pending (always on a fresh database, as in CI).
-seeded="$(psql_db -At -c "select status from public.orders where id = 1" 2>/dev/null || true)"
-if [ "$seeded" = pending ]; then
-  check "README curl: process-order on the seeded order returns its total" bash -c \
-    "curl -s -X POST http://127.0.0.1:$API_PORT/functions/v1/process-order -H 'Authorization: Bearer $SERVICE_ROLE_KEY' \
-       -H 'Content-Type: application/json' -d '{\"order_id\": 1}' | tee /dev/stderr | grep -q '\"total_amount\":6227'"
-else
-  echo "== README curl check skipped: the seeded order is already $seeded (make reset to rebuild)"
-fi
-suite e2e deno "$DENO" test --allow-all tests/e2e/
-[ "$started" = 1 ] && "$ROOT/scripts/stack.sh" stop >/dev/null
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(selftest lint unit deno-test e2e) # LEAD: add sql here
+for g in "${groups[@]}"; do
+  case "$g" in
+    selftest) run_selftest ;;
+    lint) run_lint ;;
+    unit) run_unit ;;
+    deno-test) run_deno_unit ;;
+    e2e) run_e2e ;;
+    check) run_check ;;
+    *) die "unknown group '$g' (selftest lint unit deno-test e2e check)" ;;
+  esac
+done
 
 echo
-[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+echo "took $((SECONDS / 60)) min $((SECONDS % 60)) s"
+print_summary

@@ -34,9 +34,20 @@ pub fn require_method(req: &Request, method: ::http::Method, allowed: &'static s
     }
 }
 
-/// Parse a JSON body into `T`; any failure is a 400 with a message saying what is wrong.
+/// Parse a JSON object body into `T`; any failure is a 400 with a message saying what is wrong.
+///
+/// The whole body must be UTF-8 (serde would skip invalid bytes inside ignored fields) and a
+/// JSON object (serde would read the array `[1]` as a struct's fields in order).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::bad_request("malformed_json", "invalid request body: not UTF-8"))?;
+    if !text.trim_start().starts_with('{') {
+        return Err(Error::bad_request(
+            "invalid_body",
+            "invalid request body: expected a JSON object",
+        ));
+    }
+    serde_json::from_str(text).map_err(|e| {
         let code = if e.is_syntax() || e.is_eof() {
             "malformed_json"
         } else {
@@ -201,5 +212,13 @@ mod tests {
             "invalid_body"
         );
         assert!(parse_json::<B>(b"{\"order_id\": 7}").is_ok());
+        // An array is not read as the struct's fields in order.
+        assert_eq!(parse_json::<B>(b"[7]").unwrap_err().code(), "invalid_body");
+        assert_eq!(parse_json::<B>(b" [7]").unwrap_err().code(), "invalid_body");
+        // Invalid UTF-8 anywhere, even in a field nobody reads, is refused.
+        let mut bad = b"{\"order_id\": 7, \"note\": \"".to_vec();
+        bad.extend_from_slice(&[0xff, 0xfe]);
+        bad.extend_from_slice(b"\"}");
+        assert_eq!(parse_json::<B>(&bad).unwrap_err().code(), "malformed_json");
     }
 }

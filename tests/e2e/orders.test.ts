@@ -7,19 +7,34 @@ import {
   callFn,
   client,
   e2e,
-  explicitProcessing,
   newProduct,
   newUser,
   orderRow,
   placeOrder,
+  type Reply,
   SERVICE_ROLE_KEY,
   signJwt,
   sql,
   stockOf,
 } from "./_helpers.ts";
+import {
+  assertFnError,
+  assertRestError,
+  assertUnchanged,
+  explicitProcessingHooks,
+  snapshot,
+  whileOrderLocked,
+  within,
+  withOrderFault,
+} from "./_assert_helpers.ts";
 
 // These tests call process-order themselves: no automatic processing while they run.
-const restoreAutoProcessing = explicitProcessing();
+explicitProcessingHooks();
+
+// PostgreSQL's insufficient_privilege (42501: a missing grant, an RLS check, the RPCs' own
+// refusal). PostgREST answers it 401 without a JWT and 403 with one; the local REST server
+// (postrust in compat mode) answers 401 in both cases (see /work/shared/platform.md).
+const DENIED = { status: 401, code: "42501" };
 
 e2e("functions.invoke('process-order') prices and processes a placed order", async () => {
   const user = await newUser();
@@ -158,22 +173,36 @@ e2e("RLS through supabase-js: anon sees nothing, a user sees their own, service_
   const products = await client(ANON_KEY).from("products").select("id").eq("id", product);
   assertEquals(products.data!.length, 1, "products are public");
   const audit = await client(ANON_KEY, a.token).from("audit_log").select("id").limit(1);
-  assert(audit.error || audit.data!.length === 0, "audit_log is not readable by users");
+  assertRestError(audit, DENIED.status, DENIED.code, /^permission denied for table audit_log$/);
   const auditService = await client(SERVICE_ROLE_KEY).from("audit_log").select("id").limit(1);
   assertEquals([auditService.error, auditService.data!.length], [null, 1]);
 });
 
 e2e("through REST a user cannot change statuses or amounts, nor forge unit_amount", async () => {
   const user = await newUser();
-  const product = await newProduct({ price: 4200 });
+  const product = await newProduct({ price: 4200, stock: 50 });
   const order = await placeOrder(user, [{ product_id: product, quantity: 1 }]);
   const db = client(ANON_KEY, user.token);
+  const before = await snapshot([order.id], [product]);
 
+  // No UPDATE grant on orders: refused outright, not "0 rows updated".
   const upd = await db.from("orders").update({ status: "paid", total_amount: 1 }).eq("id", order.id).select();
-  assert(upd.error || upd.data!.length === 0, `update went through: ${JSON.stringify(upd)}`);
-  const row = await orderRow(order.id);
-  assertEquals([row.status, row.total_amount], ["pending", null]);
+  assertRestError(upd, DENIED.status, DENIED.code, /^permission denied for table orders$/);
+  // Another user cannot add items to this order (the insert policy), and nobody can create an
+  // order in another status (no grant on the status column) or for someone else (the policy).
+  const other = await newUser();
+  const sneaky = await client(ANON_KEY, other.token).from("order_items")
+    .insert({ order_id: order.id, product_id: product, quantity: 1 });
+  assertRestError(sneaky, DENIED.status, DENIED.code, /row-level security policy for table "order_items"/);
+  const direct = await db.from("orders").insert({ user_id: user.id, currency: "USD", status: "paid" });
+  assertRestError(direct, DENIED.status, DENIED.code, /^permission denied for table orders$/);
+  const forOther = await db.from("orders").insert({ user_id: other.id, currency: "USD" });
+  assertRestError(forOther, DENIED.status, DENIED.code, /row-level security policy for table "orders"/);
+  await assertUnchanged(before, "no refused write changed the order, its items or the stock");
+  const [{ n }] = await sql`select count(*)::int n from public.orders where user_id in (${user.id}, ${other.id})`;
+  assertEquals(n, 1, "no order was created");
 
+  // A user may add an item to their own pending order, but the database sets its price.
   const forged = await db.from("order_items").insert({
     order_id: order.id,
     product_id: product,
@@ -181,53 +210,88 @@ e2e("through REST a user cannot change statuses or amounts, nor forge unit_amoun
     unit_amount: 1,
   })
     .select("unit_amount");
-  assertEquals(forged.error, null);
+  assertEquals([forged.status, forged.error], [201, null]);
   assertEquals(Number(forged.data![0].unit_amount), 4200, "the database captures the product's price");
-
-  const other = await newUser();
-  const sneaky = await client(ANON_KEY, other.token).from("order_items")
-    .insert({ order_id: order.id, product_id: product, quantity: 1 });
-  assert(sneaky.error, "a user cannot add items to someone else's order");
-
-  const direct = await db.from("orders").insert({ user_id: user.id, currency: "USD", status: "paid" });
-  assert(direct.error, "a user cannot create an order in another status");
+  const row = await orderRow(order.id);
+  assertEquals([row.status, row.total_amount], ["pending", null]);
 });
 
-e2e("place_order rejects bad input and writes nothing", async () => {
+e2e("place_order rejects bad input with 400 naming the lines, and writes nothing", async () => {
   const user = await newUser();
-  const usd = await newProduct();
-  const jpy = await newProduct({ currency: "JPY" });
+  const usd = await newProduct({ stock: 7 });
+  const jpy = await newProduct({ currency: "JPY", stock: 7 });
   const db = client(ANON_KEY, user.token);
-  for (
-    const args of [
-      { currency: "USD", items: [] },
+  const before = await snapshot([], [usd, jpy]);
+  const cases: [Record<string, unknown>, string][] = [
+    [{ currency: "USD", items: [] }, "items must be a non-empty array"],
+    [
       { currency: "USD", items: [{ product_id: usd, quantity: 0 }] },
+      "invalid items: line 1: quantity must be an integer >= 1",
+    ],
+    [
       { currency: "USD", items: [{ product_id: 999_999_999, quantity: 1 }] },
+      "invalid items: line 1: unknown product 999999999",
+    ],
+    [
       { currency: "USD", items: [{ product_id: jpy, quantity: 1 }] },
-      { currency: "usd", items: [{ product_id: usd, quantity: 1 }] },
-    ]
-  ) {
+      `invalid items: line 1: product ${jpy} is not sold in USD`,
+    ],
+    [{ currency: "usd", items: [{ product_id: usd, quantity: 1 }] }, 'currency must be an ISO 4217 code like "USD"'],
+    [
+      {
+        currency: "USD",
+        items: [{ product_id: usd, quantity: 1 }, { product_id: jpy, quantity: 2 }, {
+          product_id: 999_999_999,
+          quantity: 1,
+        }],
+      },
+      `invalid items: line 2: product ${jpy} is not sold in USD; line 3: unknown product 999999999`,
+    ],
+  ];
+  for (const [args, message] of cases) {
     const r = await db.rpc("place_order", args);
-    assert(r.error, `accepted ${JSON.stringify(args)}`);
+    assertEquals([r.status, r.error?.code, r.error?.message], [400, "22023", message], JSON.stringify(args));
   }
-  const [{ n }] = await sql`select count(*)::int n from public.orders where user_id = ${user.id}`;
-  assertEquals(n, 0);
   const anon = await client(ANON_KEY).rpc("place_order", {
     currency: "USD",
     items: [{ product_id: usd, quantity: 1 }],
   });
-  assert(anon.error, "anon cannot place orders");
+  assertRestError(anon, DENIED.status, DENIED.code, /^permission denied for function place_order$/);
+  const [{ n }] = await sql`select count(*)::int n from public.orders where user_id = ${user.id}`;
+  assertEquals(n, 0, "no order was written");
+  const [{ items }] =
+    await sql`select count(*)::int items from public.order_items where product_id in (${usd}, ${jpy})`;
+  assertEquals(items, 0, "no item was written");
+  await assertUnchanged(before, "no stock moved");
 });
 
-e2e("inactive products and wrong-currency lines are 422 naming the lines", async () => {
+e2e("inactive products and wrong-currency lines are 422 naming each line; nothing changes", async () => {
   const user = await newUser();
-  const good = await newProduct();
-  const retired = await newProduct();
+  const good = await newProduct({ stock: 10 });
+  const retired = await newProduct({ stock: 10 });
+  const yen = await newProduct({ currency: "JPY", price: 500, stock: 10 });
   const order = await placeOrder(user, [{ product_id: good, quantity: 1 }, { product_id: retired, quantity: 1 }]);
+  // The user sends a line in another currency through REST (place_order would refuse it; a
+  // plain insert into one's own pending order is allowed, and pricing must catch it).
+  const sent = await client(ANON_KEY, user.token).from("order_items").insert({
+    order_id: order.id,
+    product_id: yen,
+    quantity: 2,
+  });
+  assertEquals([sent.status, sent.error], [201, null]);
   await sql`update public.products set active = false where id = ${retired}`;
+  const skus = Object.fromEntries(
+    (await sql`select id, sku from public.products where id in (${retired}, ${yen})`).map((p) => [Number(p.id), p.sku]),
+  );
+  const before = await snapshot([order.id], [good, retired, yen]);
   const r = await callFn("process-order", { order_id: order.id });
-  assertEquals([r.status, r.body.error.code], [422, "invalid_lines"]);
-  assertEquals(r.body.error.details.lines.map((l: { product_id: number }) => l.product_id), [retired]);
+  assertFnError(r, 422, "invalid_lines", {
+    lines: [
+      { product_id: retired, sku: skus[retired], reason: "inactive" },
+      { product_id: yen, sku: skus[yen], reason: "currency_mismatch", expected: "USD", found: "JPY" },
+    ],
+  });
+  await assertUnchanged(before, "the order stays pending, unpriced, and no stock moved");
   assertEquals((await orderRow(order.id)).status, "pending");
 });
 
@@ -260,7 +324,7 @@ e2e("discount codes: applied, rejected with a reason, and a last redemption is u
   assertEquals([rc.status, rc.body.error.code, rc.body.error.details.reason], [422, "discount_rejected", "expired"]);
 });
 
-e2e("Idempotency-Key: replay, mismatch, in flight", async () => {
+e2e("Idempotency-Key: replay, mismatch, keys per caller, expired keys cleaned up", async () => {
   const user = await newUser();
   const product = await newProduct({ stock: 10 });
   const o1 = await placeOrder(user, [{ product_id: product, quantity: 1 }]);
@@ -287,22 +351,117 @@ e2e("Idempotency-Key: replay, mismatch, in flight", async () => {
   });
   assertEquals(scoped.status, 200);
 
-  // A key held by a request still running (its lease not expired): 409, nothing done.
-  const held = crypto.randomUUID();
-  const body = JSON.stringify({ order_id: o2.id });
-  const hash = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body)))]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
-  await sql`insert into public.idempotency_keys (scope, endpoint, key, request_hash, locked_until)
-    values (${"user:" + user.id}, 'process-order', ${held}, ${hash}, now() + interval '1 minute')`;
-  const busy = await callFn("process-order", null, { ...opts, raw: body, headers: { "idempotency-key": held } });
-  assertEquals([busy.status, busy.body.error.code], [409, "idempotency_key_in_flight"]);
-  assertEquals((await orderRow(o2.id)).status, "pending");
-
   // Expired keys are cleaned up by later calls.
-  await sql`update public.idempotency_keys set expires_at = now() - interval '1 second' where key = ${held}`;
-  await callFn("process-order", { order_id: o2.id }, { headers: { "idempotency-key": crypto.randomUUID() } });
-  const [{ n }] = await sql`select count(*)::int n from public.idempotency_keys where key = ${held}`;
+  const stale = crypto.randomUUID();
+  await sql`insert into public.idempotency_keys (scope, endpoint, key, request_hash, locked_until, expires_at)
+    values (${"user:" + user.id}, 'process-order', ${stale}, 'x', now(), now() - interval '1 second')`;
+  const cleaning = await callFn("process-order", { order_id: o2.id }, {
+    headers: { "idempotency-key": crypto.randomUUID() },
+  });
+  assertEquals(cleaning.status, 200, JSON.stringify(cleaning.body));
+  const [{ n }] = await sql`select count(*)::int n from public.idempotency_keys where key = ${stale}`;
   assertEquals(n, 0);
+});
+
+async function keyRow(key: string) {
+  const rows = await sql`select state, response_status from public.idempotency_keys where key = ${key}`;
+  return rows[0] ?? null;
+}
+
+e2e("two concurrent requests with one Idempotency-Key: one runs, the other is 409 in flight", async () => {
+  const user = await newUser();
+  const product = await newProduct({ price: 700, stock: 10 });
+  const order = await placeOrder(user, [{ product_id: product, quantity: 2 }]);
+  const other = await placeOrder(user, [{ product_id: product, quantity: 1 }]);
+  const key = crypto.randomUUID();
+  const opts = { token: user.token, headers: { "idempotency-key": key } };
+  let first: Promise<Reply> | undefined;
+  // The first request takes the key, prices the order and waits in its apply RPC for the row
+  // lock this test holds; the others arrive while it is held.
+  const [second, otherBody] = await whileOrderLocked(order.id, async (blocked) => {
+    first = callFn("process-order", { order_id: order.id }, opts);
+    await blocked();
+    assertEquals(await keyRow(key), { state: "in_flight", response_status: null });
+    // Both answer at once: neither waits for the first request (nor runs it again).
+    const second = await within(5000, callFn("process-order", { order_id: order.id }, opts), "the second request");
+    const otherBody = await within(5000, callFn("process-order", { order_id: other.id }, opts), "another body");
+    assertEquals((await orderRow(order.id)).status, "pending", "the first request is still held");
+    return [second, otherBody];
+  });
+  assertFnError(second, 409, "idempotency_key_in_flight");
+  assertEquals(second.headers.get("idempotent-replayed"), null);
+  assertFnError(otherBody, 422, "idempotency_key_reused");
+  const done = await first!;
+  assertEquals([done.status, done.body.status, done.body.total_amount], [200, "processed", 1400 + 599]);
+  assertEquals(done.headers.get("idempotent-replayed"), null);
+  assertEquals(await keyRow(key), { state: "done", response_status: 200 });
+  assertEquals(await stockOf(product), 8, "stock reserved once");
+  assertEquals((await orderRow(other.id)).status, "pending", "the other body did nothing");
+  const [{ n }] = await sql`select count(*)::int n from public.audit_log
+    where table_name = 'orders' and record_id = ${String(order.id)} and 'status' = any(changed_fields)`;
+  assertEquals(n, 1, "one status change");
+  // Once the first has answered, the same request is its replay.
+  const replay = await callFn("process-order", { order_id: order.id }, opts);
+  assertEquals([replay.status, replay.body], [200, done.body]);
+  assertEquals(replay.headers.get("idempotent-replayed"), "true");
+});
+
+e2e("Idempotency-Key: a 5xx is not stored, the key is released and a retry runs again", async () => {
+  const user = await newUser();
+  const product = await newProduct({ price: 1000, stock: 5 });
+  const order = await placeOrder(user, [{ product_id: product, quantity: 1 }]);
+  const key = crypto.randomUUID();
+  const opts = { token: user.token, headers: { "idempotency-key": key } };
+  const before = await snapshot([order.id], [product]);
+  const failed = await withOrderFault(order.id, () => callFn("process-order", { order_id: order.id }, opts));
+  assertFnError(failed, 502, "upstream_error");
+  assert(!JSON.stringify(failed.body).includes("injected"), `leaks the database error: ${JSON.stringify(failed.body)}`);
+  assertEquals(await keyRow(key), null, "the key was released");
+  await assertUnchanged(before, "the failed attempt changed nothing");
+  // The retry with the same key runs (not a replay of the 502) and succeeds.
+  const retry = await callFn("process-order", { order_id: order.id }, opts);
+  assertEquals([retry.status, retry.body.status, retry.body.total_amount], [200, "processed", 1000 + 599]);
+  assertEquals(retry.headers.get("idempotent-replayed"), null);
+  assertEquals(await keyRow(key), { state: "done", response_status: 200 });
+  assertEquals(await stockOf(product), 4);
+  const replay = await callFn("process-order", { order_id: order.id }, opts);
+  assertEquals([replay.status, replay.body, replay.headers.get("idempotent-replayed")], [200, retry.body, "true"]);
+});
+
+e2e("cancel-order with Idempotency-Key: replay without a second release, 422 for another body", async () => {
+  const user = await newUser();
+  const product = await newProduct({ price: 300, stock: 10 });
+  const order = await placeOrder(user, [{ product_id: product, quantity: 3 }]);
+  const second = await placeOrder(user, [{ product_id: product, quantity: 1 }]);
+  assertEquals((await callFn("process-order", { order_id: order.id })).status, 200);
+  assertEquals((await callFn("process-order", { order_id: second.id })).status, 200);
+  assertEquals(await stockOf(product), 6);
+  const key = crypto.randomUUID();
+  const opts = { token: user.token, headers: { "idempotency-key": key } };
+  const cancelled = await callFn("cancel-order", { order_id: order.id }, opts);
+  assertEquals([cancelled.status, cancelled.body], [200, {
+    order_id: order.id,
+    status: "cancelled",
+    previous_status: "processed",
+  }]);
+  assertEquals(cancelled.headers.get("idempotent-replayed"), null);
+  assertEquals(await stockOf(product), 9, "the processed order's stock is released");
+  const replay = await callFn("cancel-order", { order_id: order.id }, opts);
+  assertEquals([replay.status, replay.body, replay.headers.get("idempotent-replayed")], [200, cancelled.body, "true"]);
+  assertEquals(await stockOf(product), 9, "a replay releases nothing again");
+  // Without the key, the same cancel meets the state machine.
+  const bare = await callFn("cancel-order", { order_id: order.id }, { token: user.token });
+  assertFnError(bare, 409, "status_conflict");
+  assertEquals(bare.body.error.details.current_status, "cancelled");
+  // The same key with another body: 422, the other order untouched.
+  const before = await snapshot([second.id], [product]);
+  const reused = await callFn("cancel-order", { order_id: second.id }, opts);
+  assertFnError(reused, 422, "idempotency_key_reused");
+  await assertUnchanged(before, "the second order is still processed and its stock reserved");
+  // Keys are per endpoint: the same key on process-order is a new request.
+  const third = await placeOrder(user, [{ product_id: product, quantity: 1 }]);
+  const processed = await callFn("process-order", { order_id: third.id }, opts);
+  assertEquals([processed.status, processed.headers.get("idempotent-replayed")], [200, null]);
 });
 
 e2e("the REST server unreachable: 503 JSON without internals", async () => {
@@ -345,5 +504,3 @@ e2e("the gateway serves REST under /rest/v1 with the apikey header alone", async
   assertEquals(resp.status, 200);
   assertEquals((await resp.json()).length, 1);
 });
-
-restoreAutoProcessing();

@@ -15,11 +15,11 @@ import {
   orderRow,
   placeOrder,
   SERVICE_ROLE_KEY,
-  setAutoProcess,
   sql,
   stockOf,
   type User,
 } from "./_helpers.ts";
+import { assertFnError, assertUnchanged, autoProcessingHook, snapshot, until } from "./_assert_helpers.ts";
 
 function assertMatch(actual: string, re: RegExp) {
   assert(re.test(actual), `${JSON.stringify(actual)} does not match ${re}`);
@@ -35,10 +35,11 @@ type Outbox = {
   attempts: number;
   last_error: string | null;
   payload: Record<string, unknown>;
+  delivered_at: Date | null;
 };
 
 async function outboxOf(orderId: number): Promise<Outbox[]> {
-  const rows = await sql`select id, event_id, status, attempts, last_error, payload
+  const rows = await sql`select id, event_id, status, attempts, last_error, payload, delivered_at
     from public.event_outbox where order_id = ${orderId} order by id`;
   return rows.map((r) => ({ ...r, id: Number(r.id) })) as unknown as Outbox[];
 }
@@ -63,16 +64,25 @@ async function sqlOrder(
     if (quiet) {
       await tx`update public.event_outbox set status = 'delivered', delivered_at = now() where order_id = ${id}`;
     }
-    const [event] = await tx`select id, event_id, status, attempts, last_error, payload
+    const [event] = await tx`select id, event_id, status, attempts, last_error, payload, delivered_at
       from public.event_outbox where order_id = ${id}`;
     return { id, event: { ...event, id: Number(event.id) } as unknown as Outbox };
   });
 }
 
-/** POST `payload` to order-events signed as Standard Webhooks, as dispatch-events does. */
-function postSigned(payload: unknown, id: string, secretWebhook = webhook) {
+/**
+ * POST `payload` to order-events signed as Standard Webhooks, as dispatch-events does.
+ * `signatureLength` pads the `webhook-signature` header to exactly that many bytes with an
+ * entry of an unknown version (which verifiers ignore).
+ */
+function postSigned(payload: unknown, id: string, secretWebhook = webhook, signatureLength?: number) {
   const raw = JSON.stringify(payload);
-  const signature = secretWebhook.sign(id, new Date(), raw);
+  let signature = secretWebhook.sign(id, new Date(), raw);
+  if (signatureLength !== undefined) {
+    const pad = signatureLength - signature.length - " v0,".length;
+    signature = `${signature} v0,${"A".repeat(pad)}`;
+    assertEquals(signature.length, signatureLength);
+  }
   return callFn("order-events", null, {
     token: null,
     raw,
@@ -100,7 +110,7 @@ async function rpc(name: string, body: unknown, key = SERVICE_ROLE_KEY) {
   return { status: resp.status, body: await resp.json().catch(() => null) };
 }
 
-e2e("setup: auto_process_orders on (the default)", () => setAutoProcess(true));
+autoProcessingHook();
 
 e2e("an order placed through REST is processed within 5 s with no function called", async () => {
   const user = await newUser();
@@ -118,7 +128,11 @@ e2e("an order placed through REST is processed within 5 s with no function calle
   );
   assert(row, "the order was not processed within 5 s");
   console.log(`    placed -> processed in ${Date.now() - started} ms`);
-  assertEquals(Number(row.total_amount) > 0, true);
+  // 2 x 12.50, no tax region, shipping 5.99 (free only from 100.00).
+  assertEquals(
+    [row.subtotal_amount, row.discount_amount, row.tax_amount, row.shipping_amount, row.total_amount].map(Number),
+    [2500, 0, 0, 599, 3099],
+  );
   assertEquals(await stockOf(product), 8);
   const [insert] = await outboxOf(order.id);
   assertEquals(insert.payload.type, "INSERT");
@@ -136,6 +150,63 @@ e2e("an order placed through REST is processed within 5 s with no function calle
   assert(events, "both events delivered");
   assertEquals((events[1].payload.old_record as { status: string }).status, "pending");
   assertEquals((events[1].payload.record as { status: string }).status, "processed");
+  // The status change was written while the INSERT was being delivered; it is delivered only
+  // after the INSERT's delivery was recorded (per-order order), and each once.
+  const [{ ordered }] = await sql`select (select delivered_at from public.event_outbox where id = ${events[0].id})
+    < (select delivered_at from public.event_outbox where id = ${events[1].id}) ordered`;
+  assertEquals(ordered, true, `delivered out of order: ${JSON.stringify(events)}`);
+  assertEquals(events.map((e) => e.attempts), [1, 1]);
+});
+
+e2e("an order's later event waits while its earlier event is retried; other orders go on", async () => {
+  const user = await newUser();
+  const product = await newProduct({ stock: 5 });
+  // The INSERT event fails (its target does not exist) and is retried every few hundred ms.
+  const id = await sql.begin(async (tx) => {
+    const [o] = await tx`insert into public.orders (user_id, currency) values (${user.id}, 'USD') returning id`;
+    await tx`insert into public.order_items (order_id, product_id, quantity, unit_amount)
+      values (${o.id}, ${product}, 1, 0)`;
+    await tx`update public.event_outbox set target = 'order-events-offline', backoff_base_ms = 100, max_attempts = 100
+      where order_id = ${o.id}`;
+    return Number(o.id);
+  });
+  assert(await until(async () => (await outboxOf(id))[0].attempts >= 1), "the INSERT event was attempted");
+  // A second event of the same order: the order is cancelled.
+  await sql`update public.orders set status = 'cancelled' where id = ${id}`;
+  const [insert, cancel] = await outboxOf(id);
+  assertEquals((cancel.payload.record as { status: string }).status, "cancelled");
+  // Another order placed now is processed meanwhile: the dispatcher is running.
+  const other = await placeOrder(user, [{ product_id: product, quantity: 1 }]);
+  assert(await until(async () => (await orderRow(other.id)).status === "processed"), "the other order was processed");
+  // Two more failed attempts of the INSERT after the cancel event existed: two dispatches that
+  // would have claimed it, had it not been held behind its order's earlier event.
+  const after = await until(async () => {
+    const [e] = await outboxOf(id);
+    return e.attempts >= insert.attempts + 2 ? e : null;
+  }, 15_000);
+  assert(after, "the INSERT event was retried");
+  // Read it between two claims (a claim may take it together with its predecessor and then
+  // release it, attempt given back, when the predecessor fails).
+  const held = await until(async () => {
+    const [e] = await sql`select status, attempts, delivered_at, claim_token from public.event_outbox
+      where id = ${cancel.id}`;
+    return e.claim_token === null ? e : null;
+  });
+  assert(held, "the later event stayed claimed");
+  assertEquals([held.status, held.attempts, held.delivered_at], ["pending", 0, null], "the later event was attempted");
+  // The receiver comes back: both are delivered (the INSERT first: its order is no longer
+  // pending), the later event on its first attempt.
+  await sql`update public.event_outbox set target = 'order-events', next_attempt_at = now() where id = ${insert.id}`;
+  const done = await until(async () => {
+    const e = await outboxOf(id);
+    return e.every((x) => x.status === "delivered") ? e : null;
+  }, 15_000);
+  assert(done, "both delivered");
+  assertEquals(done[1].attempts, 1);
+  const [receipt] = await sql`select outcome from public.received_events where event_id = ${insert.event_id}`;
+  assertEquals(receipt.outcome, "not_pending");
+  assertEquals((await orderRow(id)).status, "cancelled");
+  assertEquals(await stockOf(product), 4, "only the other order reserved stock");
 });
 
 e2e("events are retried while the receiver is unreachable and delivered once it is back", async () => {
@@ -197,8 +268,28 @@ e2e("the same signed event delivered twice has one effect", async () => {
   assertEquals(await stockOf(product), 7);
 });
 
+e2e("a webhook-signature header of 8192 bytes is read; 8193 bytes is refused and changes nothing", async () => {
+  const user = await newUser();
+  const product = await newProduct({ stock: 5 });
+  const { id, event } = await sqlOrder(user, product, 1, true);
+  const before = await snapshot([id], [product]);
+  // A valid signature, padded one byte past the limit: refused for its length alone.
+  const refused = await postSigned(event.payload, event.event_id, webhook, 8 * 1024 + 1);
+  assertFnError(refused, 401, "unauthorized");
+  assert(/malformed header `webhook-signature`/.test(refused.body.error.message), refused.body.error.message);
+  await assertUnchanged(before, "the refused delivery changed nothing");
+  const [{ n }] = await sql`select count(*)::int n from public.received_events where event_id = ${event.event_id}`;
+  assertEquals(n, 0, "no receipt for a refused delivery");
+  // The same delivery with the header at exactly the limit is verified and acted on.
+  const accepted = await postSigned(event.payload, event.event_id, webhook, 8 * 1024);
+  assertEquals([accepted.status, accepted.body.outcome], [200, "processed"], JSON.stringify(accepted.body));
+  assertEquals((await orderRow(id)).status, "processed");
+  assertEquals(await stockOf(product), 4);
+});
+
 e2e("a poison event is dead after its last attempt, and requeue_dead_events puts it back", async () => {
   const payload = { type: "INSERT", table: "noop", schema: "public", record: { id: 1 }, old_record: null };
+  const [{ dead: deadBefore }] = await sql`select dead::int from public.event_outbox_stats`;
   const [row] = await sql`insert into public.event_outbox (target, payload, max_attempts, backoff_base_ms)
     values ('always-missing', ${sql.json(payload)}, 3, 100) returning id`;
   const id = Number(row.id);
@@ -213,15 +304,19 @@ e2e("a poison event is dead after its last attempt, and requeue_dead_events puts
   assert(dead, "the event is dead");
   assertEquals(dead.attempts, 3);
   assertMatch(dead.last_error, /^HTTP 404/);
-  const [stats] = await sql`select dead from public.event_outbox_stats`;
-  assert(Number(stats.dead) >= 1);
-  // Visibility is service_role only.
-  assertEquals((await rpc("requeue_dead_events", { ids: [id] }, ANON_KEY)).status >= 400, true);
+  const [stats] = await sql`select dead::int from public.event_outbox_stats`;
+  assertEquals(stats.dead, deadBefore + 1);
+  // Visibility is service_role only: anon gets PostgreSQL's insufficient_privilege (42501),
+  // which the local REST server answers 401, and nothing is requeued.
+  const anonRequeue = await rpc("requeue_dead_events", { ids: [id] }, ANON_KEY);
+  assertEquals([anonRequeue.status, anonRequeue.body?.code], [401, "42501"], JSON.stringify(anonRequeue.body));
   const anonStats = await fetch(`${API_URL}/rest/v1/event_outbox_stats`, {
     headers: { apikey: ANON_KEY, authorization: `Bearer ${ANON_KEY}` },
   });
-  await anonStats.body?.cancel();
-  assert(anonStats.status >= 400, `anon read the stats: ${anonStats.status}`);
+  const anonBody = await anonStats.json();
+  assertEquals([anonStats.status, anonBody.code], [401, "42501"], `anon read the stats: ${JSON.stringify(anonBody)}`);
+  const [still] = await sql`select status, attempts from public.event_outbox where id = ${id}`;
+  assertEquals([still.status, still.attempts], ["dead", 3], "anon requeued nothing");
   const serviceStats = await fetch(`${API_URL}/rest/v1/event_outbox_stats`, {
     headers: { apikey: ANON_KEY, authorization: `Bearer ${SERVICE_ROLE_KEY}` },
   });

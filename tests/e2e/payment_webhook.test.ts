@@ -7,7 +7,6 @@ import {
   callFn,
   client,
   e2e,
-  explicitProcessing,
   newProduct,
   newUser,
   orderRow,
@@ -15,6 +14,7 @@ import {
   type Reply,
   sql,
 } from "./_helpers.ts";
+import { assertFnError, assertRestError, explicitProcessingHooks } from "./_assert_helpers.ts";
 
 // The local default from supabase/functions/.env.example (copied to .env on start).
 const SECRET = Deno.env.get("STRIPE_WEBHOOK_SECRET") ?? "whsec_local_stripe_secret_for_tests_only";
@@ -116,7 +116,7 @@ async function auditCount(orderId: number): Promise<number> {
 }
 
 // These tests call process-order themselves: no automatic processing while they run.
-const restoreAutoProcessing = explicitProcessing();
+explicitProcessingHooks();
 
 e2e("a Stripe-signed payment_intent.succeeded pays a processed order", async () => {
   const order = await processedOrder();
@@ -177,15 +177,13 @@ e2e("a bad or missing signature is a 400 and nothing is written", async () => {
   const order = await processedOrder();
   const event = paymentSucceeded(order.id, order.total);
   const wrong = await deliver(event, { secret: "whsec_not_the_right_secret" });
-  assertEquals(wrong.status, 400);
-  assertEquals(wrong.body.error.code, "no_matching_signature");
+  assertFnError(wrong, 400, "no_matching_signature");
   assert(!JSON.stringify(wrong.body).includes(SECRET));
   const missing = await deliver(event, { header: null });
-  assertEquals(missing.status, 400);
-  assertEquals(missing.body.error.code, "missing_header");
+  assertFnError(missing, 400, "missing_header");
   // A valid signature over a different body.
   const other = await deliver(JSON.stringify(event), { header: await signature(JSON.stringify({ ...event, x: 1 })) });
-  assertEquals(other.status, 400);
+  assertFnError(other, 400, "no_matching_signature");
   assertEquals(await eventCount(event.id), 0);
   assertEquals((await orderRow(order.id)).status, "processed");
 });
@@ -198,6 +196,28 @@ e2e("a stale timestamp (301 s old) is a 400", async () => {
   assertEquals(r.body.error.code, "timestamp_out_of_tolerance");
   assertEquals(await eventCount(event.id), 0);
   assertEquals((await orderRow(order.id)).status, "processed");
+});
+
+e2e("a Stripe-Signature header of 8192 bytes is read; 8193 bytes is a 400 and nothing is written", async () => {
+  const order = await processedOrder();
+  const event = paymentSucceeded(order.id, order.total);
+  const payload = JSON.stringify(event);
+  const valid = await signature(payload);
+  // A valid header padded with an item Stripe's format ignores, to an exact length.
+  const padded = (length: number) => {
+    const header = `${valid},x=${"a".repeat(length - valid.length - ",x=".length)}`;
+    assertEquals(header.length, length);
+    return header;
+  };
+  const audits = await auditCount(order.id);
+  const refused = await deliver(payload, { header: padded(8 * 1024 + 1) });
+  assertFnError(refused, 400, "malformed_header");
+  assertEquals(await eventCount(event.id), 0);
+  assertEquals((await orderRow(order.id)).status, "processed");
+  assertEquals(await auditCount(order.id), audits);
+  const accepted = await deliver(payload, { header: padded(8 * 1024) });
+  assertEquals([accepted.status, accepted.body], [200, { received: true, event_id: event.id, outcome: "paid" }]);
+  assertEquals((await orderRow(order.id)).status, "paid");
 });
 
 e2e("a body over 256 KiB is a 413, other methods a 405", async () => {
@@ -322,23 +342,20 @@ e2e("other event types are recorded and ignored", async () => {
 
 e2e("the payment tables and RPC are closed to anon and signed-in users", async () => {
   const user = await newUser();
+  const id = eventId();
   for (const c of [client(ANON_KEY), client(ANON_KEY, user.token)]) {
+    // No grant: PostgreSQL's insufficient_privilege, which the local REST server answers 401.
     for (const table of ["webhook_events", "payment_exceptions"]) {
-      const { data, error } = await c.from(table).select("*").limit(1);
-      assert(error !== null || (data ?? []).length === 0, `${table} readable: ${JSON.stringify(data)}`);
+      const r = await c.from(table).select("*").limit(1);
+      assertRestError(r, 401, "42501", new RegExp(`^permission denied for table ${table}$`));
     }
-    const { error } = await c.rpc("apply_payment_event", {
-      provider: "stripe",
-      event_id: eventId(),
-      event_type: "x.y",
-    });
-    assert(error !== null, "apply_payment_event callable without service_role");
+    const r = await c.rpc("apply_payment_event", { provider: "stripe", event_id: id, event_type: "x.y" });
+    assertRestError(r, 401, "42501", /^permission denied for function apply_payment_event$/);
   }
+  assertEquals(await eventCount(id), 0);
   const [grants] = await sql`select
     has_function_privilege('anon', 'public.apply_payment_event(text, text, text, bigint, text, text, bigint, text, text, text, jsonb)', 'execute') anon,
     has_function_privilege('authenticated', 'public.apply_payment_event(text, text, text, bigint, text, text, bigint, text, text, text, jsonb)', 'execute') authed,
     has_table_privilege('authenticated', 'public.webhook_events', 'select') events`;
   assertEquals([grants.anon, grants.authed, grants.events], [false, false, false]);
 });
-
-restoreAutoProcessing();

@@ -551,3 +551,26 @@ Deno.test("never throws: wrong types and hostile inputs all answer { ok: false, 
   // After all that, the module still works.
   assertEquals(verifyVector(), { ok: true, id: ID, timestamp: TS });
 });
+
+Deno.test("header length limit: a value of exactly 8192 bytes is read, 8193 bytes is malformed_header", () => {
+  const base = { scheme: "standard" as const, secrets: SECRET, body: BODY, now: TS };
+  // The valid signature, padded with an entry of an unknown version (ignored when read).
+  const signature = (length: number) => {
+    const value = `${SIGNATURE} v0,${"A".repeat(length - SIGNATURE.length - " v0,".length)}`;
+    assertEquals(value.length, length);
+    return value;
+  };
+  const id = (length: number) => ID + "x".repeat(length - ID.length);
+  for (const asHeaders of [false, true]) {
+    const headers = (h: Record<string, string>) => asHeaders ? new Headers(h) : h;
+    const at = verifyWebhook({ ...base, headers: headers({ ...HEADERS, "webhook-signature": signature(8192) }) });
+    assertEquals(at, { ok: true, id: ID, timestamp: TS }, `8192-byte signature (Headers: ${asHeaders})`);
+    const over = verifyWebhook({ ...base, headers: headers({ ...HEADERS, "webhook-signature": signature(8193) }) });
+    assertEquals(failureCode(over, "8193-byte signature"), "malformed_header");
+    // The id is signed too: at the limit it is read (and fails the signature), past it malformed.
+    const idAt = verifyWebhook({ ...base, headers: headers({ ...HEADERS, "webhook-id": id(8192) }) });
+    assertEquals(failureCode(idAt, "8192-byte id"), "no_matching_signature");
+    const idOver = verifyWebhook({ ...base, headers: headers({ ...HEADERS, "webhook-id": id(8193) }) });
+    assertEquals(failureCode(idOver, "8193-byte id"), "malformed_header");
+  }
+});

@@ -414,7 +414,7 @@ fn an_unreachable_receiver_gets_every_event_after_it_comes_back() {
     assert_eq!(first.next_due_ms, Some(2000)); // 2 s ± 10 %, jitter source 0.5
     assert_eq!(
         o.row(1).last_error.as_deref(),
-        Some("no answer within 10000 ms")
+        Some("no answer within 5000 ms")
     );
     // Not due yet: nothing is sent.
     assert_eq!(run(&o, &sender, &dispatch_config()).claimed, 0);

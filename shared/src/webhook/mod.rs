@@ -233,15 +233,10 @@ impl Verifier {
 
 /// Rejects a `timestamp` more than `tolerance_secs` before `now_unix` and, if `future_too`,
 /// more than `tolerance_secs` after it. Computed in `i128`: no overflow whatever the inputs.
-fn check_timestamp(
-    timestamp: i64,
-    now_unix: i64,
-    tolerance_secs: u64,
-    future_too: bool,
-) -> Result<(), WebhookError> {
+fn check_timestamp(timestamp: i64, now_unix: i64, tolerance_secs: u64) -> Result<(), WebhookError> {
     let age = i128::from(now_unix) - i128::from(timestamp);
     let tolerance = i128::from(tolerance_secs);
-    if age > tolerance || (future_too && -age > tolerance) {
+    if age > tolerance || -age > tolerance {
         Err(WebhookError::TimestampOutOfTolerance)
     } else {
         Ok(())

@@ -132,7 +132,7 @@ pub(crate) fn verify<H: HeaderSource + ?Sized>(
         names.timestamp,
     )?;
     let entries = signature_entries(headers, names.signature)?;
-    super::check_timestamp(timestamp, now_unix, tolerance_secs, true)?;
+    super::check_timestamp(timestamp, now_unix, tolerance_secs)?;
 
     let timestamp_text = timestamp.to_string();
     let tags = secrets

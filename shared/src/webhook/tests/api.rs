@@ -156,7 +156,7 @@ fn tolerance_is_configurable_and_overflow_free() {
     let off = v.with_tolerance_secs(u64::MAX);
     assert!(off.verify(&headers, BODY, i64::MIN).is_ok());
     assert!(off.verify(&headers, BODY, i64::MAX).is_ok());
-    assert!(check_timestamp(i64::MAX, i64::MIN, 0, true).is_err());
-    assert!(check_timestamp(i64::MIN, i64::MAX, 0, false).is_err());
-    assert!(check_timestamp(i64::MAX, i64::MIN, 0, false).is_ok());
+    assert!(check_timestamp(i64::MAX, i64::MIN, 0).is_err());
+    assert!(check_timestamp(i64::MIN, i64::MAX, 0).is_err());
+    assert!(check_timestamp(7, 7, 0).is_ok());
 }
