@@ -20,18 +20,40 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = ''
 max_connections = 200
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 shared_buffers = 256MB
 CONF
   touch "$STACK/.new-database"
 }
 
+# Durability. By default the cluster is durable (fsync, synchronous_commit and
+# full_page_writes at PostgreSQL's defaults): an acknowledged commit (a webhook's 200, a `paid`)
+# survives a crash or an immediate restart. PG_FAST=1 is a NON-DURABLE mode for benchmarks only
+# (fsync/synchronous_commit/full_page_writes off: acknowledged commits can be lost, and a crash
+# can corrupt the cluster). The lines are rewritten on every start, so a data folder created
+# with the old non-durable defaults (or once with PG_FAST=1) is corrected at its next start.
+MANAGED_MARK="# managed by scripts/db.sh (PG_FAST)"
+apply_durability() {
+  local conf="$PGDATA/postgresql.conf"
+  [ -f "$conf" ] || return 0
+  # Drop our managed lines and the unmarked ones earlier versions of this script appended.
+  as_pg sed -i -E "/^(fsync|synchronous_commit|full_page_writes) = off\b/d; /^# managed by scripts\/db.sh \(PG_FAST\)/d" "$conf"
+  if [ "${PG_FAST:-0}" = 1 ]; then
+    echo "warning: PG_FAST=1: NON-DURABLE PostgreSQL (fsync, synchronous_commit, full_page_writes off); for benchmarks only" >&2
+    printf '%s\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' "$MANAGED_MARK" | as_pg tee -a "$conf" >/dev/null
+  fi
+}
+
 start() {
-  if pg_running; then migrate; return 0; fi
+  if pg_running; then
+    # All three settings are reloadable (sighup): a running server picks up the change too.
+    apply_durability
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" reload >/dev/null
+    migrate
+    return 0
+  fi
   if port_busy "$PG_PORT"; then die "port $PG_PORT (PostgreSQL) is busy: another server is listening there"; fi
   [ -f "$PGDATA/PG_VERSION" ] || init_cluster
+  apply_durability
   touch "$PGLOG"; if [ "$(id -u)" = 0 ]; then chown postgres "$PGLOG"; fi
   [ "$PGLOG" = "$LOGS/postgres.log" ] || ln -sf "$PGLOG" "$LOGS/postgres.log"
   as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -o "-p $PG_PORT" -w -t 60 start >/dev/null \

@@ -9,7 +9,7 @@ PGLOG="$LOGS/postgres.log"
 # As root, the server runs as the postgres OS user, which must reach the data directory. If the
 # checkout is not traversable by it (a clone under /root, say), keep the cluster in a folder of
 # its own named after this checkout.
-if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STACK/.." 2>/dev/null; then
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
   PG_HOME="/var/lib/postgresql/edge-stack-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)"
   PGDATA="$PG_HOME/pg"
   PGLOG="$PG_HOME/postgres.log"

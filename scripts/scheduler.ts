@@ -10,6 +10,9 @@
 //   - on a slow timer (every SCHEDULER_TICK_MS, default 2 s), for retries whose backoff
 //     expired and claims of a dispatcher that died; and sooner when a call reports that a
 //     retry is due in less than that (`next_due_ms`).
+// It also runs the retention purge, as pg_cron does daily on hosted Supabase
+// (supabase/migrations/20261204000420_retention.sql): `select public.purge_retention()` once at
+// start and every RETENTION_INTERVAL_MS (default 1 h), again at once while it answers `more`.
 // Started and stopped by scripts/stack.sh (log: .stack/logs/scheduler.log).
 import postgres from "npm:postgres";
 
@@ -105,6 +108,27 @@ await sql.listen("event_outbox", () => kick(), () => {
   kick();
 });
 const tick = setInterval(kick, tickMs);
+
+const retentionMs = Number(env("RETENTION_INTERVAL_MS", "3600000"));
+let purging = false;
+async function purge() {
+  if (purging) return;
+  purging = true;
+  try {
+    for (let i = 0; i < 100; i++) {
+      const [{ result }] = await sql`select public.purge_retention() as result`;
+      const deleted = Object.entries(result as Record<string, unknown>).filter(([k, v]) => k !== "more" && v);
+      if (deleted.length) log(`retention: ${JSON.stringify(result)}`);
+      if (!(result as { more?: boolean }).more) break;
+    }
+  } catch (err) {
+    log(`retention: ${err instanceof Error ? err.message : err}`);
+  } finally {
+    purging = false;
+  }
+}
+purge();
+const retention = setInterval(purge, retentionMs);
 const summary = setInterval(() => {
   if (totals.calls) log(`last 60 s: ${JSON.stringify(totals)}`);
   Object.assign(totals, { calls: 0, claimed: 0, delivered: 0, retried: 0, dead: 0 });
@@ -113,6 +137,7 @@ log(`scheduler started: ${apiUrl}/functions/v1/dispatch-events, tick ${tickMs} m
 
 const shutdown = async () => {
   clearInterval(tick);
+  clearInterval(retention);
   clearInterval(summary);
   clearTimeout(wakeTimer);
   await sql.end({ timeout: 1 });

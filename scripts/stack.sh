@@ -17,6 +17,7 @@ start_rest() {
   PGRST_DB_SCHEMAS=public PGRST_DB_ANON_ROLE=anon PGRST_JWT_SECRET="$JWT_SECRET" \
   PGRST_SERVER_HOST=127.0.0.1 PGRST_SERVER_PORT="$REST_PORT" PGRST_COMPAT_MODE=true \
   PGRST_DB_POOL=40 PGRST_LOG_FORMAT=json NO_COLOR=1 \
+  PGRST_ROLE_SETTINGS='{"anon":{"statement_timeout":3000},"authenticated":{"statement_timeout":8000}}' \
     setsid nohup "$POSTRUST" >>"$LOGS/rest.log" 2>&1 </dev/null &
   echo $! >"$STACK/rest.pid"
   wait_http "http://127.0.0.1:$REST_PORT/" 60 || die "the REST server did not start, see $LOGS/rest.log"

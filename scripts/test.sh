@@ -4,11 +4,12 @@
 # the README call, the counter self-test) as one each. Setup steps (starting the stack) are not
 # counted, but a failed one fails the run.
 #
-#   scripts/test.sh [group...]     default: selftest lint unit deno-test e2e (what `make test` runs)
+#   scripts/test.sh [group...]     default: selftest lint unit deno-test sql e2e (what `make test` runs)
 #     selftest   the counter's self-test on crafted logs (scripts/test-selftest.sh)
 #     lint       cargo fmt --check; clippy -D warnings (native and wasm32); deno fmt --check; deno lint
 #     unit       cargo test --workspace
 #     deno-test  Deno tests of the wasm modules and wrappers (tests/unit; needs `make build`)
+#     sql        the SQL rules against PostgreSQL (tests/sql; starts the database if needed)
 #     e2e        the README call and tests/e2e against the local stack (started here if it is not
 #                running, and stopped again at the end if this script started it; needs `make build`)
 #     check      the fast loop (`make check`): selftest, cargo fmt --check, clippy (native),
@@ -38,7 +39,7 @@ MIN_CARGO_TEST=137        # cargo test --workspace (unit, property and doc tests
 MIN_CARGO_TEST_SHARED=132 # cargo test -p edge-shared (the fast loop)
 MIN_DENO_UNIT=23          # tests/unit
 MIN_E2E=44                # tests/e2e
-# LEAD: MIN_SQL=...       # tests/sql (see run_sql below)
+MIN_SQL=36                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
 
 run_selftest() {
   suite "counter self-test" check - 2m scripts/test-selftest.sh
@@ -65,11 +66,14 @@ run_deno_unit() {
   #   suite bundle deno "$MIN_BUNDLE" 10m "$DENO" test --allow-all tests/bundle/
 }
 
-# LEAD: tests/sql needs the database only. A group of its own, added to the default list below:
-#   run_sql() {
-#     setup "database" 5m scripts/db.sh start || { not_run sql deno "$MIN_SQL" "the database did not start"; return; }
-#     suite sql deno "$MIN_SQL" 10m "$DENO" test --allow-all tests/sql/
-#   }
+# tests/sql needs the database only (each file builds and drops its own scratch database).
+run_sql() {
+  setup "database" 5m scripts/db.sh start || { not_run sql deno "$MIN_SQL" "the database did not start"; return; }
+  suite sql deno "$MIN_SQL" 10m "$DENO" test --allow-all tests/sql/
+  # Deleting each rule the SQL enforces (order_changed, per-order claims, the payment recheck,
+  # the product lock order, the in-flight check) must turn tests/sql red.
+  suite "SQL mutations each caught by tests/sql" check - 10m tests/sql/mutations.sh
+}
 
 # The README's first call: process-order on the seeded pending order answers 200 with its
 # total. Runs through `suite` (as a check), so it sees only exported variables: the values
@@ -117,6 +121,9 @@ run_e2e() {
   # LEAD: the second key mode. If the stack reads the mode at start, restart it in between:
   #   setup "stack with FUNCTION_KEYS=new" 10m env FUNCTION_KEYS=new scripts/stack.sh refresh || ...
   #   suite e2e-new-keys deno "$MIN_E2E" 15m env FUNCTION_KEYS=new "$DENO" test --allow-all tests/e2e/
+  # Load plus faults, short form (make soak runs the long one): invariants and no 5xx outside
+  # the moments a part is down.
+  suite "soak (30 s, faults, invariants)" check - 10m env SOAK_SECONDS=30 scripts/soak.sh
   stop_started_stack
 }
 
@@ -130,16 +137,17 @@ run_check() {
 }
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(selftest lint unit deno-test e2e) # LEAD: add sql here
+[ ${#groups[@]} -gt 0 ] || groups=(selftest lint unit deno-test sql e2e)
 for g in "${groups[@]}"; do
   case "$g" in
     selftest) run_selftest ;;
     lint) run_lint ;;
     unit) run_unit ;;
     deno-test) run_deno_unit ;;
+    sql) run_sql ;;
     e2e) run_e2e ;;
     check) run_check ;;
-    *) die "unknown group '$g' (selftest lint unit deno-test e2e check)" ;;
+    *) die "unknown group '$g' (selftest lint unit deno-test sql e2e check)" ;;
   esac
 done
 

@@ -29,7 +29,18 @@ alter default privileges in schema public grant execute on functions to service_
 -- Like Supabase, functions are not executable by PUBLIC unless a migration grants them.
 alter default privileges in schema public revoke execute on functions from public;
 
-create extension if not exists pgcrypto;
+-- Extensions live in the schema `extensions` (not exposed by the REST server), as on Supabase.
+-- (A database created before this line existed has pgcrypto in public: migration
+-- 20261204000410_extensions_schema moves it.)
+create schema if not exists extensions;
+grant usage on schema extensions to anon, authenticated, service_role;
+create extension if not exists pgcrypto with schema extensions;
+
+-- Statement timeouts of the API roles, as on Supabase (anon 3 s, authenticated 8 s, the
+-- REST server's login role 8 s). A REST server applies the impersonated role's settings.
+alter role anon set statement_timeout = '3s';
+alter role authenticated set statement_timeout = '8s';
+alter role authenticator set statement_timeout = '8s';
 
 create schema if not exists auth;
 grant usage on schema auth to anon, authenticated, service_role;

@@ -9,7 +9,6 @@
 
 use std::future::Future;
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::http::{self, Caller, Request, Response};
@@ -79,8 +78,16 @@ where
             None,
         )
         .to_response(),
-        Ok(IdempotencyBegin::Replay { status, body }) => {
+        Ok(IdempotencyBegin::Replay {
+            status,
+            body,
+            body_text,
+        }) => {
             let mut resp = http::json(status, &body);
+            if let Some(text) = body_text {
+                // The same bytes as the first response, not a re-serialization of them.
+                *resp.body_mut() = text.into_bytes();
+            }
             resp.headers_mut().insert(
                 "idempotent-replayed",
                 ::http::HeaderValue::from_static("true"),
@@ -90,7 +97,8 @@ where
         Ok(IdempotencyBegin::New) => {
             let resp = run().await;
             let status = resp.status().as_u16();
-            let body: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+            // Handlers answer JSON, which is UTF-8.
+            let body = String::from_utf8_lossy(resp.body());
             if let Err(e) = store
                 .idempotency_finish(&scope, endpoint, &key, status, &body, status < 500)
                 .await

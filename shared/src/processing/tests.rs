@@ -282,3 +282,32 @@ fn idempotency_key_replays_rejects_mismatch_and_in_flight() {
     let empty = call(&store, request("POST", "{\"order_id\":2}", Some("\"\"")));
     assert_eq!(empty.0, 400);
 }
+
+#[test]
+fn idempotency_replay_sends_the_stored_bytes_as_they_were() {
+    let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
+    use sha2::Digest as _;
+    let body = "{\"order_id\":1}";
+    let hash = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+    // As PostgreSQL hands it back: the first response's text, keys in the order sent.
+    let sent = "{\"order_id\":1, \"status\":\"processed\", \"currency\":\"USD\"}";
+    store.keys.borrow_mut().insert(
+        (
+            "role:service_role".into(),
+            "process-order".into(),
+            "k".into(),
+        ),
+        (hash, Some((200, sent.into()))),
+    );
+    let store = &store;
+    let resp = block_on(handle_order_request(
+        store,
+        "process-order",
+        request("POST", body, Some("k")),
+        |caller, id| async move { process_order(store, &caller, id).await },
+    ));
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["idempotent-replayed"], "true");
+    assert_eq!(resp.body().as_slice(), sent.as_bytes());
+    assert_eq!(*store.applies.borrow(), 0, "a replay has no effect");
+}

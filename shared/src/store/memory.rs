@@ -10,7 +10,7 @@ use super::*;
 use crate::order::OrderStatus;
 
 /// (scope, endpoint, key) -> (request hash, stored response once finished)
-type Keys = HashMap<(String, String, String), (String, Option<(u16, Value)>)>;
+type Keys = HashMap<(String, String, String), (String, Option<(u16, String)>)>;
 
 #[derive(Default)]
 pub(crate) struct MemoryStore {
@@ -149,7 +149,8 @@ impl IdempotencyStore for MemoryStore {
             Some((hash, _)) if hash != request_hash => IdempotencyBegin::Mismatch,
             Some((_, Some((status, body)))) => IdempotencyBegin::Replay {
                 status: *status,
-                body: body.clone(),
+                body: Value::Null,
+                body_text: Some(body.clone()),
             },
             Some((_, None)) => IdempotencyBegin::InFlight,
         })
@@ -161,14 +162,14 @@ impl IdempotencyStore for MemoryStore {
         endpoint: &str,
         key: &str,
         status: u16,
-        body: &Value,
+        body: &str,
         store: bool,
     ) -> Result<()> {
         let id = (scope.to_owned(), endpoint.to_owned(), key.to_owned());
         let mut keys = self.keys.borrow_mut();
         if store {
             if let Some(entry) = keys.get_mut(&id) {
-                entry.1 = Some((status, body.clone()));
+                entry.1 = Some((status, body.to_owned()));
             }
         } else {
             keys.remove(&id);

@@ -59,7 +59,11 @@ pub struct DiscountRow {
     pub min_subtotal_amount: i64,
     pub valid_from: Option<i64>,
     pub valid_until: Option<i64>,
+    /// Absent for callers other than service_role (the shop's business, not the user's):
+    /// then no limit is checked here and `apply_order_processing` decides exhaustion.
     pub max_redemptions: Option<i64>,
+    /// Absent for callers other than service_role: read as 0.
+    #[serde(default)]
     pub redemptions: i64,
 }
 
@@ -154,8 +158,15 @@ pub trait OrderStore {
 pub enum IdempotencyBegin {
     /// The caller now holds the key: run the request.
     New,
-    /// A response is stored for this key and body: replay it.
-    Replay { status: u16, body: Value },
+    /// A response is stored for this key and body: replay it. `body_text` is the exact body
+    /// that was sent (rows stored before it existed have only the parsed `body`).
+    Replay {
+        status: u16,
+        #[serde(default)]
+        body: Value,
+        #[serde(default)]
+        body_text: Option<String>,
+    },
     /// The key was used with a different body.
     Mismatch,
     /// The first request with this key is still running.
@@ -172,17 +183,42 @@ pub trait IdempotencyStore {
         key: &str,
         request_hash: &str,
     ) -> Result<IdempotencyBegin>;
-    /// Store the response (`store = true`) or release the key for a retry (`store = false`).
+    /// Store the response, its body exactly as sent (`store = true`), or release the key for
+    /// a retry (`store = false`).
     async fn idempotency_finish(
         &self,
         scope: &str,
         endpoint: &str,
         key: &str,
         status: u16,
-        body: &Value,
+        body: &str,
         store: bool,
     ) -> Result<()>;
 }
 
 #[cfg(test)]
 pub(crate) mod memory;
+
+#[cfg(test)]
+mod discount_row_tests {
+    use super::DiscountRow;
+
+    /// order_for_processing leaves the redemption limit and count out for callers other than
+    /// service_role (issue 9 F7): such a row still reads, with no limit known here.
+    #[test]
+    fn a_discount_without_its_limits_reads_as_unlimited() {
+        let row: DiscountRow = serde_json::from_value(serde_json::json!({
+            "code": "TEN", "percent_bp": 1000, "fixed_amount": null, "fixed_currency": null,
+            "min_subtotal_amount": 0, "valid_from": null, "valid_until": null
+        }))
+        .unwrap();
+        assert_eq!((row.max_redemptions, row.redemptions), (None, 0));
+        let full: DiscountRow = serde_json::from_value(serde_json::json!({
+            "code": "TEN", "percent_bp": 1000, "fixed_amount": null, "fixed_currency": null,
+            "min_subtotal_amount": 0, "valid_from": null, "valid_until": null,
+            "max_redemptions": 5, "redemptions": 5
+        }))
+        .unwrap();
+        assert_eq!((full.max_redemptions, full.redemptions), (Some(5), 5));
+    }
+}

@@ -139,11 +139,11 @@ impl IdempotencyStore for PostgrestStore {
         endpoint: &str,
         key: &str,
         status: u16,
-        body: &Value,
+        body: &str,
         store: bool,
     ) -> Result<()> {
         let params = json!({"scope": scope, "endpoint": endpoint, "key": key,
-            "response_status": status, "response_body": body, "store": store});
+            "response_status": status, "response_text": body, "store": store});
         let _: Value = self.rpc_service("idempotency_finish", &params).await?;
         Ok(())
     }

@@ -1,0 +1,97 @@
+// Mutations for tests/sql/mutations.sh (issue 14): each deletes one rule from a SQL function
+// (a textual edit of pg_get_functiondef's output, applied with CREATE OR REPLACE in the test
+// file's own database after the migrations). Each must make at least one test of tests/sql fail.
+export type Mutation = { about: string; edits: { fn: string; from: string; to: string }[] };
+
+const APPLY = "public.apply_order_processing(bigint,text,bigint,bigint,bigint,bigint,bigint,jsonb,text,uuid)";
+const TRANSITION = "public.order_transition(bigint,text,text,uuid)";
+const CLAIM = "public.claim_outbox_events(integer,integer,integer)";
+const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb)";
+const BEGIN = "public.idempotency_begin(text,text,text,text,integer)";
+
+export const MUTATIONS: Record<string, Mutation> = {
+  order_changed: {
+    about: "apply_order_processing without the order_changed check (priced lines vs current lines)",
+    edits: [{
+      fn: APPLY,
+      from: `  if priced <> current then
+    return jsonb_build_object('ok', false, 'reason', 'order_changed');
+  end if;`,
+      to: "",
+    }],
+  },
+  claim_per_order: {
+    about: "claim_outbox_events without any per-order ordering (both checks below deleted)",
+    edits: [],
+  },
+  claim_order_precheck: {
+    about:
+      "claim_outbox_events without the per-order check before locking (an earlier undelivered event outside a claimable state)",
+    edits: [{
+      fn: CLAIM,
+      from: `       and (select p.id from public.event_outbox p
+             where p.order_id = e.order_id and p.id < e.id and p.status <> 'delivered'
+               and not (p.status = 'pending' and p.next_attempt_at <= now()
+                        and (p.claimed_until is null or p.claimed_until <= now()))
+             limit 1) is null`,
+      to: "",
+    }],
+  },
+  claim_order_recheck: {
+    about:
+      "claim_outbox_events without the per-order check after locking (an earlier undelivered event outside this claim)",
+    edits: [{
+      fn: CLAIM,
+      from: `     where e.id = any (locked)
+       and (select p.id from public.event_outbox p
+             where p.order_id = e.order_id and p.id < e.id
+               and p.status <> 'delivered' and p.id <> all (locked)
+             limit 1) is null`,
+      to: `     where e.id = any (locked)`,
+    }],
+  },
+  payment_status_recheck: {
+    about: "apply_payment_event without the recheck of the locked order's status against expected_status",
+    edits: [{
+      fn: PAYMENT,
+      from: `    elsif o.status <> apply_payment_event.expected_status then
+      reason := 'status_conflict';
+`,
+      to: "",
+    }],
+  },
+  product_lock_order: {
+    // Without the product id order, the locks follow the order the client listed the lines in
+    // (what a lock statement over the items does without it).
+    about: "apply_order_processing and order_transition lock products in the lines' order, not by product id",
+    edits: [
+      {
+        fn: APPLY,
+        from: "    order by p.id\n    for no key update of p;",
+        to:
+          "    order by (select min(l.id) from public.order_items l where l.order_id = o.id and l.product_id = p.id)\n" +
+          "    for no key update of p;",
+      },
+      {
+        fn: TRANSITION,
+        from: "      order by p.id\n      for no key update of p;",
+        to:
+          "      order by (select min(l.id) from public.order_items l where l.order_id = o.id and l.product_id = p.id)\n" +
+          "      for no key update of p;",
+      },
+    ],
+  },
+  idempotency_in_flight: {
+    about: "idempotency_begin without the in-flight check (a live lease of another request)",
+    edits: [{
+      fn: BEGIN,
+      from: `  if k.locked_until > now() then
+    return jsonb_build_object('state', 'in_flight');
+  end if;
+`,
+      to: "",
+    }],
+  },
+};
+
+MUTATIONS.claim_per_order.edits = [...MUTATIONS.claim_order_precheck.edits, ...MUTATIONS.claim_order_recheck.edits];
