@@ -6,7 +6,8 @@
 // read the answer only if the function's responses carry Access-Control-Allow-Origin.
 // Needs the stack (make start) and `chromium` (make test installs it when missing).
 import { assert, assertEquals } from "../assert.ts";
-import { ANON_KEY, API_URL, e2e, explicitProcessing, newProduct, newUser, orderRow } from "../e2e/_helpers.ts";
+import { ANON_KEY, API_URL, e2e, newProduct, newUser, orderRow } from "../e2e/_helpers.ts";
+import { explicitProcessingHooks } from "../e2e/_assert_helpers.ts";
 import { type NetworkEntry, Page } from "./chromium.ts";
 
 const pageDir = new URL("./page/", import.meta.url);
@@ -87,7 +88,7 @@ async function checkout(pageOrigin: string, settings: Record<string, unknown>): 
 const functionCalls = (o: Outcome, name: string) => o.network.filter((n) => n.url.endsWith(`/functions/v1/${name}`));
 
 // The page processes its order itself: no automatic processing while this file runs.
-const restoreAutoProcessing = explicitProcessing();
+explicitProcessingHooks();
 
 e2e("browser: a page on another origin places an order and processes it with functions.invoke", async () => {
   const user = await newUser();
@@ -153,5 +154,3 @@ e2e("browser: the test sees it when a function answers without CORS (control)", 
     await api.server.shutdown();
   }
 });
-
-restoreAutoProcessing();
