@@ -18,13 +18,16 @@ names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   for d in functions/*/ modules/*/ tests/fixtures/*/; do [ -f "$d/Cargo.toml" ] && names+=("$(basename "$d")"); done
 fi
-pkgs=(); for n in "${names[@]}"; do
+pkgs=(); for n in "${names[@]}"; do pkgs+=(-p "$n"); done
+cargo build --quiet --target wasm32-unknown-unknown --release "${pkgs[@]}"
+
+for n in "${names[@]}"; do
   lib="${n//-/_}"
   out="wasm-pkg/$n"
   input="target/wasm32-unknown-unknown/release/$lib.wasm"
   # Skip wasm-bindgen + wasm-opt (seconds per module) when cargo's output, the tools and this
   # script are what the package was last built from.
-  stamp="$(cat "$input" "$0" "$ROOT/scripts/embed-wasm.ts" | sha256sum | cut -c1-16)-$(basename "$WASM_BINDGEN")-$("$WASM_OPT" --version | tr -dc '0-9.')"
+  stamp="$(cat "$input" "$0" "$ROOT/scripts/embed-wasm.ts" | sha256sum | cut -c1-16)-$("$WASM_BINDGEN" --version | tr -dc "0-9.")-$("$WASM_OPT" --version | tr -dc '0-9.')"
   extras=(); for extra in functions/"$n"/js modules/"$n"/js; do [ -d "$extra" ] && extras+=("$extra"); done
   if [ -f "$out/.built-from" ] && [ "$(cat "$out/.built-from")" = "$stamp" ] && [ -f "$out/wasm.js" ]; then
     for extra in "${extras[@]}"; do cp -r "$extra"/. "$out"/; done

@@ -1,12 +1,22 @@
 // Local API gateway: what Kong + `supabase functions serve` give a Supabase project, without
 // Docker. Listens on API_PORT (54321):
-//   /rest/v1/*           -> the PostgREST-compatible server (postrust) on REST_PORT
+//   /rest/v1/*           -> the PostgREST-compatible server (postrust) on REST_PORT, with the
+//                           caller's key turned into a JWT it understands (see restAuth)
 //   /functions/v1/<name> -> supabase/functions/<name>/index.ts, each in its own Deno process,
 //                           behind a JWT check when verify_jwt (supabase/config.toml) is true
+//                           (which, as on Supabase, also lets the project's sb_ keys through);
+//                           OPTIONS (CORS preflight) always passes unchecked
+//   /auth/v1/.well-known/jwks.json -> the public half of supabase/signing_keys.json
 //   /health              -> 200 once every function answers
-// Function processes get SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY,
-// SUPABASE_DB_URL and the entries of supabase/functions/.env. A process that exits is
-// restarted (a fresh instance). Everything a process prints goes to LOGS/functions.log.
+// Keys, as `supabase start` has them: the legacy HS256 JWT secret with its anon and service_role
+// JWTs, the publishable and secret API keys, and the ES256 signing key of [auth]
+// signing_keys_path. Function i (in the sorted list of names) listens on FN_PORT_BASE + i and
+// gets SUPABASE_URL, SUPABASE_DB_URL, SUPABASE_PUBLISHABLE_KEYS, SUPABASE_SECRET_KEYS,
+// SUPABASE_JWKS, the legacy SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY and JWT_SECRET, and
+// the entries of supabase/functions/.env. With FUNCTION_KEYS=new the functions get the new keys
+// only: no legacy key and no JWT secret, as a project whose legacy keys are disabled.
+// A process that exits is restarted (a fresh instance). Everything a process prints goes to
+// LOGS/functions.log.
 import { parse as parseToml } from "npm:smol-toml";
 import { parse as parseDotenv } from "npm:dotenv";
 
@@ -20,14 +30,56 @@ const apiPort = Number(env("API_PORT"));
 const restPort = Number(env("REST_PORT"));
 const fnPortBase = Number(env("FN_PORT_BASE"));
 const jwtSecret = env("JWT_SECRET");
+const anonKey = env("ANON_KEY");
+const serviceRoleKey = env("SERVICE_ROLE_KEY");
+const publishableKey = env("PUBLISHABLE_KEY");
+const secretKey = env("SECRET_KEY");
 const logs = env("LOGS");
+const functionKeys = Deno.env.get("FUNCTION_KEYS") === "new" ? "new" : "legacy";
 
 type Fn = { name: string; port: number; verifyJwt: boolean; ready: boolean };
 type FnConfig = { verify_jwt?: boolean };
 
 const config = parseToml(Deno.readTextFileSync(new URL("supabase/config.toml", root))) as {
   functions?: Record<string, FnConfig>;
+  auth?: { signing_keys_path?: string };
 };
+
+// The asymmetric signing keys (a JWK array with private parts, as `supabase gen signing-key`
+// writes it); the path is relative to supabase/, as in the CLI.
+type SigningJwk = JsonWebKey & { kid: string; alg: string };
+const signingKeysPath = config.auth?.signing_keys_path;
+const signingKeys: SigningJwk[] = signingKeysPath
+  ? JSON.parse(Deno.readTextFileSync(new URL(signingKeysPath, new URL("supabase/", root))))
+  : [];
+/** The public set: what /auth/v1/.well-known/jwks.json serves and functions get as SUPABASE_JWKS. */
+const publicJwks = {
+  keys: signingKeys.map(({ kty, kid, alg, crv, x, y, n, e }) => ({
+    kty,
+    kid,
+    alg,
+    use: "sig",
+    key_ops: ["verify"],
+    ...(crv ? { crv, x, y } : { n, e }),
+  })),
+};
+const jwksVerifiers = new Map<string, CryptoKey>();
+for (const k of signingKeys) {
+  if (k.alg !== "ES256") continue; // the local stack signs with ES256 only
+  jwksVerifiers.set(
+    k.kid,
+    await crypto.subtle.importKey(
+      "jwk",
+      { kty: k.kty, crv: k.crv, x: k.x, y: k.y },
+      {
+        name: "ECDSA",
+        namedCurve: "P-256",
+      },
+      false,
+      ["verify"],
+    ),
+  );
+}
 // Product functions, then local-only benchmark peers (bench/functions, never deployed).
 const functionDirs = [new URL("supabase/functions/", root), new URL("bench/functions/", root)];
 const locations = new Map<string, URL>();
@@ -73,6 +125,21 @@ async function pipe(name: string, stream: ReadableStream<Uint8Array>) {
   }
 }
 
+// What Supabase gives every function. FUNCTION_KEYS=new: the new keys only.
+// The gateway's own env minus every key it holds, so none reaches a function by inheritance.
+const gatewayOnly = /^(JWT_SECRET|ANON_KEY|SERVICE_ROLE_KEY|PUBLISHABLE_KEY|SECRET_KEY|FUNCTION_KEYS|SUPABASE_.*)$/;
+const functionEnv: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(Deno.env.toObject()).filter(([k]) => !gatewayOnly.test(k))),
+  SUPABASE_URL: `http://127.0.0.1:${apiPort}`,
+  SUPABASE_DB_URL: env("DB_URL"),
+  SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: publishableKey }),
+  SUPABASE_SECRET_KEYS: JSON.stringify({ default: secretKey }),
+  SUPABASE_JWKS: JSON.stringify(publicJwks),
+  ...(functionKeys === "legacy"
+    ? { SUPABASE_ANON_KEY: anonKey, SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey, JWT_SECRET: jwtSecret }
+    : {}),
+};
+
 let stopping = false;
 function spawn(fn: Fn) {
   const child = new Deno.Command(Deno.execPath(), {
@@ -85,14 +152,9 @@ function spawn(fn: Fn) {
       "--no-prompt",
       locations.get(fn.name)!.pathname,
     ],
-    env: {
-      ...secrets,
-      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${fn.port}`,
-      SUPABASE_URL: `http://127.0.0.1:${apiPort}`,
-      SUPABASE_ANON_KEY: env("ANON_KEY"),
-      SUPABASE_SERVICE_ROLE_KEY: env("SERVICE_ROLE_KEY"),
-      SUPABASE_DB_URL: env("DB_URL"),
-    },
+    env: { ...secrets, ...functionEnv, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${fn.port}` },
+    clearEnv: true, // functionEnv already holds what may be inherited
+
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -111,7 +173,11 @@ async function waitReady(fn: Fn) {
   for (let i = 0; i < 600 && !stopping; i++) {
     try {
       const c = await Deno.connect({ hostname: "127.0.0.1", port: fn.port });
+      // A port in the ephemeral range can connect to itself (TCP simultaneous open) while
+      // nothing listens: that is not the function.
+      const self = (c.localAddr as Deno.NetAddr).port === fn.port;
       c.close();
+      if (self) throw new Error("self-connect");
       fn.ready = true;
       return;
     } catch {
@@ -121,38 +187,140 @@ async function waitReady(fn: Fn) {
 }
 
 const b64url = (s: string) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+const toB64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const hmacKey = await crypto.subtle.importKey(
   "raw",
   encoder.encode(jwtSecret),
   { name: "HMAC", hash: "SHA-256" },
   false,
-  ["verify"],
+  ["sign", "verify"],
 );
 
-// Tokens already verified, with their expiry (seconds): the same keys arrive on every request.
-const verified = new Map<string, number>();
+type Claims = Record<string, unknown> & { exp?: number; nbf?: number; role?: string };
+type Verified = { alg: "HS256" | "ES256"; claims: Claims };
 
-/** Verify an HS256 JWT signed with the project's secret; returns why not, or null if valid. */
-async function jwtProblem(auth: string | null): Promise<string | null> {
-  const token = auth?.match(/^Bearer\s+(\S+)$/i)?.[1];
-  if (!token) return "missing authorization header";
+// Tokens already verified (the same keys arrive on every request), with what they verified to.
+const verified = new Map<string, Verified>();
+
+/** Verify a JWT: HS256 with the legacy secret or ES256 with a signing key (by kid), then exp/nbf. */
+async function verifyJwt(token: string): Promise<Verified | string> {
+  const now = Date.now() / 1000;
   const known = verified.get(token);
-  if (known !== undefined && known > Date.now() / 1000) return null;
+  if (known) {
+    if (typeof known.claims.exp === "number" && known.claims.exp <= now) return "JWT expired";
+    return known;
+  }
   const parts = token.split(".");
   if (parts.length !== 3) return "invalid JWT";
   try {
     const header = JSON.parse(new TextDecoder().decode(b64url(parts[0])));
-    if (header.alg !== "HS256") return "invalid JWT";
-    const ok = await crypto.subtle.verify("HMAC", hmacKey, b64url(parts[2]), encoder.encode(`${parts[0]}.${parts[1]}`));
+    const input = encoder.encode(`${parts[0]}.${parts[1]}`);
+    let ok = false;
+    if (header.alg === "HS256") {
+      ok = await crypto.subtle.verify("HMAC", hmacKey, b64url(parts[2]), input);
+    } else if (header.alg === "ES256") {
+      const key = jwksVerifiers.get(header.kid);
+      if (!key) return "invalid JWT: unknown kid";
+      ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, b64url(parts[2]), input);
+    } else {
+      return "invalid JWT: unsupported algorithm";
+    }
     if (!ok) return "invalid JWT";
-    const claims = JSON.parse(new TextDecoder().decode(b64url(parts[1])));
-    if (typeof claims.exp === "number" && claims.exp < Date.now() / 1000) return "JWT expired";
+    const claims = JSON.parse(new TextDecoder().decode(b64url(parts[1]))) as Claims;
+    if (typeof claims.exp === "number" && claims.exp <= now) return "JWT expired";
+    if (typeof claims.nbf === "number" && claims.nbf > now) return "JWT not valid yet";
     if (verified.size > 10_000) verified.clear();
-    verified.set(token, typeof claims.exp === "number" ? claims.exp : Infinity);
-    return null;
+    const v: Verified = { alg: header.alg, claims };
+    verified.set(token, v);
+    return v;
   } catch {
     return "invalid JWT";
   }
+}
+
+/** An HS256 JWT with `claims`, signed with the legacy secret (the only one postrust knows). */
+async function mintHs256(claims: Claims): Promise<string> {
+  const head = toB64url(encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
+  const body = toB64url(encoder.encode(JSON.stringify(claims)));
+  const sig = new Uint8Array(await crypto.subtle.sign("HMAC", hmacKey, encoder.encode(`${head}.${body}`)));
+  return `${head}.${body}.${toB64url(sig)}`;
+}
+
+// Minted tokens, reused until a minute before they expire.
+const minted = new Map<string, { token: string; exp: number }>();
+async function mintedFor(cacheKey: string, claims: () => Claims): Promise<string> {
+  const now = Date.now() / 1000;
+  const hit = minted.get(cacheKey);
+  if (hit && hit.exp - 60 > now) return hit.token;
+  const c = claims();
+  const token = await mintHs256(c);
+  if (minted.size > 10_000) minted.clear();
+  minted.set(cacheKey, { token, exp: typeof c.exp === "number" ? c.exp : now + 3600 });
+  return token;
+}
+
+/** The sb_ API key's role, or null for a key this project does not have. */
+function apiKeyRole(key: string): "anon" | "service_role" | null {
+  if (key === publishableKey) return "anon";
+  if (key === secretKey) return "service_role";
+  return null;
+}
+
+const bearerOf = (auth: string | null) => auth?.match(/^Bearer\s+(\S+)$/i)?.[1];
+
+/**
+ * The Authorization header the REST server gets, or an error message. As Supabase's gateway:
+ * `apikey: sb_publishable_…` acts as anon and `apikey: sb_secret_…` as service_role, swapped for
+ * a short-lived HS256 JWT; a bearer sb_ key only when it equals apikey; a user's JWT verified.
+ * postrust verifies HS256 only, so a verified ES256 user JWT is swapped for an HS256 one with
+ * the same claims (Supabase's PostgREST reads the JWKS instead).
+ */
+async function restAuth(headers: Headers): Promise<string | { error: string }> {
+  const apikey = headers.get("apikey");
+  const auth = headers.get("authorization");
+  const bearer = bearerOf(auth);
+  if (auth && !bearer) return { error: "the Authorization header must be a Bearer token" };
+  const roleJwt = (role: "anon" | "service_role") =>
+    role === "anon" ? anonKey : mintedFor("service_role", () => ({
+      iss: "supabase-local-gateway",
+      role: "service_role",
+      iat: Math.floor(Date.now() / 1000),
+      exp: Math.floor(Date.now() / 1000) + 300,
+    }));
+  if (bearer?.startsWith("sb_") || (!bearer && apikey?.startsWith("sb_"))) {
+    const key = bearer ?? apikey!;
+    if (bearer && apikey !== bearer) return { error: "a bearer API key must equal the apikey header" };
+    const role = apiKeyRole(key);
+    if (!role) return { error: "invalid API key" };
+    return `Bearer ${await roleJwt(role)}`;
+  }
+  if (apikey?.startsWith("sb_") && !apiKeyRole(apikey)) return { error: "invalid API key" };
+  const token = bearer ?? apikey;
+  if (!token) return "";
+  const v = await verifyJwt(token);
+  if (typeof v === "string") return { error: v };
+  if (v.alg === "HS256") return `Bearer ${token}`;
+  return `Bearer ${await mintedFor(token, () => v.claims)}`;
+}
+
+/**
+ * verify_jwt for functions, as Supabase's gateway does it: a JWT that verifies (legacy HS256 or
+ * the ES256 signing key), or one of the project's sb_ keys in apikey (a bearer sb_ key only when
+ * equal to apikey). It authenticates no one by itself: the functions verify their callers.
+ */
+async function functionJwtProblem(headers: Headers): Promise<string | null> {
+  const apikey = headers.get("apikey");
+  const auth = headers.get("authorization");
+  const bearer = bearerOf(auth);
+  if (auth && !bearer) return "the Authorization header must be a Bearer token";
+  if (bearer?.startsWith("sb_") || (!bearer && apikey?.startsWith("sb_"))) {
+    if (bearer && apikey !== bearer) return "a bearer API key must equal the apikey header";
+    return apiKeyRole(bearer ?? apikey!) ? null : "invalid API key";
+  }
+  if (!bearer) return "missing authorization header";
+  const v = await verifyJwt(bearer);
+  return typeof v === "string" ? v : null;
 }
 
 const jsonError = (status: number, code: string, message: string) =>
@@ -203,10 +371,14 @@ async function handler(req: Request): Promise<Response> {
       status: ready ? 200 : 503,
     });
   }
+  if (path === "/auth/v1/.well-known/jwks.json") {
+    return Response.json(publicJwks, { headers: { "cache-control": "public, max-age=600" } });
+  }
   if (path.startsWith("/rest/v1/") || path === "/rest/v1") {
     const headers = new Headers(req.headers);
-    const apikey = headers.get("apikey");
-    if (!headers.has("authorization") && apikey) headers.set("authorization", `Bearer ${apikey}`);
+    const auth = await restAuth(headers);
+    if (typeof auth !== "string") return jsonError(401, "unauthorized", auth.error);
+    if (auth) headers.set("authorization", auth);
     try {
       return await proxy(
         req,
@@ -221,8 +393,9 @@ async function handler(req: Request): Promise<Response> {
   if (m) {
     const fn = fns.get(m[1]);
     if (!fn) return jsonError(404, "function_not_found", `no function named ${m[1]}`);
-    if (fn.verifyJwt) {
-      const problem = await jwtProblem(req.headers.get("authorization"));
+    // A CORS preflight carries no credentials: it goes to the function unchecked.
+    if (fn.verifyJwt && req.method !== "OPTIONS") {
+      const problem = await functionJwtProblem(req.headers);
       if (problem) return jsonError(401, "unauthorized", problem);
     }
     try {

@@ -26,6 +26,12 @@ export PG_PORT API_PORT REST_PORT FN_PORT_BASE DB_URL API_URL
 JWT_SECRET="super-secret-jwt-token-with-at-least-32-characters-long"
 ANON_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"
 SERVICE_ROLE_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
+# The new API keys `supabase start` prints (not JWTs: the gateway turns them into roles).
+PUBLISHABLE_KEY="sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH"
+SECRET_KEY="sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"
+# FUNCTION_KEYS=new: functions get the new keys only (no legacy key, no JWT secret).
+FUNCTION_KEYS="${FUNCTION_KEYS:-legacy}"
+export FUNCTION_KEYS
 DENO="$ROOT/node_modules/.bin/deno"
 POSTRUST="$TOOLS/cargo/bin/postrust"
 export DENO_DIR="$TOOLS/deno"

@@ -3,7 +3,8 @@
 //
 // It LISTENs on channel `event_outbox`, which the outbox trigger NOTIFYs (notifications reach
 // listeners only after the writing transaction commits, so the rows are there), and calls
-// POST {API_URL}/functions/v1/dispatch-events with the service_role key:
+// POST {API_URL}/functions/v1/dispatch-events with the secret key as `apikey` (what the pg_cron
+// job sends; SERVICE_ROLE_KEY as bearer if no SECRET_KEY is given):
 //   - promptly after inserts: bursts are coalesced into at most one call in flight plus one
 //     queued; a call whose answer says `more` (its time budget ran out with work left) is
 //     followed by another at once;
@@ -23,7 +24,10 @@ const env = (name: string, fallback?: string): string => {
 };
 const apiUrl = env("API_URL", "http://127.0.0.1:54321");
 const dbUrl = env("DB_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres");
-const serviceRoleKey = env("SERVICE_ROLE_KEY");
+const secretKey = Deno.env.get("SECRET_KEY");
+const authHeaders: Record<string, string> = secretKey
+  ? { apikey: secretKey }
+  : { authorization: `Bearer ${env("SERVICE_ROLE_KEY")}` };
 const tickMs = Number(env("SCHEDULER_TICK_MS", "2000"));
 const CALL_TIMEOUT_MS = 150_000; // the dispatcher's budget is 20 s; this only catches a hang
 
@@ -47,7 +51,7 @@ const totals = { calls: 0, claimed: 0, delivered: 0, retried: 0, dead: 0 };
 async function callDispatcher(): Promise<Report> {
   const resp = await fetch(`${apiUrl}/functions/v1/dispatch-events`, {
     method: "POST",
-    headers: { authorization: `Bearer ${serviceRoleKey}`, "content-type": "application/json" },
+    headers: { ...authHeaders, "content-type": "application/json" },
     body: "{}",
     signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
   });

@@ -138,7 +138,7 @@ async function call(op: string, url: string, init: RequestInit): Promise<{ statu
 }
 
 async function client(user: User, products: number[]) {
-  const auth = { "content-type": "application/json", apikey: SERVICE_ROLE_KEY, authorization: `Bearer ${user.token}` };
+  const auth = { "content-type": "application/json", apikey: ANON_KEY, authorization: `Bearer ${user.token}` };
   while (!stopping) {
     const n = 1 + Math.floor(Math.random() * 3);
     const items = Array.from({ length: n }, () => ({
@@ -147,7 +147,7 @@ async function client(user: User, products: number[]) {
     }));
     const order = await call("place_order", `${API_URL}/rest/v1/rpc/place_order`, {
       method: "POST",
-      headers: { ...auth, apikey: ANON_KEY },
+      headers: auth,
       body: JSON.stringify({ currency: "USD", items }),
     });
     if (order.status !== 200 || !order.body?.id) {

@@ -29,9 +29,11 @@ start_gateway() {
   [ -x "$DENO" ] || die "deno missing: run 'make tools'"
   [ -f "$ROOT/supabase/functions/.env" ] || cp "$ROOT/supabase/functions/.env.example" "$ROOT/supabase/functions/.env"
   API_PORT="$API_PORT" REST_PORT="$REST_PORT" FN_PORT_BASE="$FN_PORT_BASE" JWT_SECRET="$JWT_SECRET" \
-  ANON_KEY="$ANON_KEY" SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" DB_URL="$DB_URL" LOGS="$LOGS" \
+  ANON_KEY="$ANON_KEY" SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" PUBLISHABLE_KEY="$PUBLISHABLE_KEY" \
+  SECRET_KEY="$SECRET_KEY" FUNCTION_KEYS="$FUNCTION_KEYS" DB_URL="$DB_URL" LOGS="$LOGS" \
     setsid nohup "$DENO" run --allow-all --no-prompt "$ROOT/scripts/gateway.ts" >>"$LOGS/gateway.log" 2>&1 </dev/null &
   echo $! >"$STACK/gateway.pid"
+  echo "$FUNCTION_KEYS" >"$STACK/function-keys"
   local i
   for ((i = 0; i < 1200; i++)); do
     curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health" && return 0
@@ -45,7 +47,7 @@ start_gateway() {
 # dispatch-events; needs the gateway. Log: $LOGS/scheduler.log.
 start_scheduler() {
   alive scheduler && return 0
-  API_URL="http://127.0.0.1:$API_PORT" DB_URL="$DB_URL" SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" \
+  API_URL="http://127.0.0.1:$API_PORT" DB_URL="$DB_URL" SECRET_KEY="$SECRET_KEY" \
     setsid nohup "$DENO" run --allow-all --no-prompt "$ROOT/scripts/scheduler.ts" >>"$LOGS/scheduler.log" 2>&1 </dev/null &
   echo $! >"$STACK/scheduler.pid"
   sleep 0.5
@@ -72,8 +74,13 @@ status() {
       JWT secret: $JWT_SECRET
         anon key: $ANON_KEY
 service_role key: $SERVICE_ROLE_KEY
+ Publishable key: $PUBLISHABLE_KEY
+      Secret key: $SECRET_KEY
             Logs: $LOGS/{postgres,rest,gateway,functions,scheduler,migrate}.log
 TXT
+  if [ "$(cat "$STACK/function-keys" 2>/dev/null || echo "$FUNCTION_KEYS")" = new ]; then
+    echo "   Function keys: new only (FUNCTION_KEYS=new: no legacy key or JWT secret in the functions' env)"
+  fi
 }
 
 case "${1:-}" in

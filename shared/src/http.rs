@@ -1,7 +1,6 @@
 //! The request and response types handlers see (from the `http` crate), with helpers for JSON
-//! bodies, bearer tokens and the caller's JWT claims. No JS type appears here.
+//! bodies and bearer tokens. No JS type appears here; callers are authenticated in [`crate::auth`].
 
-use base64::Engine as _;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -72,65 +71,8 @@ pub fn bearer(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Who is calling: the JWT the gateway verified, and the claims functions act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    /// The bearer token, forwarded to the database API so RLS sees the same caller.
-    pub token: String,
-    /// `role` claim: `anon`, `authenticated` or `service_role`.
-    pub role: String,
-    /// `sub` claim: the user id, for signed-in users.
-    pub user_id: Option<String>,
-}
-
-impl Caller {
-    /// Read the caller from the request's bearer JWT.
-    ///
-    /// The signature is checked by the gateway (`verify_jwt = true`) before the request reaches
-    /// the function, and again by the database API on every call that forwards the token; here
-    /// only the claims are read.
-    pub fn from_request(req: &Request) -> Result<Self> {
-        let token =
-            bearer(req).ok_or_else(|| Error::Unauthorized("missing bearer token".into()))?;
-        let claims =
-            decode_claims(token).ok_or_else(|| Error::Unauthorized("invalid JWT".into()))?;
-        let role = claims
-            .get("role")
-            .and_then(|r| r.as_str())
-            .unwrap_or("anon")
-            .to_owned();
-        let user_id = claims
-            .get("sub")
-            .and_then(|s| s.as_str())
-            .map(str::to_owned);
-        Ok(Self {
-            token: token.to_owned(),
-            role,
-            user_id,
-        })
-    }
-
-    /// True for the service_role key: may act on any order.
-    pub fn is_service_role(&self) -> bool {
-        self.role == "service_role"
-    }
-
-    /// The scope idempotency keys are kept under: the user, or the role.
-    pub fn scope(&self) -> String {
-        match &self.user_id {
-            Some(id) => format!("user:{id}"),
-            None => format!("role:{}", self.role),
-        }
-    }
-}
-
-fn decode_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
+/// Who is calling, authenticated by [`crate::auth`].
+pub use crate::auth::Caller;
 
 /// Log an error line (console.error on wasm, stderr natively).
 pub fn log_error(msg: &str) {
@@ -151,47 +93,6 @@ pub fn log_info(msg: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const SERVICE: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
-
-    fn req(auth: Option<&str>) -> Request {
-        let mut b = ::http::Request::builder().method("POST").uri("http://x/");
-        if let Some(a) = auth {
-            b = b.header("authorization", a);
-        }
-        b.body(Vec::new()).unwrap()
-    }
-
-    #[test]
-    fn reads_service_role_claims() {
-        let c = Caller::from_request(&req(Some(&format!("Bearer {SERVICE}")))).unwrap();
-        assert!(c.is_service_role());
-        assert_eq!(c.user_id, None);
-        assert_eq!(c.scope(), "role:service_role");
-    }
-
-    #[test]
-    fn rejects_missing_and_garbage_tokens() {
-        assert_eq!(Caller::from_request(&req(None)).unwrap_err().status(), 401);
-        assert_eq!(
-            Caller::from_request(&req(Some("Bearer")))
-                .unwrap_err()
-                .status(),
-            401
-        );
-        assert_eq!(
-            Caller::from_request(&req(Some("Bearer a.!!!.c")))
-                .unwrap_err()
-                .status(),
-            401
-        );
-        assert_eq!(
-            Caller::from_request(&req(Some("Basic abc")))
-                .unwrap_err()
-                .status(),
-            401
-        );
-    }
 
     #[test]
     fn parse_json_distinguishes_syntax_from_shape() {

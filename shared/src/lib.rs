@@ -9,6 +9,8 @@
 //! - [`order`]: the order state machine, the only way a status changes.
 //! - [`webhook`]: signature schemes (Standard Webhooks, Stripe, GitHub, Shopify).
 //! - [`http`]: the request/response types handlers see, free of any JS type.
+//! - [`auth`]: who is calling: secret and publishable keys, user JWTs verified against the
+//!   project's JWKS (ES256/RS256) or the legacy HS256 secret; the keys of outgoing REST calls.
 //! - [`store`]: database access behind a trait; PostgREST through `postgrest-rs`.
 //! - [`processing`]: the process/cancel flows, and [`idempotency`] for `Idempotency-Key`.
 //!
@@ -16,6 +18,7 @@
 //! into an [`http::Request`], runs a handler and turns its [`http::Response`] into a
 //! `web_sys::Response`. Function crates only wire a handler to an export.
 
+pub mod auth;
 pub mod error;
 pub mod events;
 pub mod http;

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::auth::AuthConfig;
 use crate::http::{self, Caller, Request, Response};
 use crate::idempotency::with_idempotency;
 use crate::money::Currency;
@@ -197,7 +198,7 @@ pub async fn process_order<S: OrderStore>(
         .apply_processing(&ApplyProcessing {
             transition: t,
             priced: &priced,
-            actor: caller.user_id.as_deref(),
+            actor: caller.user_id(),
         })
         .await?;
     if !outcome.ok {
@@ -224,9 +225,7 @@ pub async fn cancel_order<S: OrderStore>(
 ) -> Result<CancelledOrder> {
     let snap = snapshot(store, caller, order_id).await?;
     let t = order::transition(order_id, status_of(&snap)?, OrderStatus::Cancelled)?;
-    let outcome = store
-        .apply_transition(&t, caller.user_id.as_deref())
-        .await?;
+    let outcome = store.apply_transition(&t, caller.user_id()).await?;
     if !outcome.ok {
         return Err(refusal(outcome, &t));
     }
@@ -240,10 +239,13 @@ pub async fn cancel_order<S: OrderStore>(
 /// Largest request body the order endpoints read (`{"order_id": ...}` is a few bytes).
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// The HTTP handler shape of both endpoints: POST, a signed-in user's or the service_role JWT,
-/// `{"order_id"}`, an optional `Idempotency-Key`; `flow` does the work.
+/// The HTTP handler shape of both endpoints: POST, a signed-in user or the service role
+/// (authenticated by `auth` against `now_unix`), `{"order_id"}`, an optional
+/// `Idempotency-Key`; `flow` does the work.
 pub async fn handle_order_request<S, T, F, Fut>(
     store: &S,
+    auth: &AuthConfig,
+    now_unix: i64,
     endpoint: &str,
     req: Request,
     flow: F,
@@ -255,14 +257,10 @@ where
     Fut: std::future::Future<Output = Result<T>>,
 {
     let checked = http::require_method(&req, ::http::Method::POST, "POST")
-        .and_then(|_| Caller::from_request(&req))
+        .and_then(|_| auth.authenticate(req.headers(), now_unix))
+        // The publishable (or anon) key acts for nobody: orders need a user or the service role.
+        .and_then(Caller::require_user_or_service)
         .and_then(|caller| {
-            // The anon key is a valid JWT, but acts for nobody: orders need a user or service_role.
-            if caller.user_id.is_none() && !caller.is_service_role() {
-                return Err(Error::Unauthorized(
-                    "sign in (a user's JWT) or use the service_role key".into(),
-                ));
-            }
             if req.body().len() > MAX_BODY {
                 return Err(Error::PayloadTooLarge { limit: MAX_BODY });
             }
@@ -306,20 +304,26 @@ pub async fn serve_order_endpoint(
     env: crate::edge::Env,
     endpoint: Endpoint,
 ) -> Response {
-    let store = match crate::store::postgrest_store::PostgrestStore::from_env(&env) {
-        Ok(s) => s,
+    let setup = || -> Result<_> {
+        Ok((
+            crate::store::postgrest_store::PostgrestStore::from_env(&env)?,
+            crate::auth::config(&env)?,
+        ))
+    };
+    let (store, auth) = match setup() {
+        Ok(v) => v,
         Err(e) => return e.to_response(),
     };
-    let s = &store;
+    let (s, auth, now) = (&store, &*auth, crate::auth::now_unix());
     match endpoint {
         Endpoint::Process => {
-            handle_order_request(s, "process-order", req, |c, id| async move {
+            handle_order_request(s, auth, now, "process-order", req, |c, id| async move {
                 process_order(s, &c, id).await
             })
             .await
         }
         Endpoint::Cancel => {
-            handle_order_request(s, "cancel-order", req, |c, id| async move {
+            handle_order_request(s, auth, now, "cancel-order", req, |c, id| async move {
                 cancel_order(s, &c, id).await
             })
             .await

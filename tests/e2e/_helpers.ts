@@ -1,16 +1,86 @@
 // Helpers for end-to-end tests against the running local stack (`make start`; scripts/test.sh
 // starts it). Real HTTP through the gateway, real PostgREST-compatible server, real
 // PostgreSQL. The database connection is used only to arrange fixtures and to check effects.
+//
+// Two key modes, as the stack's FUNCTION_KEYS (scripts/stack.sh passes it on):
+//   legacy (default): clients use the legacy anon/service_role JWTs, users get HS256 tokens;
+//   new:              clients use the publishable/secret API keys, users get ES256 tokens signed
+//                     with supabase/signing_keys.json, and the functions' env holds no legacy key.
+// ANON_KEY and SERVICE_ROLE_KEY are the keys of the mode, so every test runs in both.
 import postgres from "npm:postgres";
 import { createClient, type SupabaseClient } from "npm:@supabase/supabase-js";
 
 export const API_URL = Deno.env.get("API_URL") ?? "http://127.0.0.1:54321";
 export const DB_URL = Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres";
+/** FUNCTION_KEYS if set, else the mode the stack of this checkout was started in. */
+function keyMode(): "legacy" | "new" {
+  let mode = Deno.env.get("FUNCTION_KEYS");
+  if (!mode) {
+    try {
+      mode = Deno.readTextFileSync(new URL("../../.stack/function-keys", import.meta.url)).trim();
+    } catch { /* no stack state: legacy */ }
+  }
+  return mode === "new" ? "new" : "legacy";
+}
+export const KEY_MODE = keyMode();
 export const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
-export const ANON_KEY =
+export const LEGACY_ANON_KEY =
   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0";
-export const SERVICE_ROLE_KEY =
+export const LEGACY_SERVICE_ROLE_KEY =
   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
+/** The new API keys `supabase start` prints (not JWTs). */
+export const PUBLISHABLE_KEY = "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH";
+export const SECRET_KEY = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz";
+/** The anon-role key of the mode: the publishable key, or the legacy anon JWT. */
+export const ANON_KEY = KEY_MODE === "new" ? PUBLISHABLE_KEY : LEGACY_ANON_KEY;
+/** The service-role key of the mode: the secret key, or the legacy service_role JWT. */
+export const SERVICE_ROLE_KEY = KEY_MODE === "new" ? SECRET_KEY : LEGACY_SERVICE_ROLE_KEY;
+
+/** The ES256 signing key of supabase/config.toml's [auth] signing_keys_path (private part included). */
+export const SIGNING_KEY: JsonWebKey & { kid: string } = JSON.parse(
+  Deno.readTextFileSync(new URL("../../supabase/signing_keys.json", import.meta.url)),
+)[0];
+
+/** The function names in the gateway's order: function i listens on FN_PORT_BASE + i. */
+function functionNames(): string[] {
+  const names = new Set<string>();
+  for (const dir of ["../../supabase/functions/", "../../bench/functions/"]) {
+    try {
+      for (const e of Deno.readDirSync(new URL(dir, import.meta.url))) {
+        if (!e.isDirectory || e.name.startsWith("_")) continue;
+        try {
+          if (Deno.statSync(new URL(`${dir}${e.name}/index.ts`, import.meta.url)).isFile) names.add(e.name);
+        } catch { /* not a function */ }
+      }
+    } catch { /* no such folder */ }
+  }
+  return [...names].sort();
+}
+
+/** A function's own port, past the gateway (as scripts/gateway.ts assigns them). */
+export function functionUrl(name: string): string {
+  const i = functionNames().indexOf(name);
+  if (i < 0) throw new Error(`no function named ${name}`);
+  return `http://127.0.0.1:${Number(Deno.env.get("FN_PORT_BASE") ?? 54340) + i}`;
+}
+
+/** The key variables a function process of this mode gets (for tests that spawn one). */
+export function functionKeysEnv(): Record<string, string> {
+  return KEY_MODE === "new"
+    ? {
+      SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: PUBLISHABLE_KEY }),
+      SUPABASE_SECRET_KEYS: JSON.stringify({ default: SECRET_KEY }),
+    }
+    : { SUPABASE_ANON_KEY: LEGACY_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY: LEGACY_SERVICE_ROLE_KEY };
+}
+
+/**
+ * Headers for a raw REST call acting with `key`: an sb_ API key goes in `apikey` alone (a bearer
+ * sb_ key must equal apikey), a JWT as bearer beside the mode's anon key.
+ */
+export function restHeaders(key = SERVICE_ROLE_KEY): Record<string, string> {
+  return key.startsWith("sb_") ? { apikey: key } : { apikey: ANON_KEY, authorization: `Bearer ${key}` };
+}
 
 /** A small pool for arranging and checking; closed by the last test of each file via `e2e`. */
 export const sql = postgres(DB_URL, { max: 4, onnotice: () => {} });
@@ -24,7 +94,7 @@ const enc = new TextEncoder();
 const b64url = (bytes: Uint8Array) =>
   btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
-/** An HS256 JWT signed with the local stack's secret (what GoTrue would issue). */
+/** An HS256 JWT signed with the local stack's legacy secret (what GoTrue issued before signing keys). */
 export async function signJwt(claims: Record<string, unknown>, secret = JWT_SECRET): Promise<string> {
   const header = b64url(enc.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
   const payload = b64url(enc.encode(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })));
@@ -35,13 +105,45 @@ export async function signJwt(claims: Record<string, unknown>, secret = JWT_SECR
   return `${header}.${payload}.${b64url(sig)}`;
 }
 
+/**
+ * An ES256 JWT signed with `jwk` (by default the project's signing key, what GoTrue issues with
+ * asymmetric keys); `header` entries override the defaults (alg, typ, kid).
+ */
+export async function signEs256Jwt(
+  claims: Record<string, unknown>,
+  jwk: JsonWebKey & { kid?: string } = SIGNING_KEY,
+  header: Record<string, unknown> = {},
+): Promise<string> {
+  const head = b64url(enc.encode(JSON.stringify({ alg: "ES256", typ: "JWT", kid: jwk.kid, ...header })));
+  const payload = b64url(enc.encode(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })));
+  const { kty, crv, x, y, d } = jwk;
+  const key = await crypto.subtle.importKey(
+    "jwk",
+    { kty, crv, x, y, d },
+    { name: "ECDSA", namedCurve: "P-256" },
+    false,
+    [
+      "sign",
+    ],
+  );
+  const sig = new Uint8Array(
+    await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, enc.encode(`${head}.${payload}`)),
+  );
+  return `${head}.${payload}.${b64url(sig)}`;
+}
+
+/** A user's access token in the mode: ES256 with the signing key (new) or HS256 (legacy). */
+export function signUserJwt(claims: Record<string, unknown>): Promise<string> {
+  return KEY_MODE === "new" ? signEs256Jwt(claims) : signJwt(claims);
+}
+
 export type User = { id: string; token: string };
 
 /** A new user in auth.users with a signed-in JWT. */
 export async function newUser(): Promise<User> {
   const id = crypto.randomUUID();
   await sql`insert into auth.users (id, email) values (${id}, ${id + "@test.local"})`;
-  return { id, token: await signJwt({ sub: id, role: "authenticated", aud: "authenticated" }) };
+  return { id, token: await signUserJwt({ sub: id, role: "authenticated", aud: "authenticated" }) };
 }
 
 /** A new product; returns its id. */
@@ -90,6 +192,10 @@ export async function callFn(
   const headers: Record<string, string> = { "content-type": "application/json", ...opts.headers };
   const token = opts.token === undefined ? SERVICE_ROLE_KEY : opts.token;
   if (token) headers.authorization = `Bearer ${token}`;
+  // An sb_ API key is also the apikey (as supabase-js sends it): a bearer sb_ key alone is refused.
+  if (token?.startsWith("sb_") && !Object.keys(headers).some((h) => h.toLowerCase() === "apikey")) {
+    headers.apikey = token;
+  }
   const method = opts.method ?? "POST";
   const resp = await fetch(`${API_URL}/functions/v1/${name}`, {
     method,

@@ -7,6 +7,7 @@ import {
   callFn,
   client,
   e2e,
+  functionKeysEnv,
   newProduct,
   newUser,
   orderRow,
@@ -472,8 +473,7 @@ e2e("the REST server unreachable: 503 JSON without internals", async () => {
     env: {
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
       SUPABASE_URL: "http://127.0.0.1:9",
-      SUPABASE_ANON_KEY: ANON_KEY,
-      SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
+      ...functionKeysEnv(),
     },
     stdout: "null",
     stderr: "null",

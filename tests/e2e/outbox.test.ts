@@ -14,6 +14,7 @@ import {
   newUser,
   orderRow,
   placeOrder,
+  restHeaders,
   SERVICE_ROLE_KEY,
   sql,
   stockOf,
@@ -104,7 +105,7 @@ async function processedCount(orderId: number): Promise<number> {
 async function rpc(name: string, body: unknown, key = SERVICE_ROLE_KEY) {
   const resp = await fetch(`${API_URL}/rest/v1/rpc/${name}`, {
     method: "POST",
-    headers: { apikey: ANON_KEY, authorization: `Bearer ${key}`, "content-type": "application/json" },
+    headers: { ...restHeaders(key), "content-type": "application/json" },
     body: JSON.stringify(body),
   });
   return { status: resp.status, body: await resp.json().catch(() => null) };
@@ -318,7 +319,7 @@ e2e("a poison event is dead after its last attempt, and requeue_dead_events puts
   const [still] = await sql`select status, attempts from public.event_outbox where id = ${id}`;
   assertEquals([still.status, still.attempts], ["dead", 3], "anon requeued nothing");
   const serviceStats = await fetch(`${API_URL}/rest/v1/event_outbox_stats`, {
-    headers: { apikey: ANON_KEY, authorization: `Bearer ${SERVICE_ROLE_KEY}` },
+    headers: restHeaders(SERVICE_ROLE_KEY),
   });
   assertEquals(serviceStats.status, 200);
   await serviceStats.body?.cancel();

@@ -1,7 +1,7 @@
 //! `cancel-order`: cancel a pending or processed order (a processed order releases its stock).
 //!
-//! `POST /functions/v1/cancel-order` with `{"order_id": <integer>}` and a JWT
-//! (`verify_jwt = true`): service_role may cancel any order, a signed-in user only their own.
+//! `POST /functions/v1/cancel-order` with `{"order_id": <integer>}`, authenticated in code
+//! ([`edge_shared::auth`]): a secret key may cancel any order, a signed-in user only their own.
 //! Optional `Idempotency-Key`. The flow lives in [`edge_shared::processing`].
 
 edge_shared::edge_function!(

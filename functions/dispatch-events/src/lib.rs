@@ -1,7 +1,8 @@
 //! `dispatch-events`: deliver due `event_outbox` events, signed as Standard Webhooks, to their
 //! target functions, with retries, backoff and dead letters.
 //!
-//! `POST /functions/v1/dispatch-events` with the service_role key (`verify_jwt = true`) and an
+//! `POST /functions/v1/dispatch-events` with a secret key (or the legacy service_role key,
+//! checked in code by [`edge_shared::auth`]) and an
 //! optional body `{"batch_size"?, "lanes"?, "budget_ms"?, "max_events"?}`. Called by
 //! `scripts/scheduler.ts` on the local stack (on every outbox NOTIFY and every 2 s) and by
 //! pg_cron + pg_net on hosted Supabase. Answers `{"claimed", "delivered", "retried", "dead",

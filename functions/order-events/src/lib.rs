@@ -2,8 +2,8 @@
 //!
 //! `POST /functions/v1/order-events` (`verify_jwt = false`) with a Supabase database-webhook
 //! payload, signed as Standard Webhooks with `ORDER_EVENTS_SECRET` (what `dispatch-events`
-//! sends), or unsigned with `Authorization: Bearer <service_role key>` (a stock database
-//! webhook). A new order is processed, an order that became `paid` gets a fulfillment; every
+//! sends), or unsigned with a secret key (`apikey: sb_secret_…`) or the legacy
+//! `Authorization: Bearer <service_role key>` (a stock database webhook). A new order is processed, an order that became `paid` gets a fulfillment; every
 //! event is acted on once. The flow lives in [`edge_shared::events::receive`].
 
 edge_shared::edge_function!(

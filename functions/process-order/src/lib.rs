@@ -1,7 +1,7 @@
 //! `process-order`: price a pending order and process it, exactly once.
 //!
-//! `POST /functions/v1/process-order` with `{"order_id": <integer>}` and a JWT
-//! (`verify_jwt = true`): service_role may process any order, a signed-in user only their own.
+//! `POST /functions/v1/process-order` with `{"order_id": <integer>}`, authenticated in code
+//! ([`edge_shared::auth`]): a secret key may process any order, a signed-in user only their own.
 //! Optional `Idempotency-Key`. The flow lives in [`edge_shared::processing`].
 
 edge_shared::edge_function!(

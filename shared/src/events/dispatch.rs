@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use super::outbox::{ClaimOptions, Completion, OutboxEvent, OutboxStore};
 use super::retry::{after_failure, AfterFailure};
-use crate::http::{self, Caller, Request, Response};
+use crate::auth::AuthConfig;
+use crate::http::{self, Request, Response};
 use crate::webhook::standard;
 use crate::{Error, Result};
 
@@ -415,23 +416,20 @@ pub async fn dispatch<S: OutboxStore, H: Sender>(
 /// The largest body `dispatch-events` accepts (its optional overrides are a few numbers).
 pub const MAX_BODY: usize = 4 * 1024;
 
-/// The `dispatch-events` handler: POST with the service_role key; optional JSON body of
-/// [`DispatchOverrides`].
+/// The `dispatch-events` handler: POST with a secret key (or the legacy service_role key),
+/// authenticated by `auth`; optional JSON body of [`DispatchOverrides`].
 pub async fn handle_dispatch<S: OutboxStore, H: Sender>(
     store: &S,
     sender: &H,
     rt: Runtime<'_>,
+    auth: &AuthConfig,
     config: DispatchConfig,
     req: Request,
 ) -> Response {
     let run = async {
         http::require_method(&req, ::http::Method::POST, "POST")?;
-        let caller = Caller::from_request(&req)?;
-        if !caller.is_service_role() {
-            return Err(Error::Unauthorized(
-                "dispatch-events needs the service_role key".into(),
-            ));
-        }
+        auth.authenticate(req.headers(), (rt.now_ms)().div_euclid(1000))?
+            .require_service_role("dispatch-events")?;
         let overrides: DispatchOverrides = if req.body().iter().all(u8::is_ascii_whitespace) {
             DispatchOverrides::default()
         } else {

@@ -2,6 +2,8 @@
 //! `supabase/migrations/20261121000700_event_outbox.sql`, service_role only), and the two
 //! functions' entry points.
 
+use std::rc::Rc;
+
 use serde_json::{json, Value};
 
 use super::dispatch::{handle_dispatch, DispatchConfig, Runtime};
@@ -10,6 +12,7 @@ use super::outbox::{Claim, ClaimOptions, CompleteSummary, Completion, OutboxStor
 use super::receive::{
     handle_order_event, FulfillOutcome, OrderEventStart, Receipt, ReceiverConfig, ReceiverStore,
 };
+use crate::auth::AuthConfig;
 use crate::edge::Env;
 use crate::http::{Request, Response};
 use crate::store::postgrest_store::PostgrestStore;
@@ -86,38 +89,37 @@ fn random() -> f64 {
     js_sys::Math::random()
 }
 
-/// `dispatch-events`: env `SUPABASE_URL`, `SUPABASE_ANON_KEY`, `SUPABASE_SERVICE_ROLE_KEY`,
-/// `ORDER_EVENTS_SECRET`.
+/// `dispatch-events`: env `SUPABASE_URL`, the keys ([`crate::auth`]), `ORDER_EVENTS_SECRET`.
 pub async fn serve_dispatch_events(req: Request, env: Env) -> Response {
-    let setup = || -> Result<(PostgrestStore, DispatchConfig)> {
+    let setup = || -> Result<(PostgrestStore, Rc<AuthConfig>, DispatchConfig)> {
         let store = PostgrestStore::from_env(&env)?;
         let url = env.require("SUPABASE_URL")?.trim_end_matches('/');
         let secret = env.require("ORDER_EVENTS_SECRET")?;
         Ok((
             store,
+            crate::auth::config(&env)?,
             DispatchConfig::new(format!("{url}/functions/v1"), secret),
         ))
     };
     match setup() {
-        Ok((store, config)) => {
+        Ok((store, auth, config)) => {
             let rt = Runtime {
                 now_ms: &now_ms,
                 random: &random,
             };
-            handle_dispatch(&store, &FetchSender::default(), rt, config, req).await
+            handle_dispatch(&store, &FetchSender::default(), rt, &auth, config, req).await
         }
         Err(e) => e.to_response(),
     }
 }
 
-/// `order-events`: env `SUPABASE_URL`, `SUPABASE_ANON_KEY`, `SUPABASE_SERVICE_ROLE_KEY`,
-/// `ORDER_EVENTS_SECRET`.
+/// `order-events`: env `SUPABASE_URL`, the keys ([`crate::auth`]), `ORDER_EVENTS_SECRET`.
 pub async fn serve_order_events(req: Request, env: Env) -> Response {
     let setup = || -> Result<(PostgrestStore, ReceiverConfig)> {
         let store = PostgrestStore::from_env(&env)?;
         let config = ReceiverConfig {
             secret: env.require("ORDER_EVENTS_SECRET")?.to_owned(),
-            service_role_key: env.require("SUPABASE_SERVICE_ROLE_KEY")?.to_owned(),
+            auth: crate::auth::config(&env)?,
         };
         Ok((store, config))
     };

@@ -3,8 +3,8 @@
 //! Who may call:
 //! - the outbox dispatcher: Standard Webhooks headers, verified with `ORDER_EVENTS_SECRET`
 //!   (5 minute tolerance); deduplicated on `webhook-id` (source `event_outbox`);
-//! - a stock Supabase database webhook: no signature, `Authorization: Bearer <service_role
-//!   key>` compared in constant time with `SUPABASE_SERVICE_ROLE_KEY`; deduplicated on the
+//! - a stock Supabase database webhook: no signature, a secret key as `apikey` (or bearer) or
+//!   the legacy service_role key as bearer, authenticated by [`crate::auth`]; deduplicated on the
 //!   SHA-256 of the body (source `db_webhook`: stock webhooks carry no id, and two distinct
 //!   changes never have the same payload since the record carries `updated_at`);
 //! - anyone else: 401 (a bad or stale signature too).
@@ -41,9 +41,9 @@ use std::cell::RefCell;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::payload::{decide, DbChange, OrderEventAction};
+use crate::auth::AuthConfig;
 use crate::http::{self, Caller, Request, Response};
 use crate::order::Transition;
 use crate::processing::process_order;
@@ -154,8 +154,8 @@ impl<S: ReceiverStore + OrderStore> OrderStore for EventScoped<'_, S> {
 pub struct ReceiverConfig {
     /// `ORDER_EVENTS_SECRET`.
     pub secret: String,
-    /// `SUPABASE_SERVICE_ROLE_KEY`: stock webhooks' bearer, and the key processing runs with.
-    pub service_role_key: String,
+    /// The keys stock webhooks are authenticated with (a secret key, new or legacy).
+    pub auth: std::rc::Rc<AuthConfig>,
 }
 
 impl std::fmt::Debug for ReceiverConfig {
@@ -202,11 +202,11 @@ pub fn authenticate(req: &Request, config: &ReceiverConfig, now_unix: i64) -> Re
             ))),
         };
     }
-    let bearer = http::bearer(req).unwrap_or_default();
-    let key = config.service_role_key.as_bytes();
-    if key.is_empty() || !bool::from(bearer.as_bytes().ct_eq(key)) {
+    let caller = config.auth.authenticate(req.headers(), now_unix)?;
+    if !caller.is_service_role() {
         return Err(Error::Unauthorized(
-            "a Standard Webhooks signature or the service_role key is required".into(),
+            "a Standard Webhooks signature or a secret key (or the legacy service_role key) is required"
+                .into(),
         ));
     }
     if req.body().len() > DEFAULT_MAX_BODY {
@@ -250,7 +250,6 @@ fn processing_outcome<T>(result: Result<T>) -> Result<(&'static str, Option<Valu
 /// Act on one authenticated delivery.
 async fn act<S: ReceiverStore + OrderStore>(
     store: &S,
-    config: &ReceiverConfig,
     delivery: &Delivery,
     change: &DbChange,
 ) -> Result<Response> {
@@ -286,11 +285,7 @@ async fn act<S: ReceiverStore + OrderStore>(
                 details,
             };
             let (outcome, details) = if start.auto_process_orders {
-                let caller = Caller {
-                    token: config.service_role_key.clone(),
-                    role: "service_role".into(),
-                    user_id: None,
-                };
+                let caller = Caller::ServiceRole;
                 let scoped = EventScoped {
                     store,
                     prefetched: RefCell::new(Some(start.snapshot)),
@@ -324,7 +319,7 @@ pub async fn handle_order_event<S: ReceiverStore + OrderStore>(
         http::require_method(&req, ::http::Method::POST, "POST")?;
         let delivery = authenticate(&req, config, now_unix)?;
         let change: DbChange = http::parse_json(req.body())?;
-        act(store, config, &delivery, &change).await
+        act(store, &delivery, &change).await
     };
     match run.await {
         Ok(resp) => resp,

@@ -16,6 +16,7 @@ use super::dispatch::{
 use super::memory::{claimable, MemoryOutbox, MemoryReceiver, Status};
 use super::outbox::{ClaimOptions, OutboxStore};
 use super::receive::{handle_order_event, ReceiverConfig, SOURCE_DB_WEBHOOK, SOURCE_OUTBOX};
+use crate::auth::AuthConfig;
 use crate::http::{Request, Response};
 use crate::store::{OrderHead, OrderSnapshot, SnapshotLine};
 use crate::webhook::standard;
@@ -50,10 +51,21 @@ fn outbox() -> MemoryOutbox {
     o
 }
 
+const SECRET_KEY: &str = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz";
+const PUBLISHABLE_KEY: &str = "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH";
+
+/// The keys of a project with both key systems.
+fn auth() -> AuthConfig {
+    AuthConfig::default()
+        .with_legacy_keys(SERVICE, ANON)
+        .with_secret_key(SECRET_KEY)
+        .with_publishable_key(PUBLISHABLE_KEY)
+}
+
 fn receiver_config() -> ReceiverConfig {
     ReceiverConfig {
         secret: SECRET.into(),
-        service_role_key: SERVICE.into(),
+        auth: std::rc::Rc::new(auth()),
     }
 }
 
@@ -624,7 +636,7 @@ fn call_dispatch(config: DispatchConfig, req: Request) -> Response {
         now_ms: &now,
         random: &random,
     };
-    block_on(handle_dispatch(&o, &sender, rt, config, req))
+    block_on(handle_dispatch(&o, &sender, rt, &auth(), config, req))
 }
 
 #[test]
@@ -654,6 +666,27 @@ fn dispatch_events_is_for_service_role_posts_only() {
     assert_eq!(call_dispatch(dispatch_config(), overrides).status(), 200);
     let unknown = request("POST", Some(SERVICE), &[], br#"{"batchsize": 5}"#);
     assert_eq!(call_dispatch(dispatch_config(), unknown).status(), 400);
+    // The new keys: the secret key as apikey is the service role, the publishable key is not.
+    let h = |k: &str| vec![("apikey", k.to_string())];
+    assert_eq!(
+        call_dispatch(
+            dispatch_config(),
+            request("POST", None, &h(SECRET_KEY), b"")
+        )
+        .status(),
+        200
+    );
+    for (bearer, headers) in [
+        (None, h(PUBLISHABLE_KEY)),
+        (Some(PUBLISHABLE_KEY), h(PUBLISHABLE_KEY)),
+        (Some(SECRET_KEY), h(PUBLISHABLE_KEY)),
+        (None, h("sb_secret_wrong")),
+    ] {
+        assert_eq!(
+            call_dispatch(dispatch_config(), request("POST", bearer, &headers, b"")).status(),
+            401
+        );
+    }
     let bad_secret = DispatchConfig::new("http://gw/functions/v1", "not-a-secret");
     assert_eq!(
         call_dispatch(bad_secret, request("POST", Some(SERVICE), &[], b"")).status(),
@@ -786,6 +819,27 @@ fn a_stock_database_webhook_with_the_service_role_key_is_accepted_and_deduplicat
         1
     );
     assert_eq!(*r.orders.applies.borrow(), 1);
+    // The secret key (new system) as apikey, alone or with the same bearer: a stock webhook too.
+    add_order(&r, 5, 1);
+    let body5 = serde_json::to_vec(&insert(5)).unwrap();
+    let key = vec![("apikey", SECRET_KEY.to_string())];
+    let (s3, b3) = deliver(&r, request("POST", None, &key, &body5));
+    assert_eq!((s3, b3["outcome"].as_str()), (200, Some("processed")));
+    let (s4, b4) = deliver(&r, request("POST", Some(SECRET_KEY), &key, &body5));
+    assert_eq!((s4, b4["outcome"].as_str()), (200, Some("duplicate")));
+    // The publishable key, or a bearer key that differs from apikey: 401, nothing recorded.
+    add_order(&r, 6, 1);
+    let body6 = serde_json::to_vec(&insert(6)).unwrap();
+    let publishable = vec![("apikey", PUBLISHABLE_KEY.to_string())];
+    assert_eq!(
+        deliver(&r, request("POST", None, &publishable, &body6)).0,
+        401
+    );
+    assert_eq!(
+        deliver(&r, request("POST", Some(SECRET_KEY), &publishable, &body6)).0,
+        401
+    );
+    assert_eq!(r.orders.status(6), "pending");
     let big = vec![b' '; crate::webhook::DEFAULT_MAX_BODY + 1];
     assert_eq!(
         deliver(&r, request("POST", Some(SERVICE), &[], &big)).0,

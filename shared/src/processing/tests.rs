@@ -57,19 +57,11 @@ fn store_with(snaps: Vec<OrderSnapshot>) -> MemoryStore {
 }
 
 fn service() -> Caller {
-    Caller {
-        token: "t".into(),
-        role: "service_role".into(),
-        user_id: None,
-    }
+    Caller::ServiceRole
 }
 
 fn user(id: &str) -> Caller {
-    Caller {
-        token: "t".into(),
-        role: "authenticated".into(),
-        user_id: Some(id.into()),
-    }
+    Caller::user(id, "authenticated", "t")
 }
 
 #[test]
@@ -184,8 +176,22 @@ fn discount_codes_apply_and_exhaust() {
     assert_eq!((e.status(), e.code()), (422, "discount_rejected"));
 }
 
+const SERVICE_KEY: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
+const ANON_KEY: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0";
+const SECRET_KEY: &str = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz";
+const PUBLISHABLE_KEY: &str = "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH";
+const JWT_SECRET: &[u8] = b"super-secret-jwt-token-with-at-least-32-characters-long";
+const NOW: i64 = 1_800_000_000;
+
+fn auth() -> crate::auth::AuthConfig {
+    crate::auth::AuthConfig::default()
+        .with_legacy_keys(SERVICE_KEY, ANON_KEY)
+        .with_secret_key(SECRET_KEY)
+        .with_publishable_key(PUBLISHABLE_KEY)
+        .with_jwt_secret(JWT_SECRET)
+}
+
 fn request(method: &str, body: &str, key: Option<&str>) -> Request {
-    const SERVICE_KEY: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
     let mut b = ::http::Request::builder()
         .method(method)
         .uri("http://x/functions/v1/process-order")
@@ -199,6 +205,8 @@ fn request(method: &str, body: &str, key: Option<&str>) -> Request {
 fn call(store: &MemoryStore, req: Request) -> (u16, serde_json::Value) {
     let resp = block_on(handle_order_request(
         store,
+        &auth(),
+        NOW,
         "process-order",
         req,
         |caller, id| async move { process_order(store, &caller, id).await },
@@ -232,7 +240,6 @@ fn http_errors_have_the_json_shape_and_status() {
 
 #[test]
 fn anon_callers_and_oversized_bodies_are_refused_before_any_read() {
-    const ANON_KEY: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0";
     let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
     let mut anon = request("POST", "{\"order_id\":1}", None);
     anon.headers_mut().insert(
@@ -302,6 +309,8 @@ fn idempotency_replay_sends_the_stored_bytes_as_they_were() {
     let store = &store;
     let resp = block_on(handle_order_request(
         store,
+        &auth(),
+        NOW,
         "process-order",
         request("POST", body, Some("k")),
         |caller, id| async move { process_order(store, &caller, id).await },
@@ -310,4 +319,80 @@ fn idempotency_replay_sends_the_stored_bytes_as_they_were() {
     assert_eq!(resp.headers()["idempotent-replayed"], "true");
     assert_eq!(resp.body().as_slice(), sent.as_bytes());
     assert_eq!(*store.applies.borrow(), 0, "a replay has no effect");
+}
+
+#[test]
+fn the_secret_key_processes_and_the_publishable_key_alone_is_refused() {
+    let store = store_with(vec![
+        snap(1, vec![line(1, 1, 100)]),
+        snap(2, vec![line(1, 1, 100)]),
+    ]);
+    let with_headers = |pairs: &[(&str, &str)]| {
+        let mut req = request("POST", "{\"order_id\":1}", None);
+        req.headers_mut().remove("authorization");
+        for (n, v) in pairs {
+            req.headers_mut().insert(
+                ::http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        req
+    };
+    for pairs in [
+        vec![("apikey", PUBLISHABLE_KEY.to_string())],
+        vec![
+            ("apikey", PUBLISHABLE_KEY.to_string()),
+            ("authorization", format!("Bearer {PUBLISHABLE_KEY}")),
+        ],
+        vec![
+            ("apikey", PUBLISHABLE_KEY.to_string()),
+            ("authorization", format!("Bearer {SECRET_KEY}")),
+        ],
+        vec![("apikey", "sb_secret_wrong".to_string())],
+        vec![],
+    ] {
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (status, body) = call(&store, with_headers(&pairs));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("unauthorized")),
+            "{pairs:?}"
+        );
+    }
+    assert_eq!(store.status(1), "pending");
+    let (status, body) = call(&store, with_headers(&[("apikey", SECRET_KEY)]));
+    assert_eq!((status, body["status"].as_str()), (200, Some("processed")));
+    // A user's HS256 token (legacy secret configured) reaches only their own order.
+    let token = |sub: &str| {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let input = format!(
+            "{}.{}",
+            b64(json!({"alg": "HS256", "typ": "JWT"})),
+            b64(
+                json!({"sub": sub, "role": "authenticated", "aud": "authenticated", "exp": NOW + 60})
+            )
+        );
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(JWT_SECRET).unwrap();
+        mac.update(input.as_bytes());
+        let sig =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("Bearer {input}.{sig}")
+    };
+    let mut other = with_headers(&[("apikey", PUBLISHABLE_KEY)]);
+    other
+        .headers_mut()
+        .insert("authorization", token(OTHER).parse().unwrap());
+    *other.body_mut() = b"{\"order_id\":2}".to_vec();
+    assert_eq!(call(&store, other).0, 404);
+    let mut owner = with_headers(&[("apikey", PUBLISHABLE_KEY)]);
+    owner
+        .headers_mut()
+        .insert("authorization", token(DEMO).parse().unwrap());
+    *owner.body_mut() = b"{\"order_id\":2}".to_vec();
+    assert_eq!(call(&store, owner).0, 200);
+    assert_eq!(store.status(2), "processed");
 }

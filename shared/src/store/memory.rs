@@ -38,8 +38,7 @@ impl OrderStore for MemoryStore {
             .borrow()
             .get(&order_id)
             .filter(|s| {
-                caller.is_service_role()
-                    || caller.user_id.as_deref() == Some(s.order.user_id.as_str())
+                caller.is_service_role() || caller.user_id() == Some(s.order.user_id.as_str())
             })
             .cloned())
     }

@@ -1,8 +1,11 @@
 //! [`OrderStore`] and [`IdempotencyStore`] over PostgREST, with `postgrest-rs`.
 //!
-//! Reads forward the caller's JWT, so the database decides what the caller may see (RLS and
-//! the RPC's own check). Writes use the service_role key: they go only through RPCs granted to
-//! service_role alone, which check the expected state before applying anything.
+//! Reads forward a user's JWT (with the publishable or anon key as `apikey`), so the database
+//! decides what the user may see (RLS and the RPC's own check). Everything else uses the service
+//! key ([`RestKeys`]): the secret key as `apikey` alone when the env has one (the gateway turns
+//! it into the service_role for the REST server), the legacy service_role JWT otherwise. Writes
+//! go only through RPCs granted to service_role alone, which check the expected state before
+//! applying anything.
 
 use postgrest::Postgrest;
 use serde::de::DeserializeOwned;
@@ -11,31 +14,43 @@ use serde_json::{json, Value};
 use super::{
     ApplyOutcome, ApplyProcessing, IdempotencyBegin, IdempotencyStore, OrderSnapshot, OrderStore,
 };
-use crate::http::Caller;
+use crate::auth::{Caller, RestKeys, ServiceKey};
 use crate::order::Transition;
 use crate::{Error, Result};
 
 /// The database API of a Supabase project.
 pub struct PostgrestStore {
-    client: Postgrest,
-    service_role_key: String,
+    /// Service calls: the service key's headers are on every request.
+    service: Postgrest,
+    /// Calls for a user: `apikey` is the publishable (or anon) key, the bearer the user's JWT.
+    public: Option<Postgrest>,
 }
 
 impl PostgrestStore {
-    /// From the function env: `SUPABASE_URL`, `SUPABASE_ANON_KEY`, `SUPABASE_SERVICE_ROLE_KEY`.
+    /// From the function env: `SUPABASE_URL` and the keys of [`RestKeys::from_env`].
     pub fn from_env(env: &crate::edge::Env) -> Result<Self> {
         let url = env.require("SUPABASE_URL")?;
-        let anon = env.require("SUPABASE_ANON_KEY")?;
-        let service_role_key = env.require("SUPABASE_SERVICE_ROLE_KEY")?.to_owned();
-        let client = Postgrest::new(format!("{}/rest/v1", url.trim_end_matches('/')))
-            .insert_header("apikey", anon);
-        Ok(Self {
-            client,
-            service_role_key,
-        })
+        Ok(Self::new(url, &RestKeys::from_env(|name| env.get(name))?))
     }
 
-    /// Call an RPC with `token` and decode its JSON answer.
+    /// A store talking to `{url}/rest/v1` with `keys`.
+    pub fn new(url: &str, keys: &RestKeys) -> Self {
+        let base = format!("{}/rest/v1", url.trim_end_matches('/'));
+        let service = match &keys.service {
+            ServiceKey::Secret(key) => Postgrest::new(&base).insert_header("apikey", key),
+            ServiceKey::LegacyJwt(jwt) => Postgrest::new(&base)
+                .insert_header("apikey", jwt)
+                .insert_header("Authorization", format!("Bearer {jwt}")),
+        };
+        let public = keys
+            .public
+            .as_ref()
+            .map(|key| Postgrest::new(&base).insert_header("apikey", key));
+        Self { service, public }
+    }
+
+    /// Call an RPC as `caller` and decode its JSON answer: a user's JWT is forwarded with the
+    /// publishable key, the public caller sends that key alone, the service role its key.
     ///
     /// Null-valued parameters are left out, so the SQL default (null) applies: postrust passes
     /// a JSON `null` argument as an empty string, which fails for `uuid` and numeric types.
@@ -43,7 +58,7 @@ impl PostgrestStore {
         &self,
         function: &str,
         params: &Value,
-        token: &str,
+        caller: &Caller,
     ) -> Result<T> {
         let params = match params {
             Value::Object(map) => Value::Object(
@@ -54,10 +69,19 @@ impl PostgrestStore {
             ),
             other => other.clone(),
         };
-        let resp = self
-            .client
-            .rpc(function, params.to_string())
-            .auth(token)
+        let builder = match (caller, &self.public) {
+            (Caller::User(user), Some(public)) => {
+                public.rpc(function, params.to_string()).auth(&user.token)
+            }
+            (Caller::Public, Some(public)) => public.rpc(function, params.to_string()),
+            (Caller::User(_) | Caller::Public, None) => {
+                return Err(Error::Internal(
+                    "neither SUPABASE_PUBLISHABLE_KEYS nor SUPABASE_ANON_KEY is set".into(),
+                ))
+            }
+            (Caller::ServiceRole, _) => self.service.rpc(function, params.to_string()),
+        };
+        let resp = builder
             .execute()
             .await
             .map_err(|e| Error::Unavailable(format!("rpc {function}: {e}")))?;
@@ -83,13 +107,13 @@ impl PostgrestStore {
         })
     }
 
-    /// Call an RPC with the service_role key.
+    /// Call an RPC with the service key.
     pub async fn rpc_service<T: DeserializeOwned>(
         &self,
         function: &str,
         params: &Value,
     ) -> Result<T> {
-        self.rpc(function, params, &self.service_role_key).await
+        self.rpc(function, params, &Caller::ServiceRole).await
     }
 }
 
@@ -102,7 +126,7 @@ impl OrderStore for PostgrestStore {
         self.rpc(
             "order_for_processing",
             &json!({ "order_id": order_id }),
-            &caller.token,
+            caller,
         )
         .await
     }
