@@ -6,7 +6,18 @@
 // read the answer only if the function's responses carry Access-Control-Allow-Origin.
 // Needs the stack (make start) and `chromium` (make test installs it when missing).
 import { assert, assertEquals } from "../assert.ts";
-import { ANON_KEY, API_URL, e2e, newProduct, newUser, orderRow } from "../e2e/_helpers.ts";
+import {
+  API_URL,
+  e2e,
+  KEY_MODE,
+  LEGACY_ANON_KEY,
+  newProduct,
+  newUser,
+  orderRow,
+  PUBLISHABLE_KEY,
+  signEs256Jwt,
+  signJwt,
+} from "../e2e/_helpers.ts";
 import { explicitProcessingHooks } from "../e2e/_assert_helpers.ts";
 import { type NetworkEntry, Page } from "./chromium.ts";
 
@@ -58,6 +69,7 @@ type Outcome = {
   total: string | null;
   currency: string | null;
   error: string | null;
+  retry: string | null;
   network: NetworkEntry[];
   console: { level: string; text: string }[];
 };
@@ -77,6 +89,7 @@ async function checkout(pageOrigin: string, settings: Record<string, unknown>): 
       total: await page.text("total"),
       currency: await page.text("currency"),
       error: await page.text("error"),
+      retry: await page.text("retry"),
       network: [...page.network.values()],
       console: page.console,
     };
@@ -90,48 +103,70 @@ const functionCalls = (o: Outcome, name: string) => o.network.filter((n) => n.ur
 // The page processes its order itself: no automatic processing while this file runs.
 explicitProcessingHooks();
 
-e2e("browser: a page on another origin places an order and processes it with functions.invoke", async () => {
-  const user = await newUser();
-  const shirt = await newProduct({ price: 1234, stock: 50 });
-  const mug = await newProduct({ price: 500, stock: 50 });
-  const { origin, server } = staticServer();
-  try {
-    assert(origin !== new URL(API_URL).origin, "the page is on another origin than the API");
-    const o = await checkout(origin, {
-      url: API_URL,
-      key: ANON_KEY,
-      token: user.token,
-      items: [{ product_id: shirt, quantity: 3 }, { product_id: mug, quantity: 1 }],
-      region: "US-CA",
-    });
-    const context = JSON.stringify({ error: o.error, console: o.console, network: o.network }, null, 1);
-    // subtotal 3 x 12.34 + 5.00 = 42.02; US-CA tax 7.25 % of 42.02 = 3.04645 -> 3.05;
-    // shipping 5.99 (USD, under the 100.00 free-shipping threshold): 51.06.
-    const subtotal = 3 * 1234 + 500;
-    const expectedTotal = subtotal + 305 + 599;
-    assertEquals(
-      [o.error, o.placed, o.status, o.total, o.currency],
-      ["", "pending", "processed", String(expectedTotal), "USD"],
-      context,
-    );
-    const row = await orderRow(Number(o.orderId));
-    assertEquals([row.user_id, row.status, Number(row.total_amount)], [user.id, "processed", expectedTotal]);
+// Each key system the functions accept in this run: the publishable key with an ES256 user
+// token always; the legacy anon key with an HS256 user token while the functions also hold the
+// legacy keys (FUNCTION_KEYS=new removes them).
+const keySystems = [
+  ...(KEY_MODE === "legacy" ? [{ name: "legacy anon key, HS256 user", key: LEGACY_ANON_KEY, sign: signJwt }] : []),
+  { name: "publishable key, ES256 user", key: PUBLISHABLE_KEY, sign: (c: Record<string, unknown>) => signEs256Jwt(c) },
+];
 
-    // The browser sent a CORS preflight for the function and it was answered 2xx with the headers.
-    const calls = functionCalls(o, "process-order");
-    const preflight = calls.find((n) => n.method === "OPTIONS");
-    assert(preflight, `a preflight for process-order was recorded: ${context}`);
-    assert(preflight.status! >= 200 && preflight.status! < 300, `preflight status ${preflight.status}`);
-    assert(preflight.headers?.["access-control-allow-origin"], "preflight allows the origin");
-    const post = calls.find((n) => n.method === "POST");
-    assertEquals([post?.status, post?.corsError, post?.failed], [200, undefined, undefined], context);
-    assert(post?.headers?.["access-control-allow-origin"], "the POST's answer carries Access-Control-Allow-Origin");
-    // Nothing in the console: no CORS message, no error, no exception.
-    assertEquals(o.console, [], context);
-  } finally {
-    await server.shutdown();
-  }
-});
+for (const keys of keySystems) {
+  e2e(
+    `browser (${keys.name}): a page on another origin places an order and processes it with functions.invoke`,
+    async () => {
+      const { id: userId } = await newUser();
+      const token = await keys.sign({ sub: userId, role: "authenticated", aud: "authenticated" });
+      const shirt = await newProduct({ price: 1234, stock: 50 });
+      const mug = await newProduct({ price: 500, stock: 50 });
+      const { origin, server } = staticServer();
+      try {
+        assert(origin !== new URL(API_URL).origin, "the page is on another origin than the API");
+        const o = await checkout(origin, {
+          url: API_URL,
+          key: keys.key,
+          token,
+          items: [{ product_id: shirt, quantity: 3 }, { product_id: mug, quantity: 1 }],
+          region: "US-CA",
+        });
+        const context = JSON.stringify({ error: o.error, console: o.console, network: o.network }, null, 1);
+        // subtotal 3 x 12.34 + 5.00 = 42.02; US-CA tax 7.25 % of 42.02 = 3.04645 -> 3.05;
+        // shipping 5.99 (USD, under the 100.00 free-shipping threshold): 51.06.
+        const subtotal = 3 * 1234 + 500;
+        const expectedTotal = subtotal + 305 + 599;
+        // The second invoke is refused, and the page can read why (the 409 carries CORS too).
+        assertEquals(
+          [o.error, o.placed, o.status, o.total, o.currency, o.retry],
+          ["", "pending", "processed", String(expectedTotal), "USD", "409 status_conflict"],
+          context,
+        );
+        const row = await orderRow(Number(o.orderId));
+        assertEquals([row.user_id, row.status, Number(row.total_amount)], [userId, "processed", expectedTotal]);
+
+        // The browser sent a CORS preflight for the function and it was answered 2xx with the headers.
+        const calls = functionCalls(o, "process-order");
+        const preflight = calls.find((n) => n.method === "OPTIONS");
+        assert(preflight, `a preflight for process-order was recorded: ${context}`);
+        assert(preflight.status! >= 200 && preflight.status! < 300, `preflight status ${preflight.status}`);
+        assert(preflight.headers?.["access-control-allow-origin"], "preflight allows the origin");
+        const posts = calls.filter((n) => n.method === "POST");
+        assertEquals(
+          posts.map((p) => [p.status, p.corsError, p.failed, Boolean(p.headers?.["access-control-allow-origin"])]),
+          [[200, undefined, undefined, true], [409, undefined, undefined, true]],
+          context,
+        );
+        // Nothing in the console but the browser's own note on the 409: no CORS message, no exception.
+        assertEquals(
+          o.console,
+          [{ level: "error", text: "Failed to load resource: the server responded with a status of 409 (Conflict)" }],
+          context,
+        );
+      } finally {
+        await server.shutdown();
+      }
+    },
+  );
+}
 
 e2e("browser: the test sees it when a function answers without CORS (control)", async () => {
   const { origin, server } = staticServer();
@@ -139,7 +174,7 @@ e2e("browser: the test sees it when a function answers without CORS (control)", 
   try {
     const o = await checkout(origin, {
       url: api.url,
-      key: ANON_KEY,
+      key: PUBLISHABLE_KEY,
       token: "not-used",
       items: [{ product_id: 1, quantity: 1 }],
       region: "US-CA",
