@@ -93,7 +93,7 @@ unit:
 deno-test: build
 	scripts/test.sh deno-test
 
-e2e: build
+e2e: build chromium
 	scripts/test.sh e2e
 
 bench: build
