@@ -46,14 +46,19 @@ export class Page {
     private sessionId = "",
   ) {
     ws.onmessage = (e) => this.#onMessage(JSON.parse(e.data));
+    // A browser that crashes or closes must fail the test, not leave it waiting.
+    ws.onclose = () => {
+      for (const p of this.#pending.values()) p.reject(new Error("the browser closed the DevTools connection"));
+      this.#pending.clear();
+    };
   }
 
   /** Start a fresh headless Chromium (its own profile folder) with one blank page. */
   static async launch(): Promise<Page> {
     const exe = findChromium();
-    if (!exe) throw new Error("chromium not found on PATH (apt-get install chromium, or set CHROMIUM)");
+    if (!exe) throw new Error("chromium not found on PATH: run `make chromium` (or set CHROMIUM=/path/to/chrome)");
     const userDataDir = await Deno.makeTempDir({ prefix: "chromium-test-" });
-    const proc = new Deno.Command(exe, {
+    const command = new Deno.Command(exe, {
       args: [
         "--headless",
         "--no-sandbox", // CI runs as root, where Chromium's sandbox refuses to start
@@ -71,7 +76,14 @@ export class Page {
       stdin: "null",
       stdout: "null",
       stderr: "piped",
-    }).spawn();
+    });
+    let proc: Deno.ChildProcess;
+    try {
+      proc = command.spawn();
+    } catch (err) {
+      await Deno.remove(userDataDir, { recursive: true }).catch(() => {});
+      throw new Error(`cannot start ${exe}: ${err instanceof Error ? err.message : err} (make chromium installs it)`);
+    }
     // Chromium prints "DevTools listening on ws://127.0.0.1:<port>/devtools/browser/<id>".
     const decoder = new TextDecoder();
     let seen = "";
@@ -121,7 +133,14 @@ export class Page {
     const msg: Record<string, unknown> = { id, method, params };
     if (sessionId) msg.sessionId = sessionId;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new Error(`${method}: no answer from the browser within 30 s`));
+      }, 30_000);
+      this.#pending.set(id, {
+        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
       this.ws.send(JSON.stringify(msg));
     });
   }
@@ -184,10 +203,18 @@ export class Page {
 
   /** Navigate and wait for the load event. */
   async goto(url: string): Promise<void> {
-    const loaded = new Promise<void>((resolve) => (this.#loaded = resolve));
-    const { errorText } = await this.send("Page.navigate", { url });
-    if (errorText) throw new Error(`navigation to ${url} failed: ${errorText}`);
-    await loaded;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const loaded = new Promise<void>((resolve, reject) => {
+      this.#loaded = resolve;
+      timer = setTimeout(() => reject(new Error(`${url} did not finish loading within 30 s`)), 30_000);
+    });
+    try {
+      const { errorText } = await this.send("Page.navigate", { url });
+      if (errorText) throw new Error(`navigation to ${url} failed: ${errorText}`);
+      await loaded;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Evaluate an expression in the page and return its (JSON-serialisable) value. */
