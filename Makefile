@@ -13,7 +13,7 @@ DENO := $(ROOT)/node_modules/.bin/deno
 export DENO_DIR := $(TOOLS)/deno
 export DENO_NO_UPDATE_CHECK := 1
 
-.PHONY: help tools build start stop reset status test check selftest lint unit deno-test e2e bench soak fuzz clean
+.PHONY: help tools build start stop reset status test check selftest lint unit deno-test e2e bench soak fuzz clean chromium smoke deploy
 
 help:
 	@echo "make start   install tools, build the wasm, run the local stack (prints URLs and keys)"
@@ -21,6 +21,8 @@ help:
 	@echo "make check   the fast loop: fmt, clippy (native), cargo test -p edge-shared, deno fmt/lint"
 	@echo "make lint | make unit | make deno-test | make e2e | make selftest   one part of make test"
 	@echo "make stop | make reset | make status | make bench | make soak | make fuzz | make build"
+	@echo "make smoke URL=https://<ref>.supabase.co KEY=<secret key>   check a deployed project"
+	@echo "make deploy [PROJECT_REF=<ref>]   build, bundle check, supabase functions deploy"
 
 # --- tools (installed once, cached) ---------------------------------------------------------
 tools: $(WASM_BINDGEN_STAMP) $(POSTRUST) node_modules/.installed .tools/.wasm32-target
@@ -46,6 +48,11 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Headless Chromium for the browser test (tests/browser): Debian's package, installed when
+# missing (CI runs as root on Debian 12). CHROMIUM=/path/to/chrome uses another browser.
+chromium:
+	@scripts/install-chromium.sh
+
 # --- build ------------------------------------------------------------------------------------
 build: tools
 	scripts/build-wasm.sh
@@ -66,7 +73,7 @@ reset: tools
 # --- tests --------------------------------------------------------------------------------------
 # Every target runs scripts/test.sh, which judges each runner by its exit code and its parsed
 # summary, under a timeout, against a minimum test count (see scripts/test-lib.sh).
-test: build
+test: build chromium
 	scripts/test.sh
 
 # The fast loop (no stack, no wasm build): the counter's self-test, cargo fmt --check, clippy
@@ -86,7 +93,7 @@ unit:
 deno-test: build
 	scripts/test.sh deno-test
 
-e2e: build
+e2e: build chromium
 	scripts/test.sh e2e
 
 bench: build
@@ -99,6 +106,17 @@ soak: build
 
 fuzz:
 	scripts/fuzz.sh
+
+# --- deployed projects ---------------------------------------------------------------------------
+# A short check of a deployed project (or the local stack): see scripts/smoke.ts for the options.
+smoke:
+	@[ -x "$(DENO)" ] || $(MAKE) --no-print-directory node_modules/.installed
+	@$(DENO) run --allow-net --allow-env scripts/smoke.ts "$(URL)" "$(KEY)"
+
+# Build, check every function's bundle, then `supabase functions deploy` each function of
+# supabase/config.toml (with --project-ref $(PROJECT_REF) when set). Fails without the CLI.
+deploy: build
+	scripts/deploy.sh
 
 clean:
 	-scripts/stack.sh stop
