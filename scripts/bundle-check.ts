@@ -10,6 +10,7 @@
 //
 // Usage: deno run --allow-all scripts/bundle-check.ts [--bench [runs]]
 import { parse as parseToml } from "npm:smol-toml";
+import { bundleAlone, runAlone } from "./lone_bundle.ts";
 
 const root = new URL("../", import.meta.url);
 const bench = Deno.args[0] === "--bench";
@@ -22,72 +23,38 @@ const entries: [string, string][] = Object.keys(config.functions ?? {}).sort().m
 ) => [name, `supabase/functions/${name}/index.ts`]);
 if (bench) entries.push(["seed TypeScript process-order", "bench/functions/process-order-ts/index.ts"]);
 
-async function bundle(entry: string): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "bundle-check-" });
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", new URL(entry, root).pathname, "-o", `${dir}/function.js`],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(`deno bundle ${entry}: ${new TextDecoder().decode(out.stderr)}`);
-  return dir;
-}
-
 async function gzipSize(bytes: Uint8Array<ArrayBuffer>): Promise<number> {
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
   return (await new Response(stream).arrayBuffer()).byteLength;
 }
 
-let nextPort = Number(Deno.env.get("FN_PORT_BASE") ?? 54340) + 90;
+// Enough env to boot; nothing here reaches a database.
+const bootEnv = {
+  SUPABASE_URL: "http://127.0.0.1:9",
+  SUPABASE_ANON_KEY: "anon",
+  SUPABASE_SERVICE_ROLE_KEY: "service",
+  STRIPE_WEBHOOK_SECRET: "whsec_check",
+  ORDER_EVENTS_SECRET: "whsec_Y2hlY2stY2hlY2stY2hlY2stY2hlY2stY2hlY2s=",
+};
 
-/** Start the lone bundle; resolve with the ms until its first answer and the answers. */
+/** Start the lone bundle; the ms until its first answer, and its answers. */
 async function start(dir: string) {
-  const port = nextPort++;
   const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--no-prompt", "function.js"],
-    cwd: dir,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      DENO_NO_UPDATE_CHECK: "1",
-      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
-      // Enough env to boot; nothing here reaches a database.
-      SUPABASE_URL: "http://127.0.0.1:9",
-      SUPABASE_ANON_KEY: "anon",
-      SUPABASE_SERVICE_ROLE_KEY: "service",
-      STRIPE_WEBHOOK_SECRET: "whsec_check",
-      ORDER_EVENTS_SECRET: "whsec_Y2hlY2stY2hlY2stY2hlY2stY2hlY2stY2hlY2s=",
-    },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}/`;
+  const fn = await runAlone(dir, bootEnv);
   let result;
   try {
-    let first: Response | undefined;
-    while (!first && performance.now() - t0 < 20_000) {
-      first = await fetch(url, { method: "OPTIONS", headers: { origin: "https://check.example" } }).catch(() => {
-        return undefined;
-      });
-      if (!first) await new Promise((r) => setTimeout(r, 2));
-    }
+    const first = await fetch(fn.url, { method: "OPTIONS", headers: { origin: "https://check.example" } });
     const ms = performance.now() - t0;
-    if (first) {
-      const preflight = { status: first.status, origin: first.headers.get("access-control-allow-origin") };
-      await first.body?.cancel();
-      const get = await fetch(url);
-      result = { ms, preflight, get: { status: get.status, body: await get.text() } };
-    }
+    const preflight = { status: first.status, origin: first.headers.get("access-control-allow-origin") };
+    await first.body?.cancel();
+    const get = await fetch(fn.url);
+    result = { ms, preflight, get: { status: get.status, body: await get.text() } };
   } finally {
-    child.kill();
-    await child.status;
+    await fn.stop();
   }
-  const err = new TextDecoder().decode((await new Response(child.stderr).arrayBuffer()) as ArrayBuffer);
-  if (/NotCapable|PermissionDenied|requires read access/i.test(err)) {
-    throw new Error(`needed a permission it will not have: ${err.slice(0, 300)}`);
+  if (/NotCapable|PermissionDenied|requires read access/i.test(fn.log())) {
+    throw new Error(`needed a permission it will not have: ${fn.log().slice(0, 300)}`);
   }
-  if (!result) throw new Error(`no answer within 20 s: ${err.slice(0, 300)}`);
   return result;
 }
 
@@ -99,8 +66,7 @@ if (bench) {
 }
 for (const [name, entry] of entries) {
   try {
-    const dir = await bundle(entry);
-    const bytes = Deno.readFileSync(`${dir}/function.js`);
+    const { dir, bytes } = await bundleAlone(entry);
     const times: number[] = [];
     let last: Awaited<ReturnType<typeof start>> | undefined;
     for (let i = 0; i < runs; i++) {

@@ -38,7 +38,8 @@ export NO_COLOR=1 CARGO_TERM_COLOR=never
 MIN_CARGO_TEST=157        # cargo test --workspace (unit, property and doc tests)
 MIN_CARGO_TEST_SHARED=152 # cargo test -p edge-shared (the fast loop)
 MIN_DENO_UNIT=25          # tests/unit
-MIN_E2E=66                # tests/e2e
+MIN_E2E=71                # tests/e2e (one legacy-key test fewer with FUNCTION_KEYS=new)
+MIN_BROWSER=3             # tests/browser (headless Chromium; 2 with FUNCTION_KEYS=new)
 MIN_SQL=36                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
 
 run_selftest() {
@@ -118,10 +119,12 @@ run_e2e() {
     skipped "README curl" "the seeded order is already ${seeded:-unreadable} (make reset to rebuild)"
   fi
   suite e2e deno "$MIN_E2E" 15m "$DENO" test --allow-all tests/e2e/
+  suite browser deno "$MIN_BROWSER" 5m "$DENO" test --allow-all tests/browser/
   # The same suite with the new keys only: functions get SUPABASE_PUBLISHABLE_KEYS /
   # SUPABASE_SECRET_KEYS / SUPABASE_JWKS and no legacy key; users get ES256 tokens.
   if setup "functions with the new keys only (FUNCTION_KEYS=new)" 10m env FUNCTION_KEYS=new scripts/stack.sh restart-functions; then
-    suite e2e-new-keys deno "$MIN_E2E" 15m env FUNCTION_KEYS=new "$DENO" test --allow-all tests/e2e/
+    suite e2e-new-keys deno "$((MIN_E2E - 1))" 15m env FUNCTION_KEYS=new "$DENO" test --allow-all tests/e2e/
+    suite browser-new-keys deno "$((MIN_BROWSER - 1))" 5m env FUNCTION_KEYS=new "$DENO" test --allow-all tests/browser/
   else
     not_run e2e-new-keys deno "$MIN_E2E" "the functions did not restart with the new keys"
   fi

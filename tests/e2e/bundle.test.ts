@@ -7,6 +7,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { parse as parseDotenv } from "npm:dotenv";
 import Stripe from "npm:stripe";
 import { Webhook } from "npm:standardwebhooks";
+import { bundleAlone, runAlone } from "../../scripts/lone_bundle.ts";
 import {
   ANON_KEY,
   API_URL,
@@ -23,67 +24,20 @@ import {
 
 const root = new URL("../../", import.meta.url);
 const secrets = parseDotenv(Deno.readTextFileSync(new URL("supabase/functions/.env", root)));
-const portBase = Number(Deno.env.get("FN_PORT_BASE") ?? 54340) + 80;
 
-type Bundled = { url: string; bytes: number; stop: () => Promise<void>; log: () => string };
+type Bundled = { url: string; log: () => string; stop: () => Promise<void> };
 
-/** Bundle `entry` (relative to the repo root), run the single file from an empty folder. */
-async function runBundled(entry: string, port: number): Promise<Bundled> {
-  const dir = await Deno.makeTempDir({ prefix: "bundle-" });
-  const work = await Deno.makeTempDir({ prefix: "bundle-run-" });
-  const out = `${dir}/function.js`;
-  const bundle = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", new URL(entry, root).pathname, "-o", out],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert(bundle.success, `deno bundle ${entry} failed: ${new TextDecoder().decode(bundle.stderr)}`);
-  await Deno.copyFile(out, `${work}/function.js`);
-  await Deno.remove(dir, { recursive: true });
-  assertEquals([...Deno.readDirSync(work)].map((e) => e.name), ["function.js"]);
-  const bytes = (await Deno.stat(`${work}/function.js`)).size;
-
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--no-prompt", "function.js"],
-    cwd: work,
-    clearEnv: true,
-    env: {
-      ...secrets,
-      PATH: Deno.env.get("PATH") ?? "",
-      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
-      DENO_NO_UPDATE_CHECK: "1",
-      SUPABASE_URL: API_URL,
-      ...functionKeysEnv(),
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  const decoder = new TextDecoder();
-  const drain = async (s: ReadableStream<Uint8Array>) => {
-    for await (const c of s) output += decoder.decode(c, { stream: true });
-  };
-  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
-  const url = `http://127.0.0.1:${port}`;
-  let up = false;
-  for (let i = 0; i < 200 && !up; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      up = true;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  assert(up, `the bundled ${entry} did not start: ${output}`);
+/** Bundle `entry` (relative to the repo root), run the single file alone from an empty folder. */
+async function runBundled(entry: string): Promise<Bundled> {
+  const { dir } = await bundleAlone(entry);
+  assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["function.js"]);
+  const fn = await runAlone(dir, { ...secrets, SUPABASE_URL: API_URL, ...functionKeysEnv() });
   return {
-    url,
-    bytes,
-    log: () => output,
+    url: fn.url,
+    log: fn.log,
     stop: async () => {
-      child.kill();
-      await child.status;
-      await drained;
-      await Deno.remove(work, { recursive: true });
+      await fn.stop();
+      await Deno.remove(dir, { recursive: true });
     },
   };
 }
@@ -102,8 +56,8 @@ const service = { authorization: `Bearer ${SERVICE_ROLE_KEY}`, apikey: SERVICE_R
 
 e2e("bundled process-order and cancel-order price, reserve and release stock with no read permission", async () => {
   await setAutoProcess(false);
-  const process = await runBundled("supabase/functions/process-order/index.ts", portBase);
-  const cancel = await runBundled("supabase/functions/cancel-order/index.ts", portBase + 1);
+  const process = await runBundled("supabase/functions/process-order/index.ts");
+  const cancel = await runBundled("supabase/functions/cancel-order/index.ts");
   try {
     const user = await newUser();
     const product = await newProduct({ price: 1999, stock: 10 });
@@ -131,7 +85,7 @@ e2e("bundled process-order and cancel-order price, reserve and release stock wit
 
 e2e("bundled order-events verifies a signed event and processes the order", async () => {
   await setAutoProcess(true);
-  const fn = await runBundled("supabase/functions/order-events/index.ts", portBase + 2);
+  const fn = await runBundled("supabase/functions/order-events/index.ts");
   try {
     const user = await newUser();
     const product = await newProduct({ price: 500, stock: 5 });
@@ -168,7 +122,7 @@ e2e("bundled order-events verifies a signed event and processes the order", asyn
 
 e2e("bundled payment-webhook pays a processed order from a Stripe-signed event", async () => {
   await setAutoProcess(true);
-  const fn = await runBundled("supabase/functions/payment-webhook/index.ts", portBase + 3);
+  const fn = await runBundled("supabase/functions/payment-webhook/index.ts");
   try {
     const user = await newUser();
     const product = await newProduct({ price: 1000, stock: 5 });
@@ -209,7 +163,7 @@ e2e("bundled payment-webhook pays a processed order from a Stripe-signed event",
 });
 
 e2e("bundled dispatch-events claims and reports with the service key only", async () => {
-  const fn = await runBundled("supabase/functions/dispatch-events/index.ts", portBase + 4);
+  const fn = await runBundled("supabase/functions/dispatch-events/index.ts");
   try {
     const ok = await post(fn.url, "{}", service);
     assertEquals(ok.status, 200, JSON.stringify(ok.body));
@@ -222,7 +176,7 @@ e2e("bundled dispatch-events claims and reports with the service key only", asyn
 });
 
 e2e("a bundled function survives a real panic: in-flight requests 500, the next one 200", async () => {
-  const fn = await runBundled("tests/fixtures/panic-probe/index.ts", portBase + 5);
+  const fn = await runBundled("tests/fixtures/panic-probe/index.ts");
   try {
     assertEquals(await post(fn.url, "hello").then((r) => [r.status, r.body]), [200, { body: "hello" }]);
     const held = [post(fn.url, "hold"), post(fn.url, "hold")];
