@@ -39,7 +39,7 @@ MIN_CARGO_TEST=154        # cargo test --workspace (unit, property and doc tests
 MIN_CARGO_TEST_SHARED=149 # cargo test -p edge-shared (the fast loop)
 MIN_DENO_UNIT=23          # tests/unit
 MIN_E2E=66                # tests/e2e
-MIN_SQL=36                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
+MIN_SQL=41                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
 
 run_selftest() {
   suite "counter self-test" check - 2m scripts/test-selftest.sh
