@@ -401,4 +401,39 @@ sqlTest(
   },
 );
 
+sqlTest("stock is checked per product, summed over the order's lines: short lines named, nothing written", async () => {
+  const user = await fx.user();
+  const p = await fx.product({ stock: 5 });
+  const q = await fx.product({ stock: 10 });
+  // Each line of p fits alone (3 <= 5); together they do not (6 > 5).
+  const order = await fx.order(user, [[p, 3], [q, 1], [p, 3]]);
+  const [{ sku }] = await admin`select sku from public.products where id = ${p}`;
+  const s = await db.session("processing");
+  await s.begin(SERVICE);
+  const r = await applyProcessing(s.sql, order, await fx.pricedLines(order));
+  await s.commit();
+  assertEquals(r, {
+    ok: false,
+    reason: "insufficient_stock",
+    lines: [{ product_id: p, sku, requested: 6, available: 5 }],
+  });
+  assertEquals([await fx.status(order), await fx.stock(p), await fx.stock(q)], ["pending", 5, 10]);
+});
+
+sqlTest("a discount code that does not exist is refused when the processing applies: nothing written", async () => {
+  const user = await fx.user();
+  const p = await fx.product({ price: 1000, stock: 10 });
+  const order = await fx.order(user, [[p, 1]]);
+  const s = await db.session("processing");
+  await s.begin(SERVICE);
+  const r = await applyProcessing(s.sql, order, await fx.pricedLines(order), {
+    discount_code: `GONE-${crypto.randomUUID().slice(0, 8)}`,
+    discount: 100,
+  });
+  await s.commit();
+  assertEquals(r, { ok: false, reason: "discount_unknown" });
+  const [o] = await admin`select status, total_amount from public.orders where id = ${order}`;
+  assertEquals([o.status, o.total_amount, await fx.stock(p)], ["pending", null, 10]);
+});
+
 Deno.test.afterAll(() => db.close());

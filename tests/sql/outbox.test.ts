@@ -20,7 +20,11 @@ async function events(n: number): Promise<{ order: number; ids: number[] }> {
   return { order, ids };
 }
 
-type Claim = { claim: string; events: { id: number; order_id: number; attempts: number }[] };
+type Claim = {
+  claim: string;
+  events: { id: number; order_id: number; attempts: number }[];
+  next_due_ms: number | null;
+};
 
 async function claim(sql: Sql, batch = 100, maxPerOrder = 4): Promise<Claim> {
   const [r] = await sql`select public.claim_outbox_events(${batch}, 60, ${maxPerOrder}) as r`;
@@ -28,6 +32,7 @@ async function claim(sql: Sql, batch = 100, maxPerOrder = 4): Promise<Claim> {
   return {
     claim: c.claim,
     events: c.events.map((e: any) => ({ id: Number(e.id), order_id: Number(e.order_id), attempts: e.attempts })),
+    next_due_ms: c.next_due_ms === null ? null : Number(c.next_due_ms),
   };
 }
 
@@ -139,6 +144,40 @@ sqlTest("concurrent claims: a dispatcher never takes a later event of an order a
   assertEquals((await statusOf(e2)).claim_token, null);
   assertEquals(await complete(ca.claim, [{ id: e1, outcome: "delivered" }]), 1);
   assertEquals(idsOf(await claimAsService(), order), [e2]);
+});
+
+sqlTest("an event waiting out its backoff is not claimed, nor are the later events of its order", async () => {
+  await clean();
+  const { order, ids: [e1, e2] } = await events(2);
+  const other = await events(1);
+  await admin`update public.event_outbox set next_attempt_at = now() + interval '30 seconds' where id = ${e1}`;
+  const c1 = await claimAsService();
+  assertEquals([idsOf(c1, order), idsOf(c1, other.order)], [[], other.ids]);
+  assert(c1.next_due_ms !== null && c1.next_due_ms > 25_000 && c1.next_due_ms <= 30_000, `${c1.next_due_ms}`);
+  assertEquals([(await statusOf(e1)).attempts, (await statusOf(e2)).attempts], [0, 0]);
+  // Due: the order's events are claimed, in order.
+  await admin`update public.event_outbox set next_attempt_at = now() where id = ${e1}`;
+  assertEquals(idsOf(await claimAsService(), order), [e1, e2]);
+});
+
+sqlTest("a claim that expires on the event's last attempt makes it dead, and it blocks its order", async () => {
+  await clean();
+  const { order, ids: [e1, e2] } = await events(2);
+  await admin`update public.event_outbox set max_attempts = 1 where id = ${e1}`;
+  const c1 = await claimAsService(100, 1);
+  assertEquals(c1.events, [{ id: e1, order_id: order, attempts: 1 }]);
+  // The dispatcher died with it: the claim expires (moved into the past rather than waited for).
+  await admin`update public.event_outbox set claimed_until = now() - interval '1 second' where id = ${e1}`;
+  const c2 = await claimAsService();
+  assertEquals(idsOf(c2, order), []);
+  const [row] = await admin`select status, attempts, claim_token, last_error from public.event_outbox
+    where id = ${e1}`;
+  assertEquals([row.status, row.attempts, row.claim_token], ["dead", 1, null]);
+  assert(/no attempt left/.test(row.last_error), row.last_error);
+  assertEquals((await statusOf(e2)).status, "pending");
+  // The dead claim's late outcome changes nothing.
+  assertEquals(await complete(c1.claim, [{ id: e1, outcome: "delivered" }]), 0);
+  assertEquals((await statusOf(e1)).status, "dead");
 });
 
 Deno.test.afterAll(() => db.close());

@@ -203,4 +203,33 @@ sqlTest("refund vs fulfillment: the refund first, the fulfillment waits and crea
   assertEquals(rec.outcome, "not_paid");
 });
 
+sqlTest("apply_payment_event rechecks amount and currency on the locked row and records an event once", async () => {
+  const { order } = await processedOrder(); // total 3000 USD
+  const s = await db.session("webhooks");
+  await s.begin(SERVICE);
+  // Decisions made on a read whose amount or currency no longer hold, passed straight in.
+  const short = await payment(s.sql, order, "paid", "processed", { amount: 2999 });
+  const euros = await payment(s.sql, order, "paid", "processed", { currency: "eur" });
+  await s.commit();
+  assertEquals([short.outcome, short.reason, euros.outcome, euros.reason], [
+    "exception",
+    "amount_mismatch",
+    "exception",
+    "currency_mismatch",
+  ]);
+  assertEquals(await fx.status(order), "processed");
+
+  // A redelivered event: a duplicate naming the first outcome, no second effect or exception.
+  const event = `evt_${crypto.randomUUID()}`;
+  await s.begin(SERVICE);
+  assertEquals((await payment(s.sql, order, "paid", "processed", { event })).outcome, "paid");
+  const again = await payment(s.sql, order, "paid", "processed", { event });
+  await s.commit();
+  assertEquals(again, { duplicate: true, outcome: "duplicate", first_outcome: "paid" });
+  assertEquals(await fx.status(order), "paid");
+  assertEquals((await exceptions(order)).map((e) => e.reason), ["amount_mismatch", "currency_mismatch"]);
+  const [{ n }] = await admin`select count(*)::int as n from public.webhook_events where event_id = ${event}`;
+  assertEquals(n, 1);
+});
+
 Deno.test.afterAll(() => db.close());

@@ -1,7 +1,8 @@
 //! The outbox as the dispatcher sees it: claim a batch, report what happened to each event.
 //!
-//! The rules live in SQL (`claim_outbox_events`, `complete_outbox_events`) and in the
-//! in-memory store the tests use:
+//! The rules live in SQL (`claim_outbox_events`, `complete_outbox_events`) and are tested
+//! against PostgreSQL (`tests/sql/outbox.test.ts`); the dispatcher's unit tests script what a
+//! claim returns:
 //!
 //! - an event is claimable when it is `pending`, due (`next_attempt_at <= now`), not under a
 //!   live claim, and every earlier undelivered event of its order is claimed in the same batch

@@ -1,5 +1,8 @@
-//! The dispatcher and the receiver together, in memory: the outbox rules, retries, dead
-//! letters, ordering, signatures and deduplication, with no network.
+//! The dispatcher and the receiver together, against scripted stores: batches delivered
+//! signed, retries, dead letters, one order's events one after the other, the receiver's
+//! outcomes and what it records, with no network. Which events a claim takes and what the
+//! receipt RPCs decide are the SQL's rules, tested against PostgreSQL (tests/sql/outbox.test.ts,
+//! tests/e2e/outbox.test.ts); here a test arranges them.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -13,11 +16,15 @@ use serde_json::{json, Value};
 use super::dispatch::{
     dispatch, handle_dispatch, DispatchConfig, DispatchReport, PostResult, Runtime, Sender,
 };
-use super::memory::{claimable, MemoryOutbox, MemoryReceiver, Status};
-use super::outbox::{ClaimOptions, OutboxStore};
-use super::receive::{handle_order_event, ReceiverConfig, SOURCE_DB_WEBHOOK, SOURCE_OUTBOX};
+use super::memory::{event, ReceiverCall, ScriptedOutbox, ScriptedReceiver, SentReceipt};
+use super::outbox::{ClaimOptions, Completion, OutboxEvent};
+use super::receive::{
+    handle_order_event, FulfillOutcome, OrderEventStart, ReceiverConfig, SOURCE_DB_WEBHOOK,
+    SOURCE_OUTBOX,
+};
 use crate::auth::AuthConfig;
 use crate::http::{Request, Response};
+use crate::store::memory::Call;
 use crate::store::{OrderHead, OrderSnapshot, SnapshotLine};
 use crate::webhook::standard;
 
@@ -26,14 +33,6 @@ const OTHER_SECRET: &str = "whsec_bG9jYWwtb3JkZXItZXZlbnRzLXNlY3JldC0zMmJ5dGVz";
 const SERVICE: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
 const ANON: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0";
 const T0: i64 = 1_800_000_000_000;
-
-fn opts(batch_size: u32, max_per_order: u32) -> ClaimOptions {
-    ClaimOptions {
-        batch_size,
-        visibility_secs: 60,
-        max_per_order,
-    }
-}
 
 fn insert(order_id: i64) -> Value {
     json!({"type": "INSERT", "table": "orders", "schema": "public",
@@ -45,10 +44,21 @@ fn status_change(order_id: i64, from: &str, to: &str) -> Value {
            "record": {"id": order_id, "status": to}, "old_record": {"id": order_id, "status": from}})
 }
 
-fn outbox() -> MemoryOutbox {
-    let o = MemoryOutbox::default();
+fn outbox() -> ScriptedOutbox {
+    let o = ScriptedOutbox::default();
     o.now.set(T0);
     o
+}
+
+/// An order's INSERT event, as a claim hands it out.
+fn insert_event(id: i64, order_id: i64) -> OutboxEvent {
+    event(id, Some(order_id), "order-events", insert(order_id))
+}
+
+/// `ev` on its `attempts`-th attempt.
+fn attempt(mut ev: OutboxEvent, attempts: u32) -> OutboxEvent {
+    ev.attempts = attempts;
+    ev
 }
 
 const SECRET_KEY: &str = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz";
@@ -73,45 +83,46 @@ fn dispatch_config() -> DispatchConfig {
     DispatchConfig::new("http://gw/functions/v1/", SECRET)
 }
 
-/// A pending order with one line of product 1 (stock set by the caller).
-fn add_order(r: &MemoryReceiver, id: i64, quantity: i64) {
-    r.orders.orders.borrow_mut().insert(
-        id,
-        OrderSnapshot {
-            order: OrderHead {
-                id,
-                user_id: "00000000-0000-4000-8000-000000000001".into(),
-                status: "pending".into(),
-                currency: "USD".into(),
-                discount_code: None,
-                shipping_region: None,
-                total_amount: None,
-            },
-            lines: vec![SnapshotLine {
-                product_id: 1,
-                sku: "SKU-1".into(),
-                quantity,
-                unit_amount: 1000,
-                product_currency: "USD".into(),
-                product_active: true,
-            }],
-            discount: None,
-            tax: None,
-            shipping: None,
-            now: T0 / 1000,
+/// A pending order with one line of product 1.
+fn pending(id: i64, quantity: i64) -> OrderSnapshot {
+    OrderSnapshot {
+        order: OrderHead {
+            id,
+            user_id: "00000000-0000-4000-8000-000000000001".into(),
+            status: "pending".into(),
+            currency: "USD".into(),
+            discount_code: None,
+            shipping_region: None,
+            total_amount: None,
         },
-    );
-    r.orders.stock.borrow_mut().entry(1).or_insert(100);
+        lines: vec![SnapshotLine {
+            product_id: 1,
+            sku: "SKU-1".into(),
+            quantity,
+            unit_amount: 1000,
+            product_currency: "USD".into(),
+            product_active: true,
+        }],
+        discount: None,
+        tax: None,
+        shipping: None,
+        now: T0 / 1000,
+    }
 }
 
-fn set_status(r: &MemoryReceiver, id: i64, status: &str) {
-    r.orders
-        .orders
-        .borrow_mut()
-        .get_mut(&id)
-        .unwrap()
-        .order
-        .status = status.into();
+fn receiver(orders: impl IntoIterator<Item = i64>) -> ScriptedReceiver {
+    ScriptedReceiver::with(orders.into_iter().map(|id| pending(id, 1)))
+}
+
+fn receipt(source: &str, event_id: &str, order_id: i64, outcome: &str) -> SentReceipt {
+    SentReceipt {
+        source: source.into(),
+        event_id: event_id.into(),
+        event_type: "INSERT".into(),
+        order_id: Some(order_id),
+        outcome: outcome.into(),
+        details: None,
+    }
 }
 
 /// Pending once, so concurrent deliveries interleave under `join_all`.
@@ -129,16 +140,18 @@ impl Future for YieldOnce {
     }
 }
 
-/// A sender that hands each POST to the in-memory `order-events` handler (any other target:
-/// 404), can be made to time out, and records what it sent.
+/// A sender that hands each POST to the `order-events` handler (any other target: 404), can
+/// be made to time out, and records what it sent.
 struct Loopback<'a> {
-    receiver: &'a MemoryReceiver,
-    clock: &'a MemoryOutbox,
+    receiver: &'a ScriptedReceiver,
+    clock: &'a ScriptedOutbox,
     /// The next N POSTs time out.
     down: Cell<u32>,
     /// (webhook-id, order id of the payload) of every POST, in order.
     sent: RefCell<Vec<(String, Option<i64>)>>,
     in_flight: RefCell<HashSet<String>>,
+    /// Most POSTs in flight at once.
+    max_in_flight: Cell<usize>,
     /// The same event in flight twice at once.
     overlaps: Cell<u32>,
     /// Two events of one order in flight at once.
@@ -147,17 +160,26 @@ struct Loopback<'a> {
 }
 
 impl<'a> Loopback<'a> {
-    fn new(receiver: &'a MemoryReceiver, clock: &'a MemoryOutbox) -> Self {
+    fn new(receiver: &'a ScriptedReceiver, clock: &'a ScriptedOutbox) -> Self {
         Self {
             receiver,
             clock,
             down: Cell::new(0),
             sent: RefCell::default(),
             in_flight: RefCell::default(),
+            max_in_flight: Cell::new(0),
             overlaps: Cell::new(0),
             order_overlaps: Cell::new(0),
             orders_in_flight: RefCell::default(),
         }
+    }
+
+    fn sent_ids(&self) -> Vec<String> {
+        self.sent
+            .borrow()
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 }
 
@@ -179,6 +201,8 @@ impl Sender for Loopback<'_> {
         if !self.in_flight.borrow_mut().insert(id.clone()) {
             self.overlaps.set(self.overlaps.get() + 1);
         }
+        let n = self.in_flight.borrow().len();
+        self.max_in_flight.set(self.max_in_flight.get().max(n));
         if let Some(o) = order {
             if !self.orders_in_flight.borrow_mut().insert(o) {
                 self.order_overlaps.set(self.order_overlaps.get() + 1);
@@ -218,7 +242,7 @@ impl Sender for Loopback<'_> {
     }
 }
 
-fn run(outbox: &MemoryOutbox, sender: &Loopback<'_>, config: &DispatchConfig) -> DispatchReport {
+fn run(outbox: &ScriptedOutbox, sender: &Loopback<'_>, config: &DispatchConfig) -> DispatchReport {
     let now = || outbox.now.get();
     let random = || 0.5;
     block_on(dispatch(
@@ -233,150 +257,12 @@ fn run(outbox: &MemoryOutbox, sender: &Loopback<'_>, config: &DispatchConfig) ->
     .unwrap()
 }
 
-// --- claim rules ---------------------------------------------------------------------------
-
-#[test]
-fn a_claim_takes_each_orders_events_in_order_up_to_the_cap() {
-    let o = outbox();
-    let a1 = o.push(Some(1), "order-events", insert(1));
-    let b1 = o.push(Some(2), "order-events", insert(2));
-    let a2 = o.push(
-        Some(1),
-        "order-events",
-        status_change(1, "pending", "processed"),
-    );
-    let a3 = o.push(
-        Some(1),
-        "order-events",
-        status_change(1, "processed", "paid"),
-    );
-    let n1 = o.push(None, "order-events", json!({}));
-    let ids: Vec<i64> = o
-        .claim_skipping(&opts(10, 2), &|_| false)
-        .events
-        .iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(ids, [a1, b1, a2, n1]); // a3 is over max_per_order
-                                       // a3 is not claimable while a1 and a2 are claimed...
-    assert!(o.claim_skipping(&opts(10, 2), &|_| false).events.is_empty());
-    // Once they are delivered, it is the head of its order.
-    block_on(o.complete(
-        "claim-1",
-        &[
-            super::outbox::Completion::Delivered { id: a1 },
-            super::outbox::Completion::Delivered { id: a2 },
-        ],
-    ))
-    .unwrap();
-    let next: Vec<i64> = o
-        .claim_skipping(&opts(10, 2), &|_| false)
-        .events
-        .iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(next, [a3]);
-}
-
-#[test]
-fn a_successor_is_never_claimed_when_its_predecessor_is_held_elsewhere() {
-    let o = outbox();
-    let a1 = o.push(Some(1), "order-events", insert(1));
-    let a2 = o.push(
-        Some(1),
-        "order-events",
-        status_change(1, "pending", "processed"),
-    );
-    let b1 = o.push(Some(2), "order-events", insert(2));
-    // Another dispatcher's claim transaction holds a1 (SKIP LOCKED skips it): a2 must not be
-    // taken even though it looked claimable before locking.
-    let ids: Vec<i64> = o
-        .claim_skipping(&opts(10, 4), &|id| id == a1)
-        .events
-        .iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(ids, [b1]);
-    // The batch limit cuts a chain at its end, never at its head.
-    let o2 = outbox();
-    o2.push(Some(1), "order-events", insert(1));
-    o2.push(Some(1), "order-events", json!({}));
-    let cut = o2.claim_skipping(&opts(1, 4), &|_| false);
-    assert_eq!(cut.events.len(), 1);
-    assert_eq!(cut.events[0].id, 1);
-    let _ = a2;
-}
-
-#[test]
-fn claimable_is_the_pure_rule_the_store_uses() {
-    let o = outbox();
-    for order in [1, 1, 2, 3, 3, 3] {
-        o.push(Some(order), "order-events", json!({}));
+fn retry(id: i64, error: &str, retry_in_ms: u64) -> Completion {
+    Completion::Retry {
+        id,
+        error: error.into(),
+        retry_in_ms,
     }
-    o.update(4, |r| r.next_attempt_at = T0 + 1000); // order 3's head waits for a retry
-    let rows = o.rows.borrow().clone();
-    assert_eq!(claimable(&rows, T0, &opts(100, 4), &|_| false), [1, 2, 3]);
-    assert_eq!(
-        claimable(&rows, T0 + 1000, &opts(100, 4), &|_| false),
-        [1, 2, 3, 4, 5, 6]
-    );
-    assert_eq!(
-        claimable(&rows, T0 + 1000, &opts(100, 1), &|_| false),
-        [1, 3, 4]
-    );
-    assert_eq!(
-        claimable(&rows, T0 + 1000, &opts(3, 4), &|_| false),
-        [1, 2, 3]
-    );
-}
-
-#[test]
-fn a_dead_event_blocks_its_order_until_requeued() {
-    let o = outbox();
-    let a1 = o.push(Some(1), "order-events", insert(1));
-    let a2 = o.push(Some(1), "order-events", json!({}));
-    let b1 = o.push(Some(2), "order-events", insert(2));
-    o.update(a1, |r| r.status = Status::Dead);
-    let ids: Vec<i64> = o
-        .claim_skipping(&opts(10, 4), &|_| false)
-        .events
-        .iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(ids, [b1]);
-    assert_eq!(o.requeue_dead(Some(&[a1])), 1);
-    assert_eq!(o.row(a1).attempts, 0);
-    let ids: Vec<i64> = o
-        .claim_skipping(&opts(10, 4), &|_| false)
-        .events
-        .iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(ids, [a1, a2]);
-}
-
-#[test]
-fn an_expired_claim_comes_back_and_an_expired_last_attempt_is_dead() {
-    let o = outbox();
-    let a = o.push(Some(1), "order-events", insert(1));
-    let b = o.push(Some(2), "order-events", insert(2));
-    o.update(b, |r| r.max_attempts = 1);
-    let first = o.claim_skipping(&opts(10, 4), &|_| false);
-    assert_eq!(first.events.len(), 2);
-    assert!(o.claim_skipping(&opts(10, 4), &|_| false).events.is_empty());
-    o.advance(60_000); // the dispatcher died: its claim expires
-    let again = o.claim_skipping(&opts(10, 4), &|_| false);
-    assert_eq!(again.events.iter().map(|e| e.id).collect::<Vec<_>>(), [a]);
-    assert_eq!(again.events[0].attempts, 2);
-    assert_eq!(o.row(b).status, Status::Dead);
-    // The stale claim can no longer complete anything.
-    let s = block_on(o.complete(
-        &first.claim,
-        &[super::outbox::Completion::Delivered { id: a }],
-    ))
-    .unwrap();
-    assert_eq!(s.updated, 0);
-    assert_eq!(o.row(a).status, Status::Pending);
 }
 
 // --- dispatch + receive ----------------------------------------------------------------------
@@ -384,122 +270,146 @@ fn an_expired_claim_comes_back_and_an_expired_last_attempt_is_dead() {
 #[test]
 fn new_orders_are_processed_through_signed_deliveries() {
     let o = outbox();
-    let r = MemoryReceiver::default();
-    for id in 1..=5 {
-        add_order(&r, id, 2);
-        o.push(Some(id), "order-events", insert(id));
-    }
+    let r = receiver(1..=5);
+    o.queue((1..=5).map(|id| insert_event(id, id)).collect());
+    o.next_due_ms.set(Some(1234));
     let sender = Loopback::new(&r, &o);
     let report = run(&o, &sender, &dispatch_config());
     assert_eq!(
-        (report.claimed, report.delivered, report.retried),
-        (5, 5, 0)
+        (
+            report.claimed,
+            report.delivered,
+            report.retried,
+            report.batches
+        ),
+        (5, 5, 0, 1)
     );
     assert!(!report.more);
-    for id in 1..=5 {
-        assert_eq!(r.orders.status(id), "processed");
-        assert_eq!(o.row(id).status, Status::Delivered);
-        assert_eq!(
-            r.outcome(SOURCE_OUTBOX, &format!("evt_{id}")).as_deref(),
-            Some("processed")
-        );
-    }
-    assert_eq!(r.orders.stock.borrow()[&1], 90);
-    // Each order was read once, with the dedup check (begin_order_event), not a second time.
-    assert_eq!(r.reads.get(), 0);
-    // Nothing due: a second run claims nothing.
-    assert_eq!(run(&o, &sender, &dispatch_config()).claimed, 0);
+    // What the store reported last is what the answer says.
+    assert_eq!(report.next_due_ms, Some(1234));
+    // One batch, all delivered (the receiver verified each signature), reported under its
+    // claim; then a claim that found nothing ended the loop.
+    assert_eq!(
+        *o.completions.borrow(),
+        [(
+            "claim-1".to_string(),
+            (1..=5).map(|id| Completion::Delivered { id }).collect()
+        )]
+    );
+    // Two lanes: each claims until a claim finds nothing.
+    assert_eq!(o.claims.borrow().len(), 3);
+    assert_eq!(
+        o.claims.borrow()[0],
+        ClaimOptions {
+            batch_size: 100,
+            visibility_secs: 10,
+            max_per_order: 4
+        }
+    );
+    // Each order processed with its receipt, in the same RPC; read once, by the dedup check
+    // (begin_order_event), not a second time.
+    assert_eq!(r.processed(), [1, 2, 3, 4, 5]);
+    assert_eq!(
+        r.receipts(),
+        (1..=5)
+            .map(|id| receipt(SOURCE_OUTBOX, &format!("evt_{id}"), id, "processed"))
+            .collect::<Vec<_>>()
+    );
+    assert!(!r
+        .orders
+        .calls
+        .borrow()
+        .iter()
+        .any(|c| matches!(c, Call::Read { .. })));
 }
 
 #[test]
-fn an_unreachable_receiver_gets_every_event_after_it_comes_back() {
+fn failed_attempts_are_retried_on_the_schedule_with_the_same_webhook_id() {
     let o = outbox();
-    let r = MemoryReceiver::default();
-    for id in 1..=3 {
-        add_order(&r, id, 1);
-        o.push(Some(id), "order-events", insert(id));
-    }
+    let r = receiver(1..=3);
+    let events: Vec<OutboxEvent> = (1..=3).map(|id| insert_event(id, id)).collect();
     let sender = Loopback::new(&r, &o);
     sender.down.set(6); // two full rounds time out
-    let first = run(&o, &sender, &dispatch_config());
-    assert_eq!((first.retried, first.delivered), (3, 0));
-    assert_eq!(first.next_due_ms, Some(2000)); // 2 s ± 10 %, jitter source 0.5
-    assert_eq!(
-        o.row(1).last_error.as_deref(),
-        Some("no answer within 5000 ms")
-    );
-    // Not due yet: nothing is sent.
-    assert_eq!(run(&o, &sender, &dispatch_config()).claimed, 0);
-    o.advance(2000);
-    assert_eq!(run(&o, &sender, &dispatch_config()).retried, 3);
-    o.advance(3999);
-    assert_eq!(run(&o, &sender, &dispatch_config()).claimed, 0); // second wait: 4 s
-    o.advance(1);
-    let last = run(&o, &sender, &dispatch_config());
-    assert_eq!(last.delivered, 3);
-    for id in 1..=3 {
-        assert_eq!(r.orders.status(id), "processed");
-        assert_eq!(o.row(id).attempts, 3);
+    let timeout = "no answer within 5000 ms";
+    // Attempt n waits 2 s · 2^(n-1) (the jitter source 0.5 adds nothing).
+    for (n, wait) in [(1, 2000), (2, 4000)] {
+        o.queue(events.iter().map(|e| attempt(e.clone(), n)).collect());
+        let report = run(&o, &sender, &dispatch_config());
+        assert_eq!((report.retried, report.delivered), (3, 0), "attempt {n}");
+        let last = o.completions.borrow().last().unwrap().1.clone();
+        assert_eq!(
+            last,
+            (1..=3)
+                .map(|id| retry(id, timeout, wait))
+                .collect::<Vec<_>>()
+        );
     }
+    o.queue(events.iter().map(|e| attempt(e.clone(), 3)).collect());
+    assert_eq!(run(&o, &sender, &dispatch_config()).delivered, 3);
+    assert_eq!(r.processed(), [1, 2, 3]);
     // Every attempt of one event carried the same webhook-id.
-    let sent = sender.sent.borrow();
-    assert_eq!(sent.iter().filter(|(id, _)| id == "evt_1").count(), 3);
-    assert_eq!(*r.orders.applies.borrow(), 3);
+    let sent = sender.sent_ids();
+    assert_eq!(sent.iter().filter(|id| *id == "evt_1").count(), 3);
+    assert_eq!(sent.len(), 9);
 }
 
 #[test]
-fn a_poison_event_is_dead_after_its_last_attempt_and_can_be_requeued() {
+fn the_last_attempt_failing_makes_the_event_dead() {
     let o = outbox();
-    let r = MemoryReceiver::default();
-    let id = o.push(
+    let r = receiver([]);
+    let mut poison = event(
+        7,
         None,
         "no-such-function",
         json!({"type": "INSERT", "table": "x", "schema": "public", "record": {}}),
     );
-    o.update(id, |row| {
-        row.max_attempts = 3;
-        row.backoff_base_ms = 100;
-    });
+    poison.max_attempts = 3;
+    poison.backoff_base_ms = 100;
     let sender = Loopback::new(&r, &o);
-    for _ in 0..3 {
-        run(&o, &sender, &dispatch_config());
-        o.advance(1000);
-    }
-    let row = o.row(id);
-    assert_eq!(row.status, Status::Dead);
-    assert_eq!(row.attempts, 3);
-    assert_eq!(row.last_error.as_deref(), Some("HTTP 404: no function"));
-    assert_eq!(run(&o, &sender, &dispatch_config()).claimed, 0);
-    assert_eq!(o.requeue_dead(None), 1);
-    o.update(id, |row| row.target = "order-events".into());
-    assert_eq!(run(&o, &sender, &dispatch_config()).delivered, 1);
-    assert_eq!(o.row(id).status, Status::Delivered);
+    o.queue(vec![attempt(poison.clone(), 2)]);
+    assert_eq!(run(&o, &sender, &dispatch_config()).retried, 1);
+    o.queue(vec![attempt(poison, 3)]);
+    let report = run(&o, &sender, &dispatch_config());
+    assert_eq!((report.dead, report.retried), (1, 0));
+    assert_eq!(
+        o.results(),
+        [
+            retry(7, "HTTP 404: no function", 200),
+            Completion::Dead {
+                id: 7,
+                error: "HTTP 404: no function".into()
+            }
+        ]
+    );
 }
 
 #[test]
 fn an_invalid_target_is_dead_at_once() {
     let o = outbox();
-    let r = MemoryReceiver::default();
-    let id = o.push(None, "../rest/v1/orders", json!({}));
+    let r = receiver([]);
+    o.queue(vec![event(1, None, "../rest/v1/orders", json!({}))]);
     let sender = Loopback::new(&r, &o);
     assert_eq!(run(&o, &sender, &dispatch_config()).dead, 1);
-    assert!(o.row(id).last_error.unwrap().starts_with("invalid target"));
+    let [Completion::Dead { id: 1, error }] = &o.results()[..] else {
+        panic!("{:?}", o.results());
+    };
+    assert!(error.starts_with("invalid target"), "{error}");
     assert!(sender.sent.borrow().is_empty());
 }
 
 #[test]
 fn a_failed_event_holds_back_the_rest_of_its_order() {
     let o = outbox();
-    let r = MemoryReceiver::default();
-    add_order(&r, 1, 1);
-    add_order(&r, 2, 1);
-    let a1 = o.push(Some(1), "order-events", insert(1));
-    let a2 = o.push(
+    let r = receiver([1, 2]);
+    let a1 = insert_event(1, 1);
+    let a2 = event(
+        2,
         Some(1),
         "order-events",
         status_change(1, "pending", "processed"),
     );
-    let b1 = o.push(Some(2), "order-events", insert(2));
+    let b1 = insert_event(3, 2);
+    o.queue(vec![a1.clone(), a2.clone(), b1]);
     let sender = Loopback::new(&r, &o);
     sender.down.set(1); // the first POST (a1: chains start in id order) times out
     let report = run(&o, &sender, &dispatch_config());
@@ -507,9 +417,16 @@ fn a_failed_event_holds_back_the_rest_of_its_order() {
         (report.retried, report.released, report.delivered),
         (1, 1, 1)
     );
-    assert_eq!(o.row(a2).attempts, 0); // released untried: its attempt given back
-    assert_eq!(o.row(b1).status, Status::Delivered);
-    o.advance(2000);
+    // a2 was not tried: released, its attempt given back by the database.
+    assert_eq!(
+        o.results(),
+        [
+            retry(1, "no answer within 5000 ms", 2000),
+            Completion::Released { id: 2 },
+            Completion::Delivered { id: 3 },
+        ]
+    );
+    o.queue(vec![attempt(a1, 2), a2]);
     let report = run(&o, &sender, &dispatch_config());
     assert_eq!(report.delivered, 2);
     let order1: Vec<String> = sender
@@ -519,40 +436,92 @@ fn a_failed_event_holds_back_the_rest_of_its_order() {
         .filter(|(_, o)| *o == Some(1))
         .map(|(id, _)| id.clone())
         .collect();
+    assert_eq!(order1, ["evt_1", "evt_1", "evt_2"]);
+}
+
+#[test]
+fn no_post_starts_that_could_not_finish_before_the_claim_runs_out() {
+    // A receiver that takes 3 s per POST; the claim is visible for 10 s and no POST starts
+    // later than 2 s before its end: of one order's four events, two go out, two are
+    // released.
+    struct Slow<'a>(&'a ScriptedOutbox, RefCell<Vec<i64>>);
+    impl Sender for Slow<'_> {
+        async fn post(
+            &self,
+            _url: &str,
+            headers: &[(&'static str, String)],
+            _body: Vec<u8>,
+            _timeout_ms: u32,
+        ) -> PostResult {
+            let id = &headers.iter().find(|(n, _)| *n == "webhook-id").unwrap().1;
+            self.1.borrow_mut().push(id[4..].parse().unwrap());
+            self.0.advance(3000);
+            PostResult::Answered {
+                status: 200,
+                body: String::new(),
+            }
+        }
+    }
+    let o = outbox();
+    o.queue(
+        (1..=4)
+            .map(|id| event(id, Some(9), "order-events", json!({})))
+            .collect(),
+    );
+    let sender = Slow(&o, RefCell::default());
+    let now = || o.now.get();
+    let random = || 0.5;
+    let mut config = dispatch_config();
+    config.lanes = 1;
+    let report = block_on(dispatch(
+        &o,
+        &sender,
+        Runtime {
+            now_ms: &now,
+            random: &random,
+        },
+        &config,
+    ))
+    .unwrap();
+    // Deadline 10 s - 2 s = 8 s; a POST needs up to 5 s: starts at 0 s and 3 s pass, 6 s not.
+    assert_eq!(*sender.1.borrow(), [1, 2]);
+    assert_eq!((report.delivered, report.released), (2, 2));
     assert_eq!(
-        order1,
+        o.results()[2..],
         [
-            format!("evt_{a1}"),
-            format!("evt_{a1}"),
-            format!("evt_{a2}")
+            Completion::Released { id: 3 },
+            Completion::Released { id: 4 }
         ]
     );
 }
 
 #[test]
-fn concurrent_dispatchers_never_overlap_on_an_event_or_an_order() {
+fn a_batch_delivers_orders_concurrently_and_each_orders_events_one_after_the_other() {
+    // Claims disjoint by order, as the database hands them out (tests/sql/outbox.test.ts:
+    // "concurrent claims: a dispatcher never takes a later event of an order another is
+    // claiming"); each batch holds four orders' three events, interleaved by id.
     let o = outbox();
-    let r = MemoryReceiver::default();
-    for id in 1..=40 {
-        add_order(&r, id, 1);
-        o.push(Some(id), "order-events", insert(id));
-        o.push(
-            Some(id),
-            "order-events",
-            status_change(id, "pending", "processed"),
-        );
-        o.push(
-            Some(id),
-            "order-events",
-            status_change(id, "processed", "cancelled"),
-        );
+    let r = receiver(1..=40);
+    let mut id = 0;
+    for batch in 0..10 {
+        let mut events = Vec::new();
+        for step in 0..3 {
+            for k in 1..=4 {
+                let order = batch * 4 + k;
+                id += 1;
+                let payload = match step {
+                    0 => insert(order),
+                    1 => status_change(order, "pending", "processed"),
+                    _ => status_change(order, "processed", "cancelled"),
+                };
+                events.push(event(id, Some(order), "order-events", payload));
+            }
+        }
+        o.queue(events);
     }
-    r.orders.stock.borrow_mut().insert(1, 1000);
     let sender = Loopback::new(&r, &o);
     let mut config = dispatch_config();
-    config.batch_size = 7;
     config.lanes = 3;
-    config.max_per_order = 2;
     let now = || o.now.get();
     let random = || 0.5;
     let rt = Runtime {
@@ -566,8 +535,13 @@ fn concurrent_dispatchers_never_overlap_on_an_event_or_an_order() {
     ));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.delivered + b.delivered, 120);
+    assert_eq!(a.batches + b.batches, 10);
     assert_eq!(sender.overlaps.get(), 0);
     assert_eq!(sender.order_overlaps.get(), 0);
+    assert!(
+        sender.max_in_flight.get() > 4,
+        "orders and lanes run concurrently"
+    );
     assert_eq!(sender.sent.borrow().len(), 120);
     // Per order, the events went out in creation order.
     for order in 1..=40 {
@@ -580,21 +554,25 @@ fn concurrent_dispatchers_never_overlap_on_an_event_or_an_order() {
             .collect();
         let mut sorted = ids.clone();
         sorted.sort();
-        assert_eq!(ids, sorted);
+        assert_eq!((ids.len(), &ids), (3, &sorted));
     }
-    assert_eq!(*r.orders.applies.borrow(), 40);
+    assert_eq!(r.processed().len(), 40);
 }
 
 #[test]
 fn the_budget_bounds_a_call_and_reports_more() {
     let o = outbox();
-    let r = MemoryReceiver::default();
-    for id in 1..=10 {
-        o.push(
+    let r = receiver([]);
+    let other = |id| {
+        event(
+            id,
             None,
             "order-events",
             json!({"type": "INSERT", "table": "t", "schema": "public", "record": {"id": id}}),
-        );
+        )
+    };
+    for ids in [1..=3, 4..=6, 7..=9, 10..=10] {
+        o.queue(ids.map(other).collect());
     }
     let sender = Loopback::new(&r, &o);
     let mut config = dispatch_config();
@@ -604,6 +582,10 @@ fn the_budget_bounds_a_call_and_reports_more() {
     let report = run(&o, &sender, &config);
     assert!(report.more);
     assert_eq!(report.claimed, 0);
+    assert!(
+        o.claims.borrow().is_empty(),
+        "no claim once the budget is spent"
+    );
     config.budget_ms = 20_000;
     config.max_events = 5; // no new claim once 5 were claimed: 3 + 3
     let report = run(&o, &sender, &config);
@@ -611,6 +593,7 @@ fn the_budget_bounds_a_call_and_reports_more() {
     config.max_events = 2_000;
     let report = run(&o, &sender, &config);
     assert_eq!((report.claimed, report.batches, report.more), (4, 2, false));
+    assert!(o.claims.borrow().iter().all(|c| c.batch_size == 3));
 }
 
 // --- the dispatch-events handler ---------------------------------------------------------------
@@ -626,9 +609,10 @@ fn request(method: &str, auth: Option<&str>, headers: &[(&str, String)], body: &
     b.body(body.to_vec()).unwrap()
 }
 
-fn call_dispatch(config: DispatchConfig, req: Request) -> Response {
+/// The claims a call made, and its answer. A refused call claims nothing.
+fn dispatch_call(config: DispatchConfig, req: Request) -> (Response, Vec<ClaimOptions>) {
     let o = outbox();
-    let r = MemoryReceiver::default();
+    let r = receiver([]);
     let sender = Loopback::new(&r, &o);
     let now = || T0;
     let random = || 0.5;
@@ -636,7 +620,16 @@ fn call_dispatch(config: DispatchConfig, req: Request) -> Response {
         now_ms: &now,
         random: &random,
     };
-    block_on(handle_dispatch(&o, &sender, rt, &auth(), config, req))
+    let resp = block_on(handle_dispatch(&o, &sender, rt, &auth(), config, req));
+    let claims = o.claims.borrow().clone();
+    if resp.status() != 200 {
+        assert_eq!(claims, [], "a refused call claimed");
+    }
+    (resp, claims)
+}
+
+fn call_dispatch(config: DispatchConfig, req: Request) -> Response {
+    dispatch_call(config, req).0
 }
 
 #[test]
@@ -663,7 +656,16 @@ fn dispatch_events_is_for_service_role_posts_only() {
         &[],
         br#"{"batch_size": 5, "lanes": 1}"#,
     );
-    assert_eq!(call_dispatch(dispatch_config(), overrides).status(), 200);
+    let (resp, claims) = dispatch_call(dispatch_config(), overrides);
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        claims,
+        [ClaimOptions {
+            batch_size: 5,
+            visibility_secs: 10,
+            max_per_order: 4
+        }]
+    );
     let unknown = request("POST", Some(SERVICE), &[], br#"{"batchsize": 5}"#);
     assert_eq!(call_dispatch(dispatch_config(), unknown).status(), 400);
     // The new keys: the secret key as apikey is the service role, the publishable key is not.
@@ -722,49 +724,91 @@ fn signed(id: &str, ts: i64, body: &[u8], secret: &str) -> Vec<(&'static str, St
     ]
 }
 
-fn deliver(r: &MemoryReceiver, req: Request) -> (u16, Value) {
+fn deliver(r: &ScriptedReceiver, req: Request) -> (u16, Value) {
     let resp = block_on(handle_order_event(r, &receiver_config(), req, T0 / 1000));
     let body = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
     (resp.status().as_u16(), body)
 }
 
-fn signed_post(r: &MemoryReceiver, id: &str, payload: &Value) -> (u16, Value) {
+fn signed_post(r: &ScriptedReceiver, id: &str, payload: &Value) -> (u16, Value) {
     let body = serde_json::to_vec(payload).unwrap();
     let headers = signed(id, T0 / 1000, &body, SECRET);
     let h: Vec<(&str, String)> = headers.iter().map(|(n, v)| (*n, v.clone())).collect();
     deliver(r, request("POST", None, &h, &body))
 }
 
+/// What `begin_order_event` answers for an event already acted on.
+fn seen() -> OrderEventStart {
+    OrderEventStart {
+        seen: true,
+        auto_process_orders: true,
+        snapshot: None,
+    }
+}
+
+fn begin(source: &str, event_id: &str, order_id: i64) -> ReceiverCall {
+    ReceiverCall::Begin {
+        source: source.into(),
+        event_id: event_id.into(),
+        order_id,
+    }
+}
+
 #[test]
 fn the_same_signed_event_twice_has_one_effect() {
-    let r = MemoryReceiver::default();
-    add_order(&r, 7, 3);
+    let r = receiver([7]);
     let (s1, b1) = signed_post(&r, "evt_a", &insert(7));
     assert_eq!(
-        (s1, b1["outcome"].as_str(), b1["duplicate"].as_bool()),
-        (200, Some("processed"), Some(false))
+        (s1, b1),
+        (
+            200,
+            json!({"event_id": "evt_a", "order_id": 7, "outcome": "processed", "duplicate": false})
+        )
     );
+    // The database has its receipt: a duplicate, nothing else asked.
+    r.starts.borrow_mut().push_back(seen());
     let (s2, b2) = signed_post(&r, "evt_a", &insert(7));
     assert_eq!(
         (s2, b2["outcome"].as_str(), b2["duplicate"].as_bool()),
         (200, Some("duplicate"), Some(true))
     );
-    assert_eq!(*r.orders.applies.borrow(), 1);
-    assert_eq!(r.orders.stock.borrow()[&1], 97);
-    // A different event for the same order (another path won): the state machine's 409 is done.
+    let calls = r.calls.borrow().clone();
+    let [first, ReceiverCall::ApplyRecorded(sent, with), again] = &calls[..] else {
+        panic!("{calls:?}");
+    };
+    assert_eq!(
+        (first, again),
+        (
+            &begin(SOURCE_OUTBOX, "evt_a", 7),
+            &begin(SOURCE_OUTBOX, "evt_a", 7)
+        )
+    );
+    assert_eq!(
+        (
+            &sent["order_id"],
+            &sent["expected_status"],
+            &sent["total_amount"]
+        ),
+        (&json!(7), &json!("pending"), &json!(1000))
+    );
+    assert_eq!(*with, receipt(SOURCE_OUTBOX, "evt_a", 7, "processed"));
+    // A different event for the same order, processed meanwhile by another path: the state
+    // machine's 409 is done, recorded as not_pending with the conflict's details.
+    let mut processed = pending(7, 1);
+    processed.order.status = "processed".into();
+    r.orders.snapshots.borrow_mut().insert(7, processed);
     let (s3, b3) = signed_post(&r, "evt_b", &insert(7));
     assert_eq!((s3, b3["outcome"].as_str()), (200, Some("not_pending")));
-    assert_eq!(
-        r.outcome(SOURCE_OUTBOX, "evt_b").as_deref(),
-        Some("not_pending")
-    );
-    assert_eq!(*r.orders.applies.borrow(), 1);
+    let mut expected = receipt(SOURCE_OUTBOX, "evt_b", 7, "not_pending");
+    expected.details =
+        Some(json!({"current_status": "processed", "requested_status": "processed"}));
+    assert_eq!(r.receipts().last(), Some(&expected));
+    assert_eq!(r.processed(), [7]);
 }
 
 #[test]
 fn unsigned_or_badly_signed_requests_are_401() {
-    let r = MemoryReceiver::default();
-    add_order(&r, 1, 1);
+    let r = receiver([1]);
     let body = serde_json::to_vec(&insert(1)).unwrap();
     let now = T0 / 1000;
     type Headers = Vec<(&'static str, String)>;
@@ -796,39 +840,51 @@ fn unsigned_or_badly_signed_requests_are_401() {
     let mut tampered = signed("evt_x", now, &body, SECRET);
     tampered[0].1 = "evt_y".into();
     assert_eq!(deliver(&r, request("POST", None, &tampered, &body)).0, 401);
-    assert_eq!(r.orders.status(1), "pending");
     assert_eq!(deliver(&r, request("GET", None, &[], b"")).0, 405);
+    assert_eq!(*r.calls.borrow(), []);
+    assert_eq!(*r.orders.calls.borrow(), []);
 }
 
 #[test]
 fn a_stock_database_webhook_with_the_service_role_key_is_accepted_and_deduplicated() {
-    let r = MemoryReceiver::default();
-    add_order(&r, 4, 1);
+    let r = receiver([4, 5, 6]);
     let body = serde_json::to_vec(&insert(4)).unwrap();
     let (s1, b1) = deliver(&r, request("POST", Some(SERVICE), &[], &body));
     assert_eq!((s1, b1["outcome"].as_str()), (200, Some("processed")));
-    assert!(b1["event_id"].as_str().unwrap().starts_with("sha256:"));
+    let id = b1["event_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("sha256:"));
+    // The same body again: the same id, which the database has seen.
+    r.starts.borrow_mut().push_back(seen());
     let (s2, b2) = deliver(&r, request("POST", Some(SERVICE), &[], &body));
-    assert_eq!((s2, b2["outcome"].as_str()), (200, Some("duplicate")));
     assert_eq!(
-        r.receipts
-            .borrow()
-            .keys()
-            .filter(|(s, _)| s == SOURCE_DB_WEBHOOK)
-            .count(),
-        1
+        (s2, b2["outcome"].as_str(), b2["event_id"].as_str()),
+        (200, Some("duplicate"), Some(id.as_str()))
     );
-    assert_eq!(*r.orders.applies.borrow(), 1);
+    let begins: Vec<ReceiverCall> = r
+        .calls
+        .borrow()
+        .iter()
+        .filter(|c| matches!(c, ReceiverCall::Begin { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(
+        begins,
+        [
+            begin(SOURCE_DB_WEBHOOK, &id, 4),
+            begin(SOURCE_DB_WEBHOOK, &id, 4)
+        ]
+    );
+    assert_eq!(r.processed(), [4]);
     // The secret key (new system) as apikey, alone or with the same bearer: a stock webhook too.
-    add_order(&r, 5, 1);
     let body5 = serde_json::to_vec(&insert(5)).unwrap();
     let key = vec![("apikey", SECRET_KEY.to_string())];
     let (s3, b3) = deliver(&r, request("POST", None, &key, &body5));
     assert_eq!((s3, b3["outcome"].as_str()), (200, Some("processed")));
+    r.starts.borrow_mut().push_back(seen());
     let (s4, b4) = deliver(&r, request("POST", Some(SECRET_KEY), &key, &body5));
     assert_eq!((s4, b4["outcome"].as_str()), (200, Some("duplicate")));
-    // The publishable key, or a bearer key that differs from apikey: 401, nothing recorded.
-    add_order(&r, 6, 1);
+    // The publishable key, or a bearer key that differs from apikey: 401, nothing asked.
+    let calls = r.calls.borrow().len();
     let body6 = serde_json::to_vec(&insert(6)).unwrap();
     let publishable = vec![("apikey", PUBLISHABLE_KEY.to_string())];
     assert_eq!(
@@ -839,7 +895,6 @@ fn a_stock_database_webhook_with_the_service_role_key_is_accepted_and_deduplicat
         deliver(&r, request("POST", Some(SECRET_KEY), &publishable, &body6)).0,
         401
     );
-    assert_eq!(r.orders.status(6), "pending");
     let big = vec![b' '; crate::webhook::DEFAULT_MAX_BODY + 1];
     assert_eq!(
         deliver(&r, request("POST", Some(SERVICE), &[], &big)).0,
@@ -849,82 +904,120 @@ fn a_stock_database_webhook_with_the_service_role_key_is_accepted_and_deduplicat
         deliver(&r, request("POST", Some(SERVICE), &[], b"{")).0,
         400
     );
+    assert_eq!(r.calls.borrow().len(), calls);
 }
 
 #[test]
 fn business_failures_are_final_and_transient_ones_are_retried() {
-    let r = MemoryReceiver::default();
-    add_order(&r, 1, 500); // more than the stock of 100
+    let r = receiver([1, 3, 4]);
+    // The database refuses the processing for lack of stock: final, recorded with the error.
+    let short = json!([{"product_id": 1, "sku": "SKU-1"}]);
+    r.orders
+        .answer_apply(json!({"ok": false, "reason": "insufficient_stock", "lines": short}));
     let (s, b) = signed_post(&r, "evt_1", &insert(1));
     assert_eq!((s, b["outcome"].as_str()), (200, Some("rejected")));
+    let rejected = r.records().pop().unwrap();
     assert_eq!(
-        r.outcome(SOURCE_OUTBOX, "evt_1").as_deref(),
-        Some("rejected")
+        (rejected.event_id.as_str(), rejected.outcome.as_str()),
+        ("evt_1", "rejected")
     );
-    assert_eq!(r.orders.status(1), "pending");
+    let details = rejected.details.unwrap();
+    assert_eq!(
+        (&details["code"], &details["details"]["lines"]),
+        (&json!("insufficient_stock"), &short)
+    );
     // An unknown order is final too.
     assert_eq!(
         signed_post(&r, "evt_2", &insert(99)).1["outcome"],
         "order_not_found"
     );
+    assert_eq!(r.records().pop().unwrap().outcome, "order_not_found");
     // The database API is down: 503, nothing recorded; the retry processes it.
-    add_order(&r, 3, 1);
-    r.fail_calls.set(2);
+    let before = r.receipts().len();
+    r.orders.fail_calls.set(2);
     let (s, _) = signed_post(&r, "evt_3", &insert(3));
     assert_eq!(s, 503);
-    assert_eq!(r.outcome(SOURCE_OUTBOX, "evt_3"), None);
     let (s, _) = signed_post(&r, "evt_3", &insert(3));
     assert_eq!(s, 503);
+    assert_eq!(r.receipts().len(), before);
     let (s, b) = signed_post(&r, "evt_3", &insert(3));
     assert_eq!((s, b["outcome"].as_str()), (200, Some("processed")));
+    // The order changed while it was priced: transient, 503 and nothing recorded (the
+    // receipt sent with the processing is written only if it applies).
+    let before = r.records().len();
+    r.orders
+        .answer_apply(json!({"ok": false, "reason": "order_changed"}));
+    let (s, b) = signed_post(&r, "evt_4", &insert(4));
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (503, Some("upstream_unavailable"))
+    );
+    assert_eq!(r.records().len(), before);
     // Other events: 200, nothing done, nothing recorded.
-    let (s, b) = signed_post(&r, "evt_4", &status_change(3, "pending", "processed"));
+    let calls = r.calls.borrow().len();
+    let (s, b) = signed_post(&r, "evt_5", &status_change(3, "pending", "processed"));
     assert_eq!((s, b["outcome"].as_str()), (200, Some("ignored")));
-    assert_eq!(r.outcome(SOURCE_OUTBOX, "evt_4"), None);
     // A malformed payload is a 400 (the dispatcher will retry it into the dead letters).
-    assert_eq!(signed_post(&r, "evt_5", &json!({"type": "INSERT"})).0, 400);
+    assert_eq!(signed_post(&r, "evt_6", &json!({"type": "INSERT"})).0, 400);
+    assert_eq!(r.calls.borrow().len(), calls);
 }
 
 #[test]
 fn automatic_processing_can_be_switched_off() {
-    let r = MemoryReceiver::default();
-    add_order(&r, 1, 1);
-    r.auto_process.set(false);
+    let r = receiver([1]);
+    r.starts.borrow_mut().push_back(OrderEventStart {
+        seen: false,
+        auto_process_orders: false,
+        snapshot: None,
+    });
     let (s, b) = signed_post(&r, "evt_1", &insert(1));
     assert_eq!((s, b["outcome"].as_str()), (200, Some("auto_process_off")));
-    assert_eq!(r.orders.status(1), "pending");
-    assert_eq!(*r.orders.applies.borrow(), 0);
+    assert_eq!(
+        r.receipts(),
+        [receipt(SOURCE_OUTBOX, "evt_1", 1, "auto_process_off")]
+    );
+    assert!(r.processed().is_empty());
+    assert_eq!(*r.orders.calls.borrow(), []);
 }
 
 #[test]
-fn a_paid_order_gets_one_fulfillment() {
-    let r = MemoryReceiver::default();
-    add_order(&r, 1, 1);
-    set_status(&r, 1, "paid");
+fn a_paid_order_is_fulfilled_through_one_rpc_and_its_answer_relayed() {
+    let r = receiver([]);
     let paid = status_change(1, "processed", "paid");
     assert_eq!(
-        signed_post(&r, "evt_p", &paid).1["outcome"],
-        "fulfillment_created"
+        signed_post(&r, "evt_p", &paid).1,
+        json!({"event_id": "evt_p", "order_id": 1, "outcome": "fulfillment_created",
+            "duplicate": false})
     );
-    let (s, b) = signed_post(&r, "evt_p", &paid);
-    assert_eq!(
-        (s, b["outcome"].as_str(), b["duplicate"].as_bool()),
-        (200, Some("duplicate"), Some(true))
-    );
-    // The same change through a stock webhook: a different source, still one fulfillment.
+    // Whatever fulfill_order_event decides (tests/sql/payments.test.ts, tests/e2e/outbox.test.ts)
+    // is the answer.
+    let answers = [
+        (true, "duplicate"),
+        (false, "fulfillment_exists"),
+        (false, "not_paid"),
+    ];
+    for (duplicate, outcome) in answers {
+        r.fulfills.borrow_mut().push_back(FulfillOutcome {
+            duplicate,
+            outcome: outcome.into(),
+        });
+        let (s, b) = signed_post(&r, "evt_p", &paid);
+        assert_eq!(
+            (s, b["outcome"].as_str(), b["duplicate"].as_bool()),
+            (200, Some(outcome), Some(duplicate))
+        );
+    }
+    // The same change through a stock webhook: its own source and id.
     let body = serde_json::to_vec(&paid).unwrap();
-    assert_eq!(
-        deliver(&r, request("POST", Some(SERVICE), &[], &body)).1["outcome"],
-        "fulfillment_exists"
-    );
-    assert_eq!(r.fulfillments.borrow().len(), 1);
-    assert_eq!(r.fulfillments.borrow()[&1], "queued");
-    // Refunded before the event arrived: no fulfillment.
-    add_order(&r, 2, 1);
-    set_status(&r, 2, "refunded");
-    assert_eq!(
-        signed_post(&r, "evt_q", &status_change(2, "processed", "paid")).1["outcome"],
-        "not_paid"
-    );
-    assert_eq!(r.fulfillments.borrow().len(), 1);
+    let (_, b) = deliver(&r, request("POST", Some(SERVICE), &[], &body));
+    let id = b["event_id"].as_str().unwrap();
+    let fulfill = |source: &str, event_id: &str| ReceiverCall::Fulfill {
+        source: source.into(),
+        event_id: event_id.into(),
+        order_id: 1,
+    };
+    let mut expected = vec![fulfill(SOURCE_OUTBOX, "evt_p"); 4];
+    expected.push(fulfill(SOURCE_DB_WEBHOOK, id));
+    assert_eq!(*r.calls.borrow(), expected);
+    assert_eq!(*r.orders.calls.borrow(), []);
 }

@@ -1,5 +1,5 @@
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
 
 use pollster::block_on;
 use serde_json::json;
@@ -10,21 +10,27 @@ use crate::webhook::stripe;
 const SECRET: &str = "whsec_unit_test_secret";
 const NOW: i64 = 1_800_000_000;
 
-/// In-memory [`PaymentStore`]: the same checks as `apply_payment_event` (dedupe on the event
-/// id, re-check of status, currency and amount on the stored order), no network.
+/// A scripted [`PaymentStore`]: the read answers the order the test gave it; the apply records
+/// what Rust sent and answers what the test arranged. Deduplication on the event id and the
+/// re-check of status, amount and currency on the locked row live in `apply_payment_event` and
+/// are tested against PostgreSQL (tests/sql/payments.test.ts, tests/e2e/payment_webhook.test.ts).
 #[derive(Default)]
-struct MemoryPayments {
+struct ScriptedPayments {
     orders: RefCell<HashMap<i64, PaymentOrder>>,
-    /// What `order_for_payment` answers instead of the stored order (a read that a concurrent
-    /// event has since made stale).
-    stale_reads: RefCell<HashMap<i64, PaymentOrder>>,
-    events: RefCell<HashMap<(String, String), Outcome>>,
-    exceptions: RefCell<Vec<(String, ExceptionReason)>>,
-    transitions: RefCell<u32>,
-    fail: RefCell<bool>,
+    /// The answers of the next `apply_payment_event` calls; once empty, the database agrees
+    /// with the decision as sent ([`as_sent`]).
+    answers: RefCell<VecDeque<AppliedEvent>>,
+    /// Order ids read, in order.
+    reads: RefCell<Vec<i64>>,
+    /// The parameters of every `apply_payment_event` call, in order.
+    sent: RefCell<Vec<Value>>,
+    /// Reads fail with a 503 (the database API is down).
+    fail_reads: Cell<bool>,
+    /// Applies fail with a 503.
+    fail_applies: Cell<bool>,
 }
 
-impl MemoryPayments {
+impl ScriptedPayments {
     fn with(orders: &[PaymentOrder]) -> Self {
         let store = Self::default();
         for o in orders {
@@ -32,73 +38,51 @@ impl MemoryPayments {
         }
         store
     }
-    fn status(&self, id: i64) -> OrderStatus {
-        self.orders.borrow()[&id].status
+    fn answer(&self, answer: Value) {
+        let applied = serde_json::from_value(answer).expect("an apply_payment_event answer");
+        self.answers.borrow_mut().push_back(applied);
     }
-    fn exception_reasons(&self) -> Vec<ExceptionReason> {
-        self.exceptions.borrow().iter().map(|(_, r)| *r).collect()
+    fn last_sent(&self) -> Value {
+        self.sent.borrow().last().cloned().expect("nothing sent")
     }
 }
 
-impl PaymentStore for MemoryPayments {
+/// The answer of a database that applies or records the decision as it was sent.
+fn as_sent(params: &Value) -> AppliedEvent {
+    let (outcome, reason) = match (params["to_status"].as_str(), &params["exception_reason"]) {
+        (Some("paid"), _) => (Outcome::Paid, None),
+        (Some("refunded"), _) => (Outcome::Refunded, None),
+        (_, Value::Null) => (Outcome::Ignored, None),
+        (_, reason) => (
+            Outcome::Exception,
+            Some(serde_json::from_value(reason.clone()).unwrap()),
+        ),
+    };
+    AppliedEvent {
+        duplicate: false,
+        outcome,
+        reason,
+        order_status: None,
+    }
+}
+
+impl PaymentStore for ScriptedPayments {
     async fn order_for_payment(&self, order_id: i64) -> Result<Option<PaymentOrder>> {
-        if *self.fail.borrow() {
+        if self.fail_reads.get() {
             return Err(Error::Unavailable("connection refused".into()));
         }
-        if let Some(stale) = self.stale_reads.borrow().get(&order_id) {
-            return Ok(Some(stale.clone()));
-        }
+        self.reads.borrow_mut().push(order_id);
         Ok(self.orders.borrow().get(&order_id).cloned())
     }
 
     async fn apply_payment_event(&self, r: &PaymentEventRecord<'_>) -> Result<AppliedEvent> {
-        let key = (r.provider.to_owned(), r.event_id.to_owned());
-        if self.events.borrow().contains_key(&key) {
-            return Ok(AppliedEvent {
-                duplicate: true,
-                outcome: Outcome::Duplicate,
-                reason: None,
-                order_status: None,
-            });
+        if self.fail_applies.get() {
+            return Err(Error::Unavailable("connection refused".into()));
         }
-        let d = r.decision;
-        let mut orders = self.orders.borrow_mut();
-        let order = d.order_id.and_then(|id| orders.get_mut(&id));
-        let (outcome, reason) = match (&d.action, order) {
-            (Action::Ignore, _) => (Outcome::Ignored, None),
-            (Action::Exception { reason, .. }, _) => (Outcome::Exception, Some(*reason)),
-            (Action::Apply(_), None) => (Outcome::Exception, Some(ExceptionReason::OrderNotFound)),
-            (Action::Apply(t), Some(o)) => {
-                let currency = d.currency.as_deref().unwrap_or_default();
-                if o.status != t.from {
-                    (Outcome::Exception, Some(ExceptionReason::StatusConflict))
-                } else if !o.currency.eq_ignore_ascii_case(currency) {
-                    (Outcome::Exception, Some(ExceptionReason::CurrencyMismatch))
-                } else if o.total_amount != d.amount {
-                    (Outcome::Exception, Some(ExceptionReason::AmountMismatch))
-                } else {
-                    o.status = t.to;
-                    *self.transitions.borrow_mut() += 1;
-                    let outcome = match t.to {
-                        OrderStatus::Paid => Outcome::Paid,
-                        _ => Outcome::Refunded,
-                    };
-                    (outcome, None)
-                }
-            }
-        };
-        if let Some(reason) = reason {
-            self.exceptions
-                .borrow_mut()
-                .push((r.event_id.to_owned(), reason));
-        }
-        self.events.borrow_mut().insert(key, outcome);
-        Ok(AppliedEvent {
-            duplicate: false,
-            outcome,
-            reason,
-            order_status: None,
-        })
+        let params = r.params();
+        self.sent.borrow_mut().push(params.clone());
+        let scripted = self.answers.borrow_mut().pop_front();
+        Ok(scripted.unwrap_or_else(|| as_sent(&params)))
     }
 }
 
@@ -144,7 +128,7 @@ struct Reply {
     body: Value,
 }
 
-fn call(store: &MemoryPayments, req: Request) -> Reply {
+fn call(store: &ScriptedPayments, req: Request) -> Reply {
     let verifier = stripe_verifier(Some(SECRET)).unwrap();
     let resp = block_on(handle_payment_webhook(store, &verifier, &req, NOW));
     let text = String::from_utf8(resp.body().clone()).unwrap();
@@ -155,7 +139,7 @@ fn call(store: &MemoryPayments, req: Request) -> Reply {
     }
 }
 
-fn post(store: &MemoryPayments, body: Vec<u8>) -> Reply {
+fn post(store: &ScriptedPayments, body: Vec<u8>) -> Reply {
     call(store, signed(body, NOW))
 }
 
@@ -369,8 +353,8 @@ fn rpc_params_say_what_to_apply_or_record() {
 // --- the handler ------------------------------------------------------------------------------
 
 #[test]
-fn a_signed_payment_pays_the_order_once() {
-    let store = MemoryPayments::with(&[order(1, OrderStatus::Processed, 5248)]);
+fn a_signed_payment_is_sent_as_decided_and_a_redelivery_answers_what_the_database_says() {
+    let store = ScriptedPayments::with(&[order(1, OrderStatus::Processed, 5248)]);
     let body = succeeded("evt_pay", json!("1"), json!(5248), "usd");
     let r = post(&store, body.clone());
     assert_eq!(r.status, 200);
@@ -378,18 +362,31 @@ fn a_signed_payment_pays_the_order_once() {
         r.body,
         json!({"received": true, "event_id": "evt_pay", "outcome": "paid"})
     );
-    assert_eq!(store.status(1), OrderStatus::Paid);
-
+    assert_eq!(*store.reads.borrow(), [1]);
+    assert_eq!(
+        store.last_sent(),
+        json!({"provider": "stripe", "event_id": "evt_pay", "event_type": "payment_intent.succeeded",
+            "order_id": 1, "to_status": "paid", "expected_status": "processed", "amount": 5248,
+            "currency": "USD", "exception_reason": null, "object_id": "pi_1", "details": null})
+    );
+    // Redelivered: Rust sends it again (the database deduplicates on the event id) and
+    // answers what the database did.
+    store.answer(json!({"duplicate": true, "outcome": "duplicate"}));
     let again = post(&store, body);
-    assert_eq!(again.status, 200);
-    assert_eq!(again.body["outcome"], "duplicate");
-    assert_eq!(*store.transitions.borrow(), 1);
-    assert!(store.exceptions.borrow().is_empty());
+    assert_eq!(
+        (again.status, again.body),
+        (
+            200,
+            json!({"received": true, "event_id": "evt_pay", "outcome": "duplicate"})
+        )
+    );
+    let sent = store.sent.borrow();
+    assert_eq!((sent.len(), &sent[0]), (2, &sent[1]));
 }
 
 #[test]
 fn signature_problems_are_rejected_before_anything_is_read_or_written() {
-    let store = MemoryPayments::with(&[order(1, OrderStatus::Processed, 5248)]);
+    let store = ScriptedPayments::with(&[order(1, OrderStatus::Processed, 5248)]);
     let body = succeeded("evt_sig", json!("1"), json!(5248), "usd");
 
     let mut wrong = signed(body.clone(), NOW);
@@ -421,16 +418,17 @@ fn signature_problems_are_rejected_before_anything_is_read_or_written() {
         assert_eq!(r.status, 400, "{code}");
         assert_eq!(r.body["error"]["code"], code);
     }
-    assert!(store.events.borrow().is_empty());
-    assert_eq!(store.status(1), OrderStatus::Processed);
+    assert!(store.reads.borrow().is_empty());
+    assert!(store.sent.borrow().is_empty());
 
     // the edge of the tolerance still passes
     assert_eq!(call(&store, signed(body, NOW - 300)).status, 200);
+    assert_eq!(store.sent.borrow().len(), 1);
 }
 
 #[test]
 fn oversized_bodies_are_413_and_other_methods_405() {
-    let store = MemoryPayments::default();
+    let store = ScriptedPayments::default();
     let mut body = succeeded("evt_big", json!("1"), json!(5248), "usd");
     body.truncate(body.len() - 1);
     body.extend(vec![b' '; 256 * 1024]);
@@ -445,12 +443,13 @@ fn oversized_bodies_are_413_and_other_methods_405() {
     let resp = block_on(handle_payment_webhook(&store, &verifier, &get, NOW));
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "POST");
-    assert!(store.events.borrow().is_empty());
+    assert!(store.reads.borrow().is_empty());
+    assert!(store.sent.borrow().is_empty());
 }
 
 #[test]
 fn signed_but_unusable_events_are_400() {
-    let store = MemoryPayments::default();
+    let store = ScriptedPayments::default();
     for (body, code) in [
         (b"{not json".to_vec(), "malformed_json"),
         (br#"{"type": "x"}"#.to_vec(), "invalid_body"),
@@ -467,123 +466,165 @@ fn signed_but_unusable_events_are_400() {
             (400, Some(code))
         );
     }
-    assert!(store.events.borrow().is_empty());
+    assert!(store.reads.borrow().is_empty());
+    assert!(store.sent.borrow().is_empty());
 }
 
 #[test]
 fn mismatches_wrong_statuses_and_unknown_orders_answer_200_with_an_exception() {
-    let store = MemoryPayments::with(&[
+    let store = ScriptedPayments::with(&[
         order(1, OrderStatus::Processed, 5248),
         order(2, OrderStatus::Pending, 5248),
         order(3, OrderStatus::Cancelled, 5248),
     ]);
+    // (event, reason, order_id sent, expected_status sent)
     let cases = [
         (
             succeeded("evt_a", json!("1"), json!(5000), "usd"),
             "amount_mismatch",
+            json!(1),
+            json!("processed"),
         ),
         (
             succeeded("evt_b", json!("1"), json!(5248), "eur"),
             "currency_mismatch",
+            json!(1),
+            json!("processed"),
         ),
         (
             succeeded("evt_c", json!("1"), json!(52.48), "usd"),
             "invalid_amount",
+            json!(1),
+            Value::Null,
         ),
         (
             succeeded("evt_d", json!("2"), json!(5248), "usd"),
             "status_conflict",
+            json!(2),
+            Value::Null,
         ),
         (
             succeeded("evt_e", json!("3"), json!(5248), "usd"),
             "status_conflict",
+            json!(3),
+            Value::Null,
         ),
         (
             succeeded("evt_f", json!("404"), json!(5248), "usd"),
             "order_not_found",
+            json!(404),
+            Value::Null,
         ),
         (
             succeeded("evt_g", json!("one"), json!(5248), "usd"),
             "missing_order_id",
+            Value::Null,
+            Value::Null,
         ),
         (
             succeeded("evt_h", Value::Null, json!(5248), "usd"),
             "missing_order_id",
+            Value::Null,
+            Value::Null,
         ),
     ];
-    for (body, reason) in cases {
+    for (body, reason, order_id, expected) in cases {
         let r = post(&store, body);
         assert_eq!(r.status, 200, "{reason}");
         assert_eq!(r.body["outcome"], "exception", "{reason}");
         assert_eq!(r.body["reason"], reason);
+        let sent = store.last_sent();
+        assert_eq!(
+            (
+                &sent["exception_reason"],
+                &sent["to_status"],
+                &sent["order_id"],
+                &sent["expected_status"]
+            ),
+            (&json!(reason), &Value::Null, &order_id, &expected),
+            "{reason}"
+        );
     }
-    assert_eq!(store.exceptions.borrow().len(), 8);
-    assert_eq!(store.status(1), OrderStatus::Processed);
-    assert_eq!(store.status(2), OrderStatus::Pending);
-    assert_eq!(store.status(3), OrderStatus::Cancelled);
-    assert_eq!(*store.transitions.borrow(), 0);
+    assert_eq!(store.sent.borrow().len(), 8);
+    // Only events naming a valid order id read one.
+    assert_eq!(*store.reads.borrow(), [1, 1, 1, 2, 3, 404]);
 }
 
 #[test]
-fn a_second_payment_for_a_paid_order_is_an_exception() {
-    let store = MemoryPayments::with(&[order(1, OrderStatus::Processed, 5248)]);
-    assert_eq!(
-        post(&store, succeeded("evt_1", json!("1"), json!(5248), "usd")).body["outcome"],
-        "paid"
+fn the_answer_is_what_the_database_did_not_what_was_decided() {
+    // Rust read the order as processed and decided to pay it; the database re-checked on the
+    // locked row (tests/sql: "apply_payment_event rechecks the status") and found it paid.
+    let store = ScriptedPayments::with(&[order(1, OrderStatus::Processed, 5248)]);
+    store.answer(
+        json!({"duplicate": false, "outcome": "exception", "reason": "status_conflict",
+        "order_status": "paid"}),
     );
-    let r = post(&store, succeeded("evt_2", json!("1"), json!(5248), "usd"));
-    assert_eq!(
-        (r.body["outcome"].as_str(), r.body["reason"].as_str()),
-        (Some("exception"), Some("status_conflict"))
-    );
-    assert_eq!(*store.transitions.borrow(), 1);
-}
-
-#[test]
-fn the_database_recheck_wins_over_a_stale_read() {
-    // The read says processed, but another event paid the order before this one applied.
-    let store = MemoryPayments::with(&[order(1, OrderStatus::Paid, 5248)]);
-    store
-        .stale_reads
-        .borrow_mut()
-        .insert(1, order(1, OrderStatus::Processed, 5248));
     let r = post(
         &store,
         succeeded("evt_race", json!("1"), json!(5248), "usd"),
     );
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body["reason"], "status_conflict");
-    assert_eq!(store.status(1), OrderStatus::Paid);
-    assert_eq!(*store.transitions.borrow(), 0);
+    assert_eq!(
+        (r.status, r.body),
+        (
+            200,
+            json!({"received": true, "event_id": "evt_race", "outcome": "exception",
+                "reason": "status_conflict"})
+        )
+    );
+    let sent = store.last_sent();
+    assert_eq!(
+        (&sent["to_status"], &sent["expected_status"]),
+        (&json!("paid"), &json!("processed"))
+    );
 }
 
 #[test]
 fn refunds_full_and_partial() {
-    let store = MemoryPayments::with(&[
+    let store = ScriptedPayments::with(&[
         order(1, OrderStatus::Paid, 5248),
         order(2, OrderStatus::Fulfilled, 5248),
         order(3, OrderStatus::Paid, 5248),
     ]);
-    for (id, event) in [(1, "evt_r1"), (2, "evt_r2")] {
+    for (id, event, from) in [(1, "evt_r1", "paid"), (2, "evt_r2", "fulfilled")] {
         let r = post(&store, refunded(event, id, 5248, 5248));
         assert_eq!(r.body["outcome"], "refunded");
-        assert_eq!(store.status(id), OrderStatus::Refunded);
+        let sent = store.last_sent();
+        assert_eq!(
+            (
+                &sent["order_id"],
+                &sent["to_status"],
+                &sent["expected_status"],
+                &sent["amount"],
+                &sent["object_id"]
+            ),
+            (
+                &json!(id),
+                &json!("refunded"),
+                &json!(from),
+                &json!(5248),
+                &json!("ch_1")
+            )
+        );
     }
     let r = post(&store, refunded("evt_r3", 3, 5248, 1000));
     assert_eq!(
         (r.status, r.body["reason"].as_str()),
         (200, Some("partial_refund"))
     );
-    assert_eq!(store.status(3), OrderStatus::Paid);
+    let sent = store.last_sent();
     assert_eq!(
-        store.exception_reasons(),
-        vec![ExceptionReason::PartialRefund]
+        (&sent["to_status"], &sent["amount"], &sent["details"]),
+        (
+            &Value::Null,
+            &json!(1000),
+            &json!({"requested_status": "refunded", "charge_amount": 5248, "amount_refunded": 1000})
+        )
     );
 }
 
 #[test]
 fn unknown_event_types_are_recorded_and_ignored() {
-    let store = MemoryPayments::with(&[order(1, OrderStatus::Processed, 5248)]);
+    let store = ScriptedPayments::with(&[order(1, OrderStatus::Processed, 5248)]);
     let body = serde_json::to_vec(&json!({"id": "evt_other", "type": "customer.created",
         "data": {"object": {"metadata": {"order_id": "1"}, "amount": 5248, "currency": "usd"}}}))
     .unwrap();
@@ -592,24 +633,47 @@ fn unknown_event_types_are_recorded_and_ignored() {
         r.body,
         json!({"received": true, "event_id": "evt_other", "outcome": "ignored"})
     );
+    assert!(store.reads.borrow().is_empty());
+    let sent = store.last_sent();
     assert_eq!(
-        store.events.borrow()[&("stripe".to_owned(), "evt_other".to_owned())],
-        Outcome::Ignored
+        (
+            &sent["event_id"],
+            &sent["event_type"],
+            &sent["order_id"],
+            &sent["to_status"],
+            &sent["exception_reason"]
+        ),
+        (
+            &json!("evt_other"),
+            &json!("customer.created"),
+            &Value::Null,
+            &Value::Null,
+            &Value::Null
+        )
     );
-    assert_eq!(store.status(1), OrderStatus::Processed);
 }
 
 #[test]
 fn store_failures_are_5xx_so_the_provider_retries() {
-    let store = MemoryPayments::with(&[order(1, OrderStatus::Processed, 5248)]);
-    *store.fail.borrow_mut() = true;
+    let store = ScriptedPayments::with(&[order(1, OrderStatus::Processed, 5248)]);
+    store.fail_reads.set(true);
     let r = post(
         &store,
         succeeded("evt_down", json!("1"), json!(5248), "usd"),
     );
     assert_eq!(r.status, 503);
     assert!(!r.body.to_string().contains("connection refused"));
-    assert!(store.events.borrow().is_empty());
+    assert!(store.sent.borrow().is_empty());
+    store.fail_reads.set(false);
+    store.fail_applies.set(true);
+    let r = post(
+        &store,
+        succeeded("evt_down", json!("1"), json!(5248), "usd"),
+    );
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (503, Some("upstream_unavailable"))
+    );
 }
 
 #[test]

@@ -1,9 +1,14 @@
+//! The process and cancel flows against a scripted store: what Rust decides and sends, and
+//! what it answers for each thing the database may answer. The database's own rules (owner,
+//! status re-check, stock, `order_changed`, discount redemptions, idempotency leases) are
+//! tested against PostgreSQL in `tests/sql/`.
+
 use pollster::block_on;
 use serde_json::json;
 
 use super::*;
-use crate::store::memory::MemoryStore;
-use crate::store::{DiscountRow, OrderHead, ShippingRow, SnapshotLine, TaxRow};
+use crate::store::memory::{Call, ScriptedStore};
+use crate::store::{DiscountRow, IdempotencyBegin, OrderHead, ShippingRow, SnapshotLine, TaxRow};
 
 const DEMO: &str = "00000000-0000-4000-8000-000000000001";
 const OTHER: &str = "00000000-0000-4000-8000-000000000002";
@@ -45,15 +50,9 @@ fn snap(id: i64, lines: Vec<SnapshotLine>) -> OrderSnapshot {
     }
 }
 
-fn store_with(snaps: Vec<OrderSnapshot>) -> MemoryStore {
-    let store = MemoryStore::default();
-    for s in snaps {
-        for l in &s.lines {
-            store.stock.borrow_mut().insert(l.product_id, 100);
-        }
-        store.orders.borrow_mut().insert(s.order.id, s);
-    }
-    store
+fn with_status(mut s: OrderSnapshot, status: &str) -> OrderSnapshot {
+    s.order.status = status.into();
+    s
 }
 
 fn service() -> Caller {
@@ -64,9 +63,13 @@ fn user(id: &str) -> Caller {
     Caller::user(id, "authenticated", "t")
 }
 
+fn code_and_details(e: &Error) -> (u16, &str, serde_json::Value) {
+    (e.status(), e.code(), e.body()["error"]["details"].clone())
+}
+
 #[test]
 fn processes_the_seeded_order_with_tax_and_shipping() {
-    let store = store_with(vec![snap(1, vec![line(1, 2, 1999), line(2, 1, 1250)])]);
+    let store = ScriptedStore::with([snap(1, vec![line(1, 2, 1999), line(2, 1, 1250)])]);
     let done = block_on(process_order(&store, &service(), 1)).unwrap();
     // 2 x 19.99 + 12.50 = 52.48; tax 7.25 % of 52.48 = 3.8048 -> 3.80; shipping 5.99
     assert_eq!(
@@ -80,79 +83,202 @@ fn processes_the_seeded_order_with_tax_and_shipping() {
     );
     assert_eq!(done.total_amount, 6227);
     assert_eq!(done.lines[0].line_amount, 3998);
-    assert_eq!(store.status(1), "processed");
-    assert_eq!(store.stock.borrow()[&1], 98);
+    // What the database is asked to apply: the amounts and lines priced, on the status read.
+    assert_eq!(
+        store.processings(),
+        [json!({
+            "order_id": 1, "expected_status": "pending", "subtotal_amount": 5248,
+            "discount_amount": 0, "tax_amount": 380, "shipping_amount": 599, "total_amount": 6227,
+            "lines": [{"product_id": 1, "quantity": 2, "unit_amount": 1999},
+                      {"product_id": 2, "quantity": 1, "unit_amount": 1250}],
+            "discount_code": null, "actor": null
+        })
+        .as_object()
+        .unwrap()
+        .clone()]
+    );
 }
 
 #[test]
 fn second_processing_is_a_409_naming_the_status() {
-    let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
-    block_on(process_order(&store, &service(), 1)).unwrap();
+    // The read already shows it processed: the state machine refuses, nothing is sent.
+    let store = ScriptedStore::with([with_status(snap(1, vec![line(1, 1, 100)]), "processed")]);
     let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
-    assert_eq!(e.status(), 409);
-    assert_eq!(e.body()["error"]["details"]["current_status"], "processed");
-    assert_eq!(*store.applies.borrow(), 1);
+    assert_eq!(
+        code_and_details(&e),
+        (
+            409,
+            "status_conflict",
+            json!({"current_status": "processed", "requested_status": "processed"})
+        )
+    );
+    assert_eq!(store.applies(), 0);
+    // The read showed it pending, but the database found it cancelled when it applied: the
+    // 409 names the status the database found.
+    let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
+    store.answer_apply(
+        json!({"ok": false, "reason": "status_conflict", "current_status": "cancelled"}),
+    );
+    let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
+    assert_eq!(
+        code_and_details(&e),
+        (
+            409,
+            "status_conflict",
+            json!({"current_status": "cancelled", "requested_status": "processed"})
+        )
+    );
+    assert_eq!(store.applies(), 1);
 }
 
 #[test]
-fn users_reach_only_their_own_orders() {
-    let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
+fn an_order_the_database_does_not_show_is_404_and_nothing_is_applied() {
+    // order_for_processing answers nothing for someone else's order (tests/sql and e2e check
+    // that it does): both flows answer 404 and apply nothing.
+    let store = ScriptedStore::default();
+    for e in [
+        block_on(process_order(&store, &user(OTHER), 1)).unwrap_err(),
+        block_on(cancel_order(&store, &user(OTHER), 1)).unwrap_err(),
+    ] {
+        assert_eq!((e.status(), e.code()), (404, "not_found"));
+        assert_eq!(e.body()["error"]["message"], "order 1 not found");
+    }
     assert_eq!(
-        block_on(process_order(&store, &user(OTHER), 1))
-            .unwrap_err()
-            .status(),
-        404
+        *store.calls.borrow(),
+        [
+            Call::Read {
+                caller: user(OTHER),
+                order_id: 1
+            },
+            Call::Read {
+                caller: user(OTHER),
+                order_id: 1
+            }
+        ]
     );
-    assert_eq!(
-        block_on(cancel_order(&store, &user(OTHER), 1))
-            .unwrap_err()
-            .status(),
-        404
-    );
-    assert_eq!(
-        block_on(process_order(&store, &user(DEMO), 2))
-            .unwrap_err()
-            .status(),
-        404
-    );
-    assert!(block_on(process_order(&store, &user(DEMO), 1)).is_ok());
+    // A user's processing is applied as that user (the audit actor); the service role's as
+    // nobody.
+    store
+        .snapshots
+        .borrow_mut()
+        .insert(1, snap(1, vec![line(1, 1, 100)]));
+    block_on(process_order(&store, &user(DEMO), 1)).unwrap();
+    assert_eq!(store.processings()[0]["actor"], DEMO);
 }
 
 #[test]
 fn inactive_lines_are_named_and_nothing_changes() {
     let mut bad = line(2, 1, 500);
     bad.product_active = false;
-    let store = store_with(vec![snap(1, vec![line(1, 1, 100), bad])]);
+    let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100), bad])]);
     let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
     assert_eq!((e.status(), e.code()), (422, "invalid_lines"));
     assert_eq!(e.body()["error"]["details"]["lines"][0]["product_id"], 2);
-    assert_eq!(store.status(1), "pending");
-    assert_eq!(*store.applies.borrow(), 0);
+    assert_eq!(store.applies(), 0);
 }
 
 #[test]
-fn short_stock_is_422_and_cancel_releases_stock() {
-    let store = store_with(vec![
-        snap(1, vec![line(1, 150, 100)]),
-        snap(2, vec![line(1, 60, 100)]),
-    ]);
-    let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
-    assert_eq!((e.status(), e.code()), (422, "insufficient_stock"));
-    assert_eq!(store.stock.borrow()[&1], 100);
-    block_on(process_order(&store, &service(), 2)).unwrap();
-    assert_eq!(store.stock.borrow()[&1], 40);
-    let c = block_on(cancel_order(&store, &user(DEMO), 2)).unwrap();
-    assert_eq!(
-        (c.status, c.previous_status),
-        (OrderStatus::Cancelled, OrderStatus::Processed)
-    );
-    assert_eq!(store.stock.borrow()[&1], 100);
-    let again = block_on(cancel_order(&store, &user(DEMO), 2)).unwrap_err();
-    assert_eq!(again.status(), 409);
+fn every_refusal_of_the_database_maps_to_its_http_error() {
+    let short = json!([{"product_id": 1, "sku": "SKU-1"}]);
+    let cases = [
+        (
+            json!({"ok": false, "reason": "not_found"}),
+            404,
+            "not_found",
+            json!(null),
+        ),
+        (
+            json!({"ok": false, "reason": "order_changed"}),
+            409,
+            "order_changed",
+            json!(null),
+        ),
+        (
+            json!({"ok": false, "reason": "insufficient_stock", "lines": short}),
+            422,
+            "insufficient_stock",
+            json!({"lines": short}),
+        ),
+        (
+            json!({"ok": false, "reason": "discount_exhausted"}),
+            422,
+            "discount_rejected",
+            json!({"reason": "exhausted"}),
+        ),
+        (
+            json!({"ok": false, "reason": "discount_unknown"}),
+            422,
+            "discount_rejected",
+            json!({"reason": "unknown"}),
+        ),
+        // A status conflict without the status found, or a reason nobody knows: a bug, 500.
+        (
+            json!({"ok": false, "reason": "status_conflict"}),
+            500,
+            "internal_error",
+            json!(null),
+        ),
+        (
+            json!({"ok": false, "reason": "gremlins"}),
+            500,
+            "internal_error",
+            json!(null),
+        ),
+        (json!({"ok": false}), 500, "internal_error", json!(null)),
+    ];
+    for (answer, status, code, details) in cases {
+        let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
+        store.answer_apply(answer.clone());
+        let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
+        assert_eq!(code_and_details(&e), (status, code, details), "{answer}");
+        // The transition refusals map the same way.
+        let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
+        store.answer_apply(answer.clone());
+        let e = block_on(cancel_order(&store, &service(), 1)).unwrap_err();
+        assert_eq!((e.status(), e.code()), (status, code), "cancel {answer}");
+    }
 }
 
 #[test]
-fn discount_codes_apply_and_exhaust() {
+fn cancel_sends_the_transition_from_the_status_read() {
+    for from in ["pending", "processed"] {
+        let store = ScriptedStore::with([with_status(snap(2, vec![line(1, 60, 100)]), from)]);
+        let c = block_on(cancel_order(&store, &user(DEMO), 2)).unwrap();
+        let from = OrderStatus::parse(from).unwrap();
+        assert_eq!(
+            (c.order_id, c.status, c.previous_status),
+            (2, OrderStatus::Cancelled, from)
+        );
+        assert_eq!(
+            store.calls.borrow()[1],
+            Call::ApplyTransition {
+                transition: Transition {
+                    order_id: 2,
+                    from,
+                    to: OrderStatus::Cancelled
+                },
+                actor: Some(DEMO.into())
+            }
+        );
+    }
+    // Cancelled, paid, fulfilled, refunded: the state machine's 409, nothing sent.
+    for status in ["cancelled", "paid", "fulfilled", "refunded"] {
+        let store = ScriptedStore::with([with_status(snap(2, vec![line(1, 1, 100)]), status)]);
+        let e = block_on(cancel_order(&store, &service(), 2)).unwrap_err();
+        assert_eq!(
+            code_and_details(&e),
+            (
+                409,
+                "status_conflict",
+                json!({"current_status": status, "requested_status": "cancelled"})
+            )
+        );
+        assert_eq!(store.applies(), 0);
+    }
+}
+
+#[test]
+fn discount_codes_are_priced_and_sent_and_a_refused_redemption_is_422() {
     let mut s = snap(1, vec![line(1, 1, 10_000)]);
     s.order.discount_code = Some("TEN".into());
     s.discount = Some(DiscountRow {
@@ -166,13 +292,18 @@ fn discount_codes_apply_and_exhaust() {
         max_redemptions: Some(1),
         redemptions: 0,
     });
-    let mut s2 = s.clone();
-    s2.order.id = 2;
-    let store = store_with(vec![s, s2]);
+    let store = ScriptedStore::with([s]);
     let done = block_on(process_order(&store, &service(), 1)).unwrap();
     assert_eq!(done.discount_amount, 1000);
-    // Order 2 priced with a stale redemption count: the apply step refuses it.
-    let e = block_on(process_order(&store, &service(), 2)).unwrap_err();
+    let sent = &store.processings()[0];
+    assert_eq!(
+        (&sent["discount_code"], &sent["discount_amount"]),
+        (&json!("TEN"), &json!(1000))
+    );
+    // Priced on a redemption count that was stale by the time it applied: the database
+    // refuses (tests/sql: "the last redemption of a discount ... is used once").
+    store.answer_apply(json!({"ok": false, "reason": "discount_exhausted"}));
+    let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
     assert_eq!((e.status(), e.code()), (422, "discount_rejected"));
 }
 
@@ -202,24 +333,38 @@ fn request(method: &str, body: &str, key: Option<&str>) -> Request {
     b.body(body.as_bytes().to_vec()).unwrap()
 }
 
-fn call(store: &MemoryStore, req: Request) -> (u16, serde_json::Value) {
-    let resp = block_on(handle_order_request(
+fn respond(store: &ScriptedStore, req: Request) -> Response {
+    block_on(handle_order_request(
         store,
         &auth(),
         NOW,
         "process-order",
         req,
         |caller, id| async move { process_order(store, &caller, id).await },
-    ));
+    ))
+}
+
+fn call(store: &ScriptedStore, req: Request) -> (u16, serde_json::Value) {
+    let resp = respond(store, req);
     (
         resp.status().as_u16(),
         serde_json::from_slice(resp.body()).unwrap(),
     )
 }
 
+/// The calls made since the first `from`.
+fn calls_since(store: &ScriptedStore, from: usize) -> Vec<Call> {
+    store.calls.borrow()[from..].to_vec()
+}
+
+fn sha256_hex(body: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(body.as_bytes()))
+}
+
 #[test]
 fn http_errors_have_the_json_shape_and_status() {
-    let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
+    let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
     for (method, body, status, code) in [
         ("GET", "", 405, "method_not_allowed"),
         ("POST", "{", 400, "malformed_json"),
@@ -235,12 +380,12 @@ fn http_errors_have_the_json_shape_and_status() {
             "{method} {body}"
         );
     }
-    assert_eq!(store.status(1), "pending");
+    assert_eq!(store.applies(), 0);
 }
 
 #[test]
 fn anon_callers_and_oversized_bodies_are_refused_before_any_read() {
-    let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
+    let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
     let mut anon = request("POST", "{\"order_id\":1}", None);
     anon.headers_mut().insert(
         "authorization",
@@ -252,78 +397,177 @@ fn anon_callers_and_oversized_bodies_are_refused_before_any_read() {
         (401, "unauthorized")
     );
     let big = format!("{{\"order_id\":1,\"pad\":\"{}\"}}", "x".repeat(MAX_BODY));
-    let (status, body) = call(&store, request("POST", &big, None));
+    let (status, body) = call(&store, request("POST", &big, Some("k")));
     assert_eq!(
         (status, body["error"]["code"].as_str().unwrap()),
         (413, "payload_too_large")
     );
-    assert_eq!(store.status(1), "pending");
+    assert_eq!(*store.calls.borrow(), []);
 }
 
 #[test]
 fn idempotency_key_replays_rejects_mismatch_and_in_flight() {
-    let store = store_with(vec![
+    let store = ScriptedStore::with([
         snap(1, vec![line(1, 1, 100)]),
         snap(2, vec![line(1, 1, 100)]),
     ]);
-    let first = call(&store, request("POST", "{\"order_id\":1}", Some("\"k1\"")));
-    assert_eq!(first.0, 200);
-    let replay = call(&store, request("POST", "{\"order_id\":1}", Some("\"k1\"")));
+    let body1 = "{\"order_id\":1}";
+    let first = call(&store, request("POST", body1, Some("\"k1\"")));
     assert_eq!(
-        replay, first,
-        "same key and body: the first response, byte for byte"
+        (first.0, first.1["status"].as_str()),
+        (200, Some("processed"))
     );
-    assert_eq!(*store.applies.borrow(), 1, "no second effect");
-    let mismatch = call(&store, request("POST", "{\"order_id\":2}", Some("\"k1\"")));
+    // The key is taken under the caller's scope with the body's hash, the request runs, and
+    // the response is stored exactly as sent.
+    let calls = calls_since(&store, 0);
     assert_eq!(
-        (mismatch.0, mismatch.1["error"]["code"].clone()),
-        (422, json!("idempotency_key_reused"))
+        calls[0],
+        Call::Begin {
+            scope: "role:service_role".into(),
+            endpoint: "process-order".into(),
+            key: "k1".into(),
+            hash: sha256_hex(body1),
+        }
     );
-    assert_eq!(store.status(2), "pending");
-    // A key held by a request that has not finished.
-    use sha2::Digest as _;
-    let hash = hex::encode(sha2::Sha256::digest(b"{\"order_id\":2}"));
-    block_on(store.idempotency_begin("role:service_role", "process-order", "k2", &hash)).unwrap();
-    let busy = call(&store, request("POST", "{\"order_id\":2}", Some("k2")));
-    assert_eq!(busy.0, 409);
-    let empty = call(&store, request("POST", "{\"order_id\":2}", Some("\"\"")));
-    assert_eq!(empty.0, 400);
+    assert!(matches!(calls[2], Call::ApplyProcessing(_)));
+    let Call::Finish {
+        status,
+        body: stored,
+        store: kept,
+        key,
+        ..
+    } = calls[3].clone()
+    else {
+        panic!("no finish: {calls:?}");
+    };
+    assert_eq!((status, kept, key.as_str()), (200, true, "k1"));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stored).unwrap(),
+        first.1
+    );
+    assert_eq!(calls.len(), 4);
+
+    // The database has the response: it is replayed, nothing runs, nothing is stored again.
+    let n = store.calls.borrow().len();
+    store.answer_begin(IdempotencyBegin::Replay {
+        status,
+        body: serde_json::Value::Null,
+        body_text: Some(stored),
+    });
+    let replay = call(&store, request("POST", body1, Some("\"k1\"")));
+    assert_eq!(replay, first, "same key and body: the first response");
+    assert!(matches!(calls_since(&store, n)[..], [Call::Begin { .. }]));
+
+    // The key was used with another body; the first request still runs: nothing runs.
+    for (answer, status, code) in [
+        (IdempotencyBegin::Mismatch, 422, "idempotency_key_reused"),
+        (IdempotencyBegin::InFlight, 409, "idempotency_key_in_flight"),
+    ] {
+        let n = store.calls.borrow().len();
+        store.answer_begin(answer);
+        let r = call(&store, request("POST", "{\"order_id\":2}", Some("k1")));
+        assert_eq!((r.0, r.1["error"]["code"].as_str()), (status, Some(code)));
+        assert!(matches!(calls_since(&store, n)[..], [Call::Begin { .. }]));
+    }
+    // A key that is not one: 400 before the database is asked anything.
+    let n = store.calls.borrow().len();
+    for bad in ["\"\"".to_string(), "k".repeat(256), "a\tb".to_string()] {
+        let r = call(&store, request("POST", "{\"order_id\":2}", Some(&bad)));
+        assert_eq!(
+            (r.0, r.1["error"]["code"].as_str()),
+            (400, Some("invalid_idempotency_key"))
+        );
+    }
+    assert_eq!(calls_since(&store, n), []);
+    // No key: no key handling at all.
+    let r = call(&store, request("POST", "{\"order_id\":2}", None));
+    assert_eq!(r.0, 200);
+    assert!(matches!(
+        calls_since(&store, n)[..],
+        [Call::Read { .. }, Call::ApplyProcessing(_)]
+    ));
+}
+
+#[test]
+fn a_5xx_releases_the_key_and_other_answers_are_stored() {
+    for (answer, status, kept) in [
+        (json!({"ok": false, "reason": "gremlins"}), 500, false),
+        (
+            json!({"ok": false, "reason": "insufficient_stock", "lines": []}),
+            422,
+            true,
+        ),
+        (json!({"ok": false, "reason": "order_changed"}), 409, true),
+    ] {
+        let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
+        store.answer_apply(answer.clone());
+        let resp = respond(&store, request("POST", "{\"order_id\":1}", Some("k")));
+        assert_eq!(resp.status().as_u16(), status, "{answer}");
+        let last = store.calls.borrow().last().cloned();
+        assert_eq!(
+            last,
+            Some(Call::Finish {
+                scope: "role:service_role".into(),
+                endpoint: "process-order".into(),
+                key: "k".into(),
+                status,
+                body: String::from_utf8(resp.body().clone()).unwrap(),
+                store: kept,
+            }),
+            "{answer}"
+        );
+    }
+    // The database API down while the key is taken: a 503, nothing run.
+    let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
+    store.fail_calls.set(1);
+    let (status, body) = call(&store, request("POST", "{\"order_id\":1}", Some("k")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("upstream_unavailable"))
+    );
+    assert_eq!(*store.calls.borrow(), []);
 }
 
 #[test]
 fn idempotency_replay_sends_the_stored_bytes_as_they_were() {
-    let store = store_with(vec![snap(1, vec![line(1, 1, 100)])]);
-    use sha2::Digest as _;
+    let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
     let body = "{\"order_id\":1}";
-    let hash = hex::encode(sha2::Sha256::digest(body.as_bytes()));
     // As PostgreSQL hands it back: the first response's text, keys in the order sent.
     let sent = "{\"order_id\":1, \"status\":\"processed\", \"currency\":\"USD\"}";
-    store.keys.borrow_mut().insert(
-        (
-            "role:service_role".into(),
-            "process-order".into(),
-            "k".into(),
-        ),
-        (hash, Some((200, sent.into()))),
-    );
-    let store = &store;
-    let resp = block_on(handle_order_request(
-        store,
-        &auth(),
-        NOW,
-        "process-order",
-        request("POST", body, Some("k")),
-        |caller, id| async move { process_order(store, &caller, id).await },
-    ));
+    store.answer_begin(IdempotencyBegin::Replay {
+        status: 200,
+        body: serde_json::Value::Null,
+        body_text: Some(sent.into()),
+    });
+    let resp = respond(&store, request("POST", body, Some("k")));
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.headers()["idempotent-replayed"], "true");
     assert_eq!(resp.body().as_slice(), sent.as_bytes());
-    assert_eq!(*store.applies.borrow(), 0, "a replay has no effect");
+    // A row stored before the text was kept: its parsed body, with its status.
+    let stored = json!({"error": {"code": "status_conflict", "message": "order 1 is processed"}});
+    store.answer_begin(IdempotencyBegin::Replay {
+        status: 409,
+        body: stored.clone(),
+        body_text: None,
+    });
+    let resp = respond(&store, request("POST", body, Some("k")));
+    assert_eq!(resp.status().as_u16(), 409);
+    assert_eq!(resp.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(resp.body()).unwrap(),
+        stored
+    );
+    assert_eq!(store.applies(), 0, "a replay has no effect");
+    assert!(store
+        .calls
+        .borrow()
+        .iter()
+        .all(|c| matches!(c, Call::Begin { .. })));
 }
 
 #[test]
 fn the_secret_key_processes_and_the_publishable_key_alone_is_refused() {
-    let store = store_with(vec![
+    let store = ScriptedStore::with([
         snap(1, vec![line(1, 1, 100)]),
         snap(2, vec![line(1, 1, 100)]),
     ]);
@@ -359,9 +603,16 @@ fn the_secret_key_processes_and_the_publishable_key_alone_is_refused() {
             "{pairs:?}"
         );
     }
-    assert_eq!(store.status(1), "pending");
+    assert_eq!(*store.calls.borrow(), []);
     let (status, body) = call(&store, with_headers(&[("apikey", SECRET_KEY)]));
     assert_eq!((status, body["status"].as_str()), (200, Some("processed")));
+    assert_eq!(
+        store.calls.borrow()[0],
+        Call::Read {
+            caller: Caller::ServiceRole,
+            order_id: 1
+        }
+    );
     // A user's HS256 token (legacy secret configured) reaches only their own order.
     let token = |sub: &str| {
         use base64::Engine as _;
@@ -382,17 +633,26 @@ fn the_secret_key_processes_and_the_publishable_key_alone_is_refused() {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
         format!("Bearer {input}.{sig}")
     };
-    let mut other = with_headers(&[("apikey", PUBLISHABLE_KEY)]);
-    other
-        .headers_mut()
-        .insert("authorization", token(OTHER).parse().unwrap());
-    *other.body_mut() = b"{\"order_id\":2}".to_vec();
-    assert_eq!(call(&store, other).0, 404);
-    let mut owner = with_headers(&[("apikey", PUBLISHABLE_KEY)]);
-    owner
-        .headers_mut()
-        .insert("authorization", token(DEMO).parse().unwrap());
-    *owner.body_mut() = b"{\"order_id\":2}".to_vec();
-    assert_eq!(call(&store, owner).0, 200);
-    assert_eq!(store.status(2), "processed");
+    // A user's HS256 token (legacy secret configured): the database is asked as that user,
+    // and applies as that user.
+    for sub in [OTHER, DEMO] {
+        let mut req = with_headers(&[("apikey", PUBLISHABLE_KEY)]);
+        req.headers_mut()
+            .insert("authorization", token(sub).parse().unwrap());
+        *req.body_mut() = b"{\"order_id\":2}".to_vec();
+        let n = store.calls.borrow().len();
+        assert_eq!(call(&store, req).0, 200);
+        let calls = calls_since(&store, n);
+        let Call::Read { caller, order_id } = &calls[0] else {
+            panic!("{calls:?}");
+        };
+        assert_eq!(
+            (caller.user_id(), caller.role(), *order_id),
+            (Some(sub), "authenticated", 2)
+        );
+        let Call::ApplyProcessing(sent) = &calls[1] else {
+            panic!("{calls:?}");
+        };
+        assert_eq!(sent["actor"], sub);
+    }
 }

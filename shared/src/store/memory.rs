@@ -1,136 +1,161 @@
-//! In-memory [`OrderStore`] and [`IdempotencyStore`] for unit tests: the same checks as the
-//! SQL functions (owner, expected status, stock, redemptions), no network.
+//! A scripted [`OrderStore`] and [`IdempotencyStore`] for unit tests of the Rust flows.
+//!
+//! It holds none of the rules of the SQL functions (who may read an order, the status
+//! re-check, stock, `order_changed`, discounts, idempotency leases and in-flight keys): those
+//! live in SQL and are tested against PostgreSQL in `tests/sql/`. A test arranges what the
+//! database answers (the snapshot a read returns, the answer of the next apply or
+//! `idempotency_begin`) and asserts what the Rust flow does with it and what it sent: every
+//! call is recorded in [`ScriptedStore::calls`].
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::*;
-use crate::order::OrderStatus;
 
-/// (scope, endpoint, key) -> (request hash, stored response once finished)
-type Keys = HashMap<(String, String, String), (String, Option<(u16, String)>)>;
-
-#[derive(Default)]
-pub(crate) struct MemoryStore {
-    pub orders: RefCell<HashMap<i64, OrderSnapshot>>,
-    pub stock: RefCell<HashMap<i64, i64>>,
-    pub applies: RefCell<u32>,
-    pub redemptions: RefCell<HashMap<String, i64>>,
-    pub keys: RefCell<Keys>,
+/// One call the flow made, with what it sent.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Call {
+    Read {
+        caller: Caller,
+        order_id: i64,
+    },
+    /// `apply_order_processing`'s parameters, as the PostgREST store sends them.
+    ApplyProcessing(serde_json::Map<String, Value>),
+    ApplyTransition {
+        transition: Transition,
+        actor: Option<String>,
+    },
+    Begin {
+        scope: String,
+        endpoint: String,
+        key: String,
+        hash: String,
+    },
+    Finish {
+        scope: String,
+        endpoint: String,
+        key: String,
+        status: u16,
+        body: String,
+        store: bool,
+    },
 }
 
-impl MemoryStore {
-    pub fn status(&self, id: i64) -> String {
-        self.orders.borrow()[&id].order.status.clone()
+#[derive(Default)]
+pub(crate) struct ScriptedStore {
+    /// What `order_for_processing` answers per order id, to whoever asks (absent: `None`, the
+    /// database's "not found or not yours").
+    pub snapshots: RefCell<HashMap<i64, OrderSnapshot>>,
+    /// The answers of the next apply calls (`apply_processing`, `apply_transition`), in
+    /// order; once empty, `{"ok": true}`.
+    pub apply_answers: RefCell<VecDeque<ApplyOutcome>>,
+    /// The answers of the next `idempotency_begin` calls; once empty, `New`.
+    pub begin_answers: RefCell<VecDeque<IdempotencyBegin>>,
+    /// The next N calls fail with a 503 (the database API is down).
+    pub fail_calls: Cell<u32>,
+    pub calls: RefCell<Vec<Call>>,
+}
+
+impl ScriptedStore {
+    pub fn with(snapshots: impl IntoIterator<Item = OrderSnapshot>) -> Self {
+        let store = Self::default();
+        for s in snapshots {
+            store.snapshots.borrow_mut().insert(s.order.id, s);
+        }
+        store
+    }
+
+    /// The next apply call answers `answer`, an apply RPC's JSON answer as the database sends it.
+    pub fn answer_apply(&self, answer: Value) {
+        let outcome = serde_json::from_value(answer).expect("an apply RPC answer");
+        self.apply_answers.borrow_mut().push_back(outcome);
+    }
+
+    pub fn answer_begin(&self, answer: IdempotencyBegin) {
+        self.begin_answers.borrow_mut().push_back(answer);
+    }
+
+    /// Fails (503) if the test made the database API unavailable for this call.
+    pub fn down(&self) -> Result<()> {
+        match self.fail_calls.get() {
+            0 => Ok(()),
+            n => {
+                self.fail_calls.set(n - 1);
+                Err(crate::Error::Unavailable("scripted store is down".into()))
+            }
+        }
+    }
+
+    pub fn record(&self, call: Call) {
+        self.calls.borrow_mut().push(call);
+    }
+
+    /// The parameters of every `apply_processing` call, in order.
+    pub fn processings(&self) -> Vec<serde_json::Map<String, Value>> {
+        self.calls
+            .borrow()
+            .iter()
+            .filter_map(|c| match c {
+                Call::ApplyProcessing(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every apply call (processing or transition).
+    pub fn applies(&self) -> usize {
+        self.calls
+            .borrow()
+            .iter()
+            .filter(|c| matches!(c, Call::ApplyProcessing(_) | Call::ApplyTransition { .. }))
+            .count()
+    }
+
+    /// The next apply's answer.
+    pub fn next_apply(&self) -> ApplyOutcome {
+        self.apply_answers
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or(ApplyOutcome {
+                ok: true,
+                ..Default::default()
+            })
     }
 }
 
-impl OrderStore for MemoryStore {
+impl OrderStore for ScriptedStore {
     async fn order_for_processing(
         &self,
         caller: &Caller,
         order_id: i64,
     ) -> Result<Option<OrderSnapshot>> {
-        Ok(self
-            .orders
-            .borrow()
-            .get(&order_id)
-            .filter(|s| {
-                caller.is_service_role() || caller.user_id() == Some(s.order.user_id.as_str())
-            })
-            .cloned())
+        self.down()?;
+        self.record(Call::Read {
+            caller: caller.clone(),
+            order_id,
+        });
+        Ok(self.snapshots.borrow().get(&order_id).cloned())
     }
 
     async fn apply_processing(&self, apply: &ApplyProcessing<'_>) -> Result<ApplyOutcome> {
-        let t = apply.transition;
-        let mut orders = self.orders.borrow_mut();
-        let Some(snap) = orders.get_mut(&t.order_id) else {
-            return Ok(ApplyOutcome {
-                reason: Some("not_found".into()),
-                ..Default::default()
-            });
-        };
-        if snap.order.status != t.from.as_str() {
-            return Ok(ApplyOutcome {
-                reason: Some("status_conflict".into()),
-                current_status: Some(snap.order.status.clone()),
-                ..Default::default()
-            });
-        }
-        let mut stock = self.stock.borrow_mut();
-        let short: Vec<Value> = snap
-            .lines
-            .iter()
-            .filter(|l| stock.get(&l.product_id).copied().unwrap_or(0) < l.quantity)
-            .map(|l| json!({"product_id": l.product_id, "sku": l.sku}))
-            .collect();
-        if !short.is_empty() {
-            return Ok(ApplyOutcome {
-                reason: Some("insufficient_stock".into()),
-                lines: Some(Value::Array(short)),
-                ..Default::default()
-            });
-        }
-        if let Some(d) = snap
-            .discount
-            .as_ref()
-            .filter(|_| apply.priced.discount_code.is_some())
-        {
-            let mut redemptions = self.redemptions.borrow_mut();
-            let used = redemptions.entry(d.code.clone()).or_insert(d.redemptions);
-            if d.max_redemptions.is_some_and(|m| *used >= m) {
-                return Ok(ApplyOutcome {
-                    reason: Some("discount_exhausted".into()),
-                    ..Default::default()
-                });
-            }
-            *used += 1;
-        }
-        for l in &snap.lines {
-            *stock.get_mut(&l.product_id).expect("checked above") -= l.quantity;
-        }
-        snap.order.status = OrderStatus::Processed.as_str().into();
-        snap.order.total_amount = Some(apply.priced.total_amount);
-        *self.applies.borrow_mut() += 1;
-        Ok(ApplyOutcome {
-            ok: true,
-            ..Default::default()
-        })
+        self.down()?;
+        self.record(Call::ApplyProcessing(apply.rpc_params()));
+        Ok(self.next_apply())
     }
 
-    async fn apply_transition(&self, t: &Transition, _actor: Option<&str>) -> Result<ApplyOutcome> {
-        let mut orders = self.orders.borrow_mut();
-        let Some(snap) = orders.get_mut(&t.order_id) else {
-            return Ok(ApplyOutcome {
-                reason: Some("not_found".into()),
-                ..Default::default()
-            });
-        };
-        if snap.order.status != t.from.as_str() {
-            return Ok(ApplyOutcome {
-                reason: Some("status_conflict".into()),
-                current_status: Some(snap.order.status.clone()),
-                ..Default::default()
-            });
-        }
-        if t.from == OrderStatus::Processed && t.to == OrderStatus::Cancelled {
-            let mut stock = self.stock.borrow_mut();
-            for l in &snap.lines {
-                *stock.entry(l.product_id).or_default() += l.quantity;
-            }
-        }
-        snap.order.status = t.to.as_str().into();
-        *self.applies.borrow_mut() += 1;
-        Ok(ApplyOutcome {
-            ok: true,
-            ..Default::default()
-        })
+    async fn apply_transition(&self, t: &Transition, actor: Option<&str>) -> Result<ApplyOutcome> {
+        self.down()?;
+        self.record(Call::ApplyTransition {
+            transition: *t,
+            actor: actor.map(str::to_owned),
+        });
+        Ok(self.next_apply())
     }
 }
 
-impl IdempotencyStore for MemoryStore {
+impl IdempotencyStore for ScriptedStore {
     async fn idempotency_begin(
         &self,
         scope: &str,
@@ -138,21 +163,18 @@ impl IdempotencyStore for MemoryStore {
         key: &str,
         request_hash: &str,
     ) -> Result<IdempotencyBegin> {
-        let mut keys = self.keys.borrow_mut();
-        let id = (scope.to_owned(), endpoint.to_owned(), key.to_owned());
-        Ok(match keys.get(&id) {
-            None => {
-                keys.insert(id, (request_hash.to_owned(), None));
-                IdempotencyBegin::New
-            }
-            Some((hash, _)) if hash != request_hash => IdempotencyBegin::Mismatch,
-            Some((_, Some((status, body)))) => IdempotencyBegin::Replay {
-                status: *status,
-                body: Value::Null,
-                body_text: Some(body.clone()),
-            },
-            Some((_, None)) => IdempotencyBegin::InFlight,
-        })
+        self.down()?;
+        self.record(Call::Begin {
+            scope: scope.into(),
+            endpoint: endpoint.into(),
+            key: key.into(),
+            hash: request_hash.into(),
+        });
+        Ok(self
+            .begin_answers
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or(IdempotencyBegin::New))
     }
 
     async fn idempotency_finish(
@@ -164,15 +186,15 @@ impl IdempotencyStore for MemoryStore {
         body: &str,
         store: bool,
     ) -> Result<()> {
-        let id = (scope.to_owned(), endpoint.to_owned(), key.to_owned());
-        let mut keys = self.keys.borrow_mut();
-        if store {
-            if let Some(entry) = keys.get_mut(&id) {
-                entry.1 = Some((status, body.to_owned()));
-            }
-        } else {
-            keys.remove(&id);
-        }
+        self.down()?;
+        self.record(Call::Finish {
+            scope: scope.into(),
+            endpoint: endpoint.into(),
+            key: key.into(),
+            status,
+            body: body.into(),
+            store,
+        });
         Ok(())
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! [`OrderStore`] and [`IdempotencyStore`] are what handlers need; the PostgREST
 //! implementation ([`postgrest_store`], wasm32 only) calls the RPCs of
-//! `supabase/migrations/*_order_rpc.sql` through `postgrest-rs`. Tests use in-memory
-//! implementations of the same traits.
+//! `supabase/migrations/*_order_rpc.sql` through `postgrest-rs`. The flows' unit tests use a
+//! scripted implementation (`store/memory.rs`) that answers what a test arranges; the RPCs' own rules
+//! are tested against PostgreSQL (`tests/sql/`).
 
 use serde::Deserialize;
 use serde_json::Value;
