@@ -636,7 +636,16 @@ fn call_dispatch(config: DispatchConfig, req: Request) -> Response {
         now_ms: &now,
         random: &random,
     };
-    block_on(handle_dispatch(&o, &sender, rt, &auth(), config, req))
+    let held = super::held::HeldClaims::default();
+    block_on(handle_dispatch(
+        &o,
+        &sender,
+        rt,
+        &auth(),
+        config,
+        &held,
+        req,
+    ))
 }
 
 #[test]
