@@ -206,6 +206,11 @@ e2e(
         // Still held well past the 1 s a clean shutdown takes; claimable within 10 s of the claim.
         assert(liveMs > 1000, `the claim of a killed dispatcher ended after only ${liveMs.toFixed(0)} ms`);
         assert(expiredMs <= 10_500, `claimable only ${expiredMs.toFixed(0)} ms after the kill`);
+        console.log(
+          `claim given back ${releasedMs.toFixed(0)} ms after SIGTERM; after SIGKILL held ${
+            expiredMs.toFixed(0)
+          } ms (until its lease ended)`,
+        );
         assert(last.db_now.getTime() - again.db_now.getTime() <= 10_500);
         assert(again.claimed_until!.getTime() - again.db_now.getTime() <= 10_000);
         await sql`delete from public.event_outbox where id = ${blockerId}`;
