@@ -77,6 +77,20 @@ where
     to_web_response(response)
 }
 
+/// Run a function's shutdown hook (its `shutdown` export, see [`crate::edge_function!`]) with
+/// the env the wrapper passed. Never throws: a bad env is logged.
+pub async fn shutdown<F, Fut>(env: JsValue, hook: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    install_panic_hook();
+    match to_env(env) {
+        Ok(env) => hook(env).await,
+        Err(e) => crate::http::log_error(&format!("shutdown: {e}")),
+    }
+}
+
 thread_local! {
     /// The env is a snapshot the wrapper takes once (`Deno.env.toObject()` at start-up), so it
     /// is converted once per instance, not on every request.

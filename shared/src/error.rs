@@ -40,6 +40,8 @@ pub enum Error {
     Upstream(String),
     /// 503: the database API could not be reached. The string is for the log only.
     Unavailable(String),
+    /// 503: this instance is shutting down (a new one takes the next call).
+    ShuttingDown,
     /// 500: a bug or misconfiguration. The string is for the log only.
     Internal(String),
 }
@@ -85,7 +87,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => 413,
             Self::Unprocessable { .. } => 422,
             Self::Upstream(_) => 502,
-            Self::Unavailable(_) => 503,
+            Self::Unavailable(_) | Self::ShuttingDown => 503,
             Self::Internal(_) => 500,
         }
     }
@@ -102,6 +104,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Upstream(_) => "upstream_error",
             Self::Unavailable(_) => "upstream_unavailable",
+            Self::ShuttingDown => "shutting_down",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -118,6 +121,7 @@ impl Error {
             Self::PayloadTooLarge { limit } => format!("body is larger than {limit} bytes"),
             Self::Upstream(_) => "the database API returned an error".into(),
             Self::Unavailable(_) => "the database API is unavailable".into(),
+            Self::ShuttingDown => "this instance is shutting down; call again".into(),
             Self::Internal(_) => "internal error".into(),
         }
     }

@@ -9,6 +9,8 @@
 //!   POSTs each to its target function signed as Standard Webhooks (`webhook-id` = the event's
 //!   id, the same on every retry), and records delivered / retry / dead. Events of one order are
 //!   delivered one after the other, in creation order; different orders concurrently.
+//! - [`held`] keeps the claims an instance holds, so that a clean shutdown (SIGTERM, or
+//!   edge-runtime's `beforeunload`) gives them back at once instead of after their lease.
 //! - [`retry`] is the schedule: attempt `n` failing waits `min(base · 2^(n-1), 1 h) ± 10 %`
 //!   (base 2 s), 12 attempts by default, then the event is dead until `requeue_dead_events`.
 //! - [`receive`] verifies the signature (or a stock webhook's service_role bearer), deduplicates
@@ -31,6 +33,7 @@
 //! ```
 
 pub mod dispatch;
+pub mod held;
 pub mod outbox;
 pub mod payload;
 pub mod receive;
@@ -41,8 +44,10 @@ mod fetch;
 #[cfg(target_arch = "wasm32")]
 mod postgrest;
 #[cfg(target_arch = "wasm32")]
-pub use self::postgrest::{serve_dispatch_events, serve_order_events};
+pub use self::postgrest::{serve_dispatch_events, serve_order_events, shutdown_dispatch_events};
 
+#[cfg(test)]
+mod held_tests;
 #[cfg(test)]
 mod memory;
 #[cfg(test)]

@@ -46,8 +46,34 @@ pub use error::{Error, Result};
 /// (`supabase/functions/_shared/serve_wasm.ts`) calls: `handle(req, env)`, which runs the
 /// handler through [`edge::serve`], and `max_body_bytes()`, the largest body the function takes
 /// (the loader answers 413 to a bigger one before reading it). Natively it expands to nothing.
+///
+/// A function that must clean up when its process is told to stop names an
+/// `async fn(edge::Env)` as `shutdown`:
+///
+/// ```ignore
+/// edge_shared::edge_function!(
+///     edge_shared::events::serve_dispatch_events,
+///     max_body = 4 * 1024,
+///     shutdown = edge_shared::events::shutdown_dispatch_events
+/// );
+/// ```
+///
+/// That adds a third export, `shutdown(env)`, which the loader calls once on SIGTERM (then
+/// exits) and on edge-runtime's `beforeunload`, and waits for at most 2 s. Functions without it
+/// keep the runtime's default behaviour.
 #[macro_export]
 macro_rules! edge_function {
+    ($handler:expr, max_body = $max:expr, shutdown = $shutdown:expr $(,)?) => {
+        $crate::edge_function!($handler, max_body = $max);
+
+        /// Called by the shared Deno loader when the process is told to stop (SIGTERM) or the
+        /// worker is about to be torn down (`beforeunload`); bounded there to a short timeout.
+        #[cfg(target_arch = "wasm32")]
+        #[wasm_bindgen::prelude::wasm_bindgen]
+        pub async fn shutdown(env: wasm_bindgen::JsValue) {
+            $crate::edge::shutdown(env, $shutdown).await
+        }
+    };
     ($handler:expr, max_body = $max:expr $(,)?) => {
         /// The edge function's entry point, called through the shared Deno loader.
         #[cfg(target_arch = "wasm32")]

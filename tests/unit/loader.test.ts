@@ -6,8 +6,10 @@
 // 2. A Rust panic (a wasm trap under panic=abort) becomes a 500 JSON response, and the next
 //    request runs on a fresh instance.
 // 3. Wrappers stay thin: a few lines, no deno.land / jsr / esm.sh imports.
+// 4. A function's shutdown hook runs once on `beforeunload` (edge-runtime's notice), kept alive
+//    with EdgeRuntime.waitUntil, and never longer than its timeout. (SIGTERM: tests/e2e/shutdown.)
 import { assert, assertEquals } from "../assert.ts";
-import { corsHeaders, serveWasm, type WasmFunction } from "../../supabase/functions/_shared/serve_wasm.ts";
+import { corsHeaders, onShutdown, serveWasm, type WasmFunction } from "../../supabase/functions/_shared/serve_wasm.ts";
 
 const functionsDir = new URL("../../supabase/functions/", import.meta.url);
 const wrappers = [...Deno.readDirSync(functionsDir)]
@@ -181,4 +183,33 @@ Deno.test("CORS: preflight without credentials, and the origin header on every r
   });
   assertEquals(corsHeaders("https://a.example", "https://evil.example"), { "vary": "Origin" });
   assertEquals(corsHeaders(undefined, null), { "access-control-allow-origin": "*" });
+});
+
+Deno.test("shutdown hook: once on beforeunload, kept alive with EdgeRuntime.waitUntil, bounded by its timeout", async () => {
+  const rt = globalThis as unknown as { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } };
+  const waited: Promise<unknown>[] = [];
+  rt.EdgeRuntime = { waitUntil: (p) => void waited.push(p) };
+  let calls = 0;
+  let finish: () => void = () => {};
+  const trigger = onShutdown(() => {
+    calls += 1;
+    return new Promise<void>((resolve) => (finish = resolve));
+  }, 1000);
+  try {
+    globalThis.dispatchEvent(new Event("beforeunload"));
+    globalThis.dispatchEvent(new Event("beforeunload"));
+    assertEquals(calls, 1);
+    assert(waited.includes(trigger()), "the shutdown was not handed to EdgeRuntime.waitUntil");
+    assertEquals(calls, 1);
+    finish();
+    await trigger();
+  } finally {
+    delete rt.EdgeRuntime;
+  }
+  // A hook that never settles is given up on after the timeout; one that throws is logged.
+  const started = performance.now();
+  await onShutdown(() => new Promise(() => {}), 100)();
+  const ms = performance.now() - started;
+  assert(ms >= 95 && ms < 1000, `gave up after ${ms.toFixed(0)} ms, not 100`);
+  await onShutdown(() => Promise.reject(new Error("boom")), 100)();
 });

@@ -7,8 +7,13 @@
 //! `scripts/scheduler.ts` on the local stack (on every outbox NOTIFY and every 2 s) and by
 //! pg_cron + pg_net on hosted Supabase. Answers `{"claimed", "delivered", "retried", "dead",
 //! "released", "more", "next_due_ms", ..}`. The flow lives in [`edge_shared::events::dispatch`].
+//!
+//! On a clean shutdown (SIGTERM locally, `beforeunload` on edge-runtime) the loader calls the
+//! `shutdown` export: the claims in flight are given back at once
+//! ([`edge_shared::events::held`]), not after their 10 s lease.
 
 edge_shared::edge_function!(
     edge_shared::events::serve_dispatch_events,
-    max_body = edge_shared::events::dispatch::MAX_BODY
+    max_body = edge_shared::events::dispatch::MAX_BODY,
+    shutdown = edge_shared::events::shutdown_dispatch_events
 );

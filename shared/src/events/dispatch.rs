@@ -15,9 +15,14 @@
 //! every retry), `webhook-timestamp` (this attempt, Unix seconds) and a `v1` signature under
 //! `ORDER_EVENTS_SECRET`. A 2xx answer means delivered; anything else (or a timeout, or a
 //! network error) is a failed attempt, retried on the schedule of [`super::retry`].
+//!
+//! Every claim is held in a [`HeldClaims`] until it is reported, with each event's outcome as
+//! soon as its attempt ends: a clean shutdown ([`HeldClaims::release`]) reports what is known
+//! and gives back the rest at once, instead of leaving it to the claim's lease.
 
 use serde::{Deserialize, Serialize};
 
+use super::held::HeldClaims;
 use super::outbox::{ClaimOptions, Completion, OutboxEvent, OutboxStore};
 use super::retry::{after_failure, AfterFailure};
 use crate::auth::AuthConfig;
@@ -210,6 +215,8 @@ struct Ctx<'a, H> {
     sender: &'a H,
     rt: Runtime<'a>,
     config: &'a DispatchConfig,
+    /// The instance's claims in flight (released at once by a clean shutdown).
+    held: &'a HeldClaims,
     /// Events claimed by every lane of this call.
     claimed: std::cell::Cell<u32>,
 }
@@ -286,26 +293,38 @@ impl<H: Sender> Ctx<'_, H> {
         }
     }
 
-    /// The events of one order, one after the other; stop at the first failure.
-    async fn deliver_chain(&self, chain: Vec<&OutboxEvent>, deadline_ms: i64) -> Vec<Completion> {
+    /// The events of one order, one after the other; stop at the first failure (or when the
+    /// instance starts shutting down).
+    async fn deliver_chain(
+        &self,
+        token: &str,
+        chain: Vec<&OutboxEvent>,
+        deadline_ms: i64,
+    ) -> Vec<Completion> {
         let mut out = Vec::with_capacity(chain.len());
         let mut blocked = false;
         for ev in chain {
             let too_late =
                 (self.rt.now_ms)() + i64::from(self.config.post_timeout_ms) > deadline_ms;
-            if blocked || too_late {
+            if blocked || too_late || self.held.is_closing() {
                 blocked = true;
                 out.push(Completion::Released { id: ev.id });
                 continue;
             }
             let c = self.deliver(ev).await;
+            self.held.record(token, &c);
             blocked = !matches!(c, Completion::Delivered { .. });
             out.push(c);
         }
         out
     }
 
-    async fn deliver_batch(&self, events: &[OutboxEvent], deadline_ms: i64) -> Vec<Completion> {
+    async fn deliver_batch(
+        &self,
+        token: &str,
+        events: &[OutboxEvent],
+        deadline_ms: i64,
+    ) -> Vec<Completion> {
         // Group by order, keeping id order inside each group; events without an order are
         // groups of one.
         let mut chains: Vec<Vec<&OutboxEvent>> = Vec::new();
@@ -324,7 +343,7 @@ impl<H: Sender> Ctx<'_, H> {
         }
         let runs = chains
             .into_iter()
-            .map(|chain| self.deliver_chain(chain, deadline_ms));
+            .map(|chain| self.deliver_chain(token, chain, deadline_ms));
         futures_util::future::join_all(runs)
             .await
             .into_iter()
@@ -340,6 +359,7 @@ impl<H: Sender> Ctx<'_, H> {
             let claim_started = (self.rt.now_ms)();
             if claim_started - started_ms >= i64::from(self.config.budget_ms)
                 || self.claimed.get() >= self.config.max_events
+                || self.held.is_closing()
             {
                 report.more = true;
                 return Ok(report);
@@ -349,13 +369,19 @@ impl<H: Sender> Ctx<'_, H> {
             if claim.events.is_empty() {
                 return Ok(report);
             }
+            // Held from now until reported: a shutdown meanwhile releases it at once. (A claim
+            // whose answer arrives after the shutdown is released by this lane just below:
+            // closing, every event comes back untried.)
+            self.held.hold(&claim);
             report.batches += 1;
             report.claimed += claim.events.len() as u32;
             self.claimed
                 .set(self.claimed.get() + claim.events.len() as u32);
             let deadline =
                 claim_started + i64::from(self.config.visibility_secs) * 1000 - SAFETY_MARGIN_MS;
-            let results = self.deliver_batch(&claim.events, deadline).await;
+            let results = self
+                .deliver_batch(&claim.claim, &claim.events, deadline)
+                .await;
             for r in &results {
                 match r {
                     Completion::Delivered { .. } => report.delivered += 1,
@@ -364,7 +390,10 @@ impl<H: Sender> Ctx<'_, H> {
                     Completion::Released { .. } => report.released += 1,
                 }
             }
-            let summary = store.complete(&claim.claim, &results).await?;
+            let summary = store.complete(&claim.claim, &results).await;
+            // Reported, or given up on (its lease then ends): no longer ours to release.
+            self.held.settle(&claim.claim);
+            let summary = summary?;
             report.next_due_ms = summary.next_due_ms;
             // Claim again at once: events written meanwhile, unblocked by these deliveries or
             // released for lack of time go out without waiting for the next call. Only a claim
@@ -380,6 +409,22 @@ pub async fn dispatch<S: OutboxStore, H: Sender>(
     rt: Runtime<'_>,
     config: &DispatchConfig,
 ) -> Result<DispatchReport> {
+    dispatch_holding(store, sender, rt, config, &HeldClaims::default()).await
+}
+
+/// [`dispatch`], with the claims in flight kept in `held` (the instance's), so that
+/// [`HeldClaims::release`] can give them back at once on shutdown. A closing `held` answers
+/// [`Error::ShuttingDown`].
+pub async fn dispatch_holding<S: OutboxStore, H: Sender>(
+    store: &S,
+    sender: &H,
+    rt: Runtime<'_>,
+    config: &DispatchConfig,
+    held: &HeldClaims,
+) -> Result<DispatchReport> {
+    if held.is_closing() {
+        return Err(Error::ShuttingDown);
+    }
     // A bad secret would fail every event: refuse to claim anything instead.
     standard::sign(&config.secret, "msg_check", 0, b"")
         .map_err(|_| Error::Internal("ORDER_EVENTS_SECRET is not a valid whsec_ secret".into()))?;
@@ -387,6 +432,7 @@ pub async fn dispatch<S: OutboxStore, H: Sender>(
         sender,
         rt,
         config,
+        held,
         claimed: std::cell::Cell::new(0),
     };
     let started = (rt.now_ms)();
@@ -417,13 +463,15 @@ pub async fn dispatch<S: OutboxStore, H: Sender>(
 pub const MAX_BODY: usize = 4 * 1024;
 
 /// The `dispatch-events` handler: POST with a secret key (or the legacy service_role key),
-/// authenticated by `auth`; optional JSON body of [`DispatchOverrides`].
+/// authenticated by `auth`; optional JSON body of [`DispatchOverrides`]. Claims in flight are
+/// kept in `held`, the instance's (see [`HeldClaims`]).
 pub async fn handle_dispatch<S: OutboxStore, H: Sender>(
     store: &S,
     sender: &H,
     rt: Runtime<'_>,
     auth: &AuthConfig,
     config: DispatchConfig,
+    held: &HeldClaims,
     req: Request,
 ) -> Response {
     let run = async {
@@ -436,7 +484,7 @@ pub async fn handle_dispatch<S: OutboxStore, H: Sender>(
             http::parse_json(req.body())?
         };
         let config = config.with_overrides(&overrides);
-        dispatch(store, sender, rt, &config).await
+        dispatch_holding(store, sender, rt, &config, held).await
     };
     match run.await {
         Ok(report) => {

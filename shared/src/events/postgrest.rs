@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::dispatch::{handle_dispatch, DispatchConfig, Runtime};
 use super::fetch::FetchSender;
+use super::held::HeldClaims;
 use super::outbox::{Claim, ClaimOptions, CompleteSummary, Completion, OutboxStore};
 use super::receive::{
     handle_order_event, FulfillOutcome, OrderEventStart, Receipt, ReceiverConfig, ReceiverStore,
@@ -89,6 +90,12 @@ fn random() -> f64 {
     js_sys::Math::random()
 }
 
+thread_local! {
+    /// The claims this wasm instance holds. A trap's reset starts a fresh instance with none:
+    /// the claims of the trapped one come back when their lease ends.
+    static HELD: Rc<HeldClaims> = Rc::new(HeldClaims::default());
+}
+
 /// `dispatch-events`: env `SUPABASE_URL`, the keys ([`crate::auth`]), `ORDER_EVENTS_SECRET`.
 pub async fn serve_dispatch_events(req: Request, env: Env) -> Response {
     let setup = || -> Result<(PostgrestStore, Rc<AuthConfig>, DispatchConfig)> {
@@ -107,9 +114,37 @@ pub async fn serve_dispatch_events(req: Request, env: Env) -> Response {
                 now_ms: &now_ms,
                 random: &random,
             };
-            handle_dispatch(&store, &FetchSender::default(), rt, &auth, config, req).await
+            let held = HELD.with(Rc::clone);
+            let sender = FetchSender::default();
+            handle_dispatch(&store, &sender, rt, &auth, config, &held, req).await
         }
         Err(e) => e.to_response(),
+    }
+}
+
+/// `dispatch-events`' `shutdown` export (the loader calls it on SIGTERM and on edge-runtime's
+/// `beforeunload`): stop claiming, and give back every claim in flight at once (one
+/// `complete_outbox_events` per claim) instead of leaving it to its 10 s lease.
+pub async fn shutdown_dispatch_events(env: Env) {
+    let held = HELD.with(Rc::clone);
+    if held.held_events() == 0 {
+        held.close();
+        return;
+    }
+    match PostgrestStore::from_env(&env) {
+        Ok(store) => {
+            let r = held.release(&store).await;
+            crate::http::log_info(&format!(
+                "dispatch-events: shutting down: {} claims completed, {} events released, {} reported, {} rows updated, {} claims left to their lease",
+                r.claims, r.released, r.reported, r.updated, r.failed
+            ));
+        }
+        Err(e) => {
+            held.close();
+            crate::http::log_error(&format!(
+                "dispatch-events: shutting down without releasing claims: {e}"
+            ));
+        }
     }
 }
 

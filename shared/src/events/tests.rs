@@ -620,7 +620,16 @@ fn dispatch_call(config: DispatchConfig, req: Request) -> (Response, Vec<ClaimOp
         now_ms: &now,
         random: &random,
     };
-    let resp = block_on(handle_dispatch(&o, &sender, rt, &auth(), config, req));
+    let held = super::held::HeldClaims::default();
+    let resp = block_on(handle_dispatch(
+        &o,
+        &sender,
+        rt,
+        &auth(),
+        config,
+        &held,
+        req,
+    ));
     let claims = o.claims.borrow().clone();
     if resp.status() != 200 {
         assert_eq!(claims, [], "a refused call claimed");

@@ -19,6 +19,13 @@
 // answer every request in flight on the trapped instance with a 500 JSON body, and reset the
 // glue to a fresh wasm instance of the same module (`--experimental-reset-state-function`; a
 // trap can leave the instance's memory mid-update). No re-import, so it works inside a bundle.
+//
+// Shutdown: a function whose glue has a `shutdown(env)` export (`edge_function!(..., shutdown =
+// ...)`; dispatch-events gives back its outbox claims there) gets it called once, bounded by
+// SHUTDOWN_TIMEOUT_MS: on SIGTERM where `Deno.addSignalListener` exists (plain Deno, the local
+// stack), after which the process exits 0; and on `beforeunload`, which Supabase's edge-runtime
+// dispatches before it tears a worker down (kept alive meanwhile with `EdgeRuntime.waitUntil`
+// where that exists). Functions without the export keep the runtime's default behaviour.
 
 /** What wasm-bindgen generates for a function crate (exports of `edge_shared::edge_function!`). */
 export interface WasmFunction {
@@ -26,6 +33,55 @@ export interface WasmFunction {
   handle(req: Request, env: Record<string, string>): Promise<Response>;
   max_body_bytes(): number;
   __wbg_reset_state(): void;
+  /** Present when the crate names a shutdown hook. */
+  shutdown?(env: Record<string, string>): Promise<void>;
+}
+
+/** The longest a `shutdown` export may run before the process exits anyway. */
+export const SHUTDOWN_TIMEOUT_MS = 2000;
+
+type ShutdownRuntime = {
+  Deno?: { addSignalListener?(signal: "SIGTERM", handler: () => void): void; exit?(code?: number): never };
+  EdgeRuntime?: { waitUntil?(p: Promise<unknown>): void };
+};
+
+/**
+ * Run `hook` once when the process is told to stop: on SIGTERM (then exit 0), where the runtime
+ * has signal listeners, and on `beforeunload`. Never longer than `timeoutMs`; a hook that throws
+ * is logged. Returns the trigger (the same promise however often it fires).
+ */
+export function onShutdown(hook: () => Promise<unknown>, timeoutMs = SHUTDOWN_TIMEOUT_MS): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  const run = () =>
+    running ??= (async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          console.error(`shutdown hook still running after ${timeoutMs} ms; giving up on it`);
+          resolve();
+        }, timeoutMs);
+      });
+      try {
+        await Promise.race([hook(), late]);
+      } catch (err) {
+        console.error(`shutdown hook failed: ${err instanceof Error ? err.message : err}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+  const rt = globalThis as unknown as ShutdownRuntime;
+  if (typeof rt.Deno?.addSignalListener === "function") {
+    try {
+      rt.Deno.addSignalListener("SIGTERM", () => {
+        run().finally(() => rt.Deno?.exit?.(0));
+      });
+    } catch { /* this runtime has no signals for user code: beforeunload only */ }
+  }
+  globalThis.addEventListener("beforeunload", () => {
+    const done = run();
+    rt.EdgeRuntime?.waitUntil?.(done);
+  });
+  return run;
 }
 
 const INTERNAL_ERROR = { error: { code: "internal_error", message: "internal error" } };
@@ -85,6 +141,7 @@ export function serveWasm(
 ): (req: Request) => Promise<Response> {
   glue.initSync({ module: new WebAssembly.Module(wasmBytes) });
   const maxBody = glue.max_body_bytes();
+  if (typeof glue.shutdown === "function") onShutdown(() => glue.shutdown!(env));
   // One glue, successive wasm instances: `generation` names the live one.
   let generation = 0;
   const inFlight = new Map<number, Set<(err: unknown) => void>>([[0, new Set()]]);
