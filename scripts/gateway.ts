@@ -10,7 +10,7 @@
 //   /health              -> 200 once every function answers
 // Keys, as `supabase start` has them: the legacy HS256 JWT secret with its anon and service_role
 // JWTs, the publishable and secret API keys, and the ES256 signing key of [auth]
-// signing_keys_path. Function i (in the sorted list of names) listens on FN_PORT_BASE + i and
+// signing_keys_path. Each function listens on a port the OS picks (listed by /health) and
 // gets SUPABASE_URL, SUPABASE_DB_URL, SUPABASE_PUBLISHABLE_KEYS, SUPABASE_SECRET_KEYS,
 // SUPABASE_JWKS, the legacy SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY and JWT_SECRET, and
 // the entries of supabase/functions/.env. With FUNCTION_KEYS=new the functions get the new keys
@@ -28,7 +28,6 @@ const env = (name: string): string => {
 const root = new URL("../", import.meta.url);
 const apiPort = Number(env("API_PORT"));
 const restPort = Number(env("REST_PORT"));
-const fnPortBase = Number(env("FN_PORT_BASE"));
 const jwtSecret = env("JWT_SECRET");
 const anonKey = env("ANON_KEY");
 const serviceRoleKey = env("SERVICE_ROLE_KEY");
@@ -98,9 +97,13 @@ for (const dir of functionDirs) {
   }
 }
 const names = [...locations.keys()].sort();
-const fns = new Map<string, Fn>(names.map((name, i) => [name, {
+// Function processes listen on a port the OS picks (port 0): fixed ports in Linux's ephemeral
+// range (32768-60999, where Supabase's own 543xx ports sit) can be taken by an outgoing
+// connection, or by a TCP self-connect while probing a port nobody listens on yet. A process is
+// ready once it prints Deno.serve's "Listening on" line, which names the port.
+const fns = new Map<string, Fn>(names.map((name) => [name, {
   name,
-  port: fnPortBase + i,
+  port: 0,
   verifyJwt: config.functions?.[name]?.verify_jwt ?? true,
   ready: false,
 }]));
@@ -114,14 +117,17 @@ const log = await Deno.open(`${logs}/functions.log`, { append: true, create: tru
 const encoder = new TextEncoder();
 const writeLog = (line: string) => log.writeSync(encoder.encode(line));
 
-async function pipe(name: string, stream: ReadableStream<Uint8Array>) {
+async function pipe(name: string, stream: ReadableStream<Uint8Array>, onLine?: (line: string) => void) {
   const decoder = new TextDecoder();
   let rest = "";
   for await (const chunk of stream) {
     const text = rest + decoder.decode(chunk, { stream: true });
     const lines = text.split("\n");
     rest = lines.pop() ?? "";
-    for (const l of lines) writeLog(`${new Date().toISOString()} [${name}] ${l}\n`);
+    for (const l of lines) {
+      writeLog(`${new Date().toISOString()} [${name}] ${l}\n`);
+      onLine?.(l);
+    }
   }
 }
 
@@ -152,38 +158,28 @@ function spawn(fn: Fn) {
       "--no-prompt",
       locations.get(fn.name)!.pathname,
     ],
-    env: { ...secrets, ...functionEnv, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${fn.port}` },
+    env: { ...secrets, ...functionEnv, DENO_SERVE_ADDRESS: "tcp:127.0.0.1:0", NO_COLOR: "1" },
     clearEnv: true, // functionEnv already holds what may be inherited
 
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  pipe(fn.name, child.stdout);
-  pipe(fn.name, child.stderr);
+  const listening = (line: string) => {
+    const m = line.match(/Listening on http:\/\/127\.0\.0\.1:(\d+)\//);
+    if (m) {
+      fn.port = Number(m[1]);
+      fn.ready = true;
+    }
+  };
+  pipe(fn.name, child.stdout, listening);
+  pipe(fn.name, child.stderr, listening);
   child.status.then((s) => {
     fn.ready = false;
+    fn.port = 0;
     if (stopping) return;
     writeLog(`${new Date().toISOString()} [gateway] ${fn.name} exited (${s.code}); restarting\n`);
     setTimeout(() => spawn(fn), 250);
   });
-  waitReady(fn);
-}
-
-async function waitReady(fn: Fn) {
-  for (let i = 0; i < 600 && !stopping; i++) {
-    try {
-      const c = await Deno.connect({ hostname: "127.0.0.1", port: fn.port });
-      // A port in the ephemeral range can connect to itself (TCP simultaneous open) while
-      // nothing listens: that is not the function.
-      const self = (c.localAddr as Deno.NetAddr).port === fn.port;
-      c.close();
-      if (self) throw new Error("self-connect");
-      fn.ready = true;
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 const b64url = (s: string) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
@@ -367,7 +363,7 @@ async function handler(req: Request): Promise<Response> {
   if (path === "/health") {
     const all = [...fns.values()];
     const ready = all.every((f) => f.ready);
-    return Response.json({ ready, functions: all.map((f) => ({ name: f.name, ready: f.ready })) }, {
+    return Response.json({ ready, functions: all.map((f) => ({ name: f.name, ready: f.ready, port: f.port })) }, {
       status: ready ? 200 : 503,
     });
   }
@@ -398,6 +394,7 @@ async function handler(req: Request): Promise<Response> {
       const problem = await functionJwtProblem(req.headers);
       if (problem) return jsonError(401, "unauthorized", problem);
     }
+    if (!fn.ready) return jsonError(503, "function_unavailable", `function ${fn.name} is not answering`);
     try {
       return await proxy(req, `http://127.0.0.1:${fn.port}${path}${url.search}`, new Headers(req.headers));
     } catch {

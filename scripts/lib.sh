@@ -17,12 +17,11 @@ fi
 PG_PORT="${PG_PORT:-54322}"
 API_PORT="${API_PORT:-54321}"
 REST_PORT="${REST_PORT:-54330}"                # postrust, behind the gateway's /rest/v1
-FN_PORT_BASE="${FN_PORT_BASE:-54340}"             # one port per function process, behind /functions/v1
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || true)}"
 DB_URL="postgresql://postgres:postgres@127.0.0.1:$PG_PORT/postgres"
 API_URL="http://127.0.0.1:$API_PORT"
 # Tests, benchmarks and the scheduler read these: a stack on other ports is the one they talk to.
-export PG_PORT API_PORT REST_PORT FN_PORT_BASE DB_URL API_URL
+export PG_PORT API_PORT REST_PORT DB_URL API_URL
 JWT_SECRET="super-secret-jwt-token-with-at-least-32-characters-long"
 ANON_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"
 SERVICE_ROLE_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"

@@ -29,18 +29,28 @@ export type Running = {
 };
 
 /**
- * Run `dir/function.js` with `env` only (no inherited variables) on a port the OS picks (fixed
- * ports collide with Linux's ephemeral range); resolves once it listens.
+ * Run `dir/function.js` with `env` only (no inherited variables) and no read permission, on a
+ * port the OS picks; resolves once it listens.
  */
-export async function runAlone(dir: string, env: Record<string, string>): Promise<Running> {
+export function runAlone(dir: string, env: Record<string, string>): Promise<Running> {
+  return spawnListening(["run", "--allow-net", "--allow-env", "--no-prompt", "function.js"], env, dir);
+}
+
+/**
+ * Start a `Deno.serve` program (`deno <args>`, in `cwd`) with `env` only, on a port the OS
+ * picks (fixed ports collide with Linux's ephemeral range), and resolve once it prints its
+ * "Listening on" line.
+ */
+export async function spawnListening(args: string[], env: Record<string, string>, cwd?: string): Promise<Running> {
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--no-prompt", "function.js"],
-    cwd: dir,
+    args,
+    cwd,
     clearEnv: true,
     env: {
       ...env,
       PATH: Deno.env.get("PATH") ?? "",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
       DENO_NO_UPDATE_CHECK: "1",
       DENO_SERVE_ADDRESS: "tcp:127.0.0.1:0",
       NO_COLOR: "1",

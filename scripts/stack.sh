@@ -28,7 +28,7 @@ start_gateway() {
   port_busy "$API_PORT" && die "port $API_PORT (API gateway) is busy: another process is listening there"
   [ -x "$DENO" ] || die "deno missing: run 'make tools'"
   [ -f "$ROOT/supabase/functions/.env" ] || cp "$ROOT/supabase/functions/.env.example" "$ROOT/supabase/functions/.env"
-  API_PORT="$API_PORT" REST_PORT="$REST_PORT" FN_PORT_BASE="$FN_PORT_BASE" JWT_SECRET="$JWT_SECRET" \
+  API_PORT="$API_PORT" REST_PORT="$REST_PORT" JWT_SECRET="$JWT_SECRET" \
   ANON_KEY="$ANON_KEY" SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" PUBLISHABLE_KEY="$PUBLISHABLE_KEY" \
   SECRET_KEY="$SECRET_KEY" FUNCTION_KEYS="$FUNCTION_KEYS" DB_URL="$DB_URL" LOGS="$LOGS" \
     setsid nohup "$DENO" run --allow-all --no-prompt "$ROOT/scripts/gateway.ts" >>"$LOGS/gateway.log" 2>&1 </dev/null &

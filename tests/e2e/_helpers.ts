@@ -41,27 +41,14 @@ export const SIGNING_KEY: JsonWebKey & { kid: string } = JSON.parse(
   Deno.readTextFileSync(new URL("../../supabase/signing_keys.json", import.meta.url)),
 )[0];
 
-/** The function names in the gateway's order: function i listens on FN_PORT_BASE + i. */
-function functionNames(): string[] {
-  const names = new Set<string>();
-  for (const dir of ["../../supabase/functions/", "../../bench/functions/"]) {
-    try {
-      for (const e of Deno.readDirSync(new URL(dir, import.meta.url))) {
-        if (!e.isDirectory || e.name.startsWith("_")) continue;
-        try {
-          if (Deno.statSync(new URL(`${dir}${e.name}/index.ts`, import.meta.url)).isFile) names.add(e.name);
-        } catch { /* not a function */ }
-      }
-    } catch { /* no such folder */ }
-  }
-  return [...names].sort();
-}
-
-/** A function's own port, past the gateway (as scripts/gateway.ts assigns them). */
-export function functionUrl(name: string): string {
-  const i = functionNames().indexOf(name);
-  if (i < 0) throw new Error(`no function named ${name}`);
-  return `http://127.0.0.1:${Number(Deno.env.get("FN_PORT_BASE") ?? 54340) + i}`;
+/** A function's own address, past the gateway (its port is the one the gateway's /health lists). */
+export async function functionUrl(name: string): Promise<string> {
+  const health = await (await fetch(`${API_URL}/health`)).json() as {
+    functions: { name: string; ready: boolean; port: number }[];
+  };
+  const fn = health.functions.find((f) => f.name === name);
+  if (!fn?.ready || !fn.port) throw new Error(`function ${name} is not running: ${JSON.stringify(health)}`);
+  return `http://127.0.0.1:${fn.port}`;
 }
 
 /** The key variables a function process of this mode gets (for tests that spawn one). */

@@ -2,6 +2,7 @@
 // (FUNCTION_KEYS=legacy|new, see _helpers.ts). Bad tokens are sent to each function's OWN port,
 // past the gateway, so the 401 is the function's; the gateway's key handling (sb_ keys, ES256
 // users swapped for the REST server, the JWKS endpoint) is checked through its port.
+import { spawnListening } from "../../scripts/lone_bundle.ts";
 import { assert, assertEquals } from "../assert.ts";
 import {
   API_URL,
@@ -74,7 +75,7 @@ async function badTokens(user: User): Promise<[string, string][]> {
 }
 
 async function direct(name: string, headers: Record<string, string>, body: unknown) {
-  const resp = await fetch(`${functionUrl(name)}/functions/v1/${name}`, {
+  const resp = await fetch(`${await functionUrl(name)}/functions/v1/${name}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
@@ -294,31 +295,23 @@ e2e("RS256 user tokens verify inside the wasm too (a process-order with an RSA J
     const sig = new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, enc.encode(input)));
     return `${input}.${b64url(sig)}`;
   };
-  const port = Number(Deno.env.get("FN_PORT_BASE") ?? 54340) + 58;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "supabase/functions/process-order/index.ts"],
-    env: {
-      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+  const fn = await spawnListening(
+    ["run", "--allow-net", "--allow-env", "--allow-read", "--no-prompt", "supabase/functions/process-order/index.ts"],
+    {
       SUPABASE_URL: API_URL,
       SUPABASE_SECRET_KEYS: JSON.stringify({ default: SECRET_KEY }),
       SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: PUBLISHABLE_KEY }),
       SUPABASE_JWKS: JSON.stringify(jwks),
     },
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  );
   try {
     const call = async (token: string) => {
-      for (let i = 0; i < 100; i++) {
-        const r = await fetch(`http://127.0.0.1:${port}/`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}` },
-          body: JSON.stringify({ order_id: 1 }),
-        }).catch(() => undefined);
-        if (r) return { status: r.status, body: await r.json() };
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      throw new Error("the function process did not start");
+      const r = await fetch(`${fn.url}/`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body: JSON.stringify({ order_id: 1 }),
+      });
+      return { status: r.status, body: await r.json() };
     };
     const claims = { sub: crypto.randomUUID(), role: "authenticated", aud: "elsewhere" };
     const genuine = await call(await rs256(claims, pair.privateKey));
@@ -329,8 +322,7 @@ e2e("RS256 user tokens verify inside the wasm too (a process-order with an RSA J
     const es = await call(await signEs256Jwt(claims));
     assertEquals([es.status, es.body.error.message], [401, "invalid JWT: no signing key matches its kid"]);
   } finally {
-    child.kill();
-    await child.status;
+    await fn.stop();
   }
 });
 

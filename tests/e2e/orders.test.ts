@@ -1,5 +1,6 @@
 // End to end: process-order and cancel-order through the gateway, RLS through REST and
 // supabase-js, concurrency, idempotency keys, audit. Needs the local stack (make start).
+import { spawnListening } from "../../scripts/lone_bundle.ts";
 import { assert, assertEquals } from "../assert.ts";
 import {
   ANON_KEY,
@@ -467,35 +468,22 @@ e2e("cancel-order with Idempotency-Key: replay without a second release, 422 for
 
 e2e("the REST server unreachable: 503 JSON without internals", async () => {
   // A second process-order process whose SUPABASE_URL points at a closed port.
-  const port = Number(Deno.env.get("FN_PORT_BASE") ?? 54340) + 59;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "supabase/functions/process-order/index.ts"],
-    env: {
-      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
-      SUPABASE_URL: "http://127.0.0.1:9",
-      ...functionKeysEnv(),
-    },
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const fn = await spawnListening(
+    ["run", "--allow-net", "--allow-env", "--allow-read", "--no-prompt", "supabase/functions/process-order/index.ts"],
+    { SUPABASE_URL: "http://127.0.0.1:9", ...functionKeysEnv() },
+  );
   try {
-    let resp: Response | undefined;
-    for (let i = 0; i < 100 && !resp; i++) {
-      resp = await fetch(`http://127.0.0.1:${port}/`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${SERVICE_ROLE_KEY}` },
-        body: JSON.stringify({ order_id: 1 }),
-      }).catch(() => undefined);
-      if (!resp) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert(resp, "the function process did not start");
+    const resp = await fetch(`${fn.url}/`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${SERVICE_ROLE_KEY}`, apikey: SERVICE_ROLE_KEY },
+      body: JSON.stringify({ order_id: 1 }),
+    });
     const text = await resp.text();
     assertEquals(resp.status, 503);
     assertEquals(JSON.parse(text).error.code, "upstream_unavailable");
     assert(!text.includes("127.0.0.1") && !text.includes(":9"), `leaks internals: ${text}`);
   } finally {
-    child.kill();
-    await child.status;
+    await fn.stop();
   }
 });
 
