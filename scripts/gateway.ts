@@ -7,7 +7,8 @@
 //                           (which, as on Supabase, also lets the project's sb_ keys through);
 //                           OPTIONS (CORS preflight) always passes unchecked
 //   /auth/v1/.well-known/jwks.json -> the public half of supabase/signing_keys.json
-//   /health              -> 200 once every function answers
+//   /health              -> 200 once every function answers; each function's name, ready,
+//                           port and pid (scripts/stack.sh status prints them)
 // Keys, as `supabase start` has them: the legacy HS256 JWT secret with its anon and service_role
 // JWTs, the publishable and secret API keys, and the ES256 signing key of [auth]
 // signing_keys_path. Function i (in the sorted list of names) listens on FN_PORT_BASE + i and
@@ -37,7 +38,7 @@ const secretKey = env("SECRET_KEY");
 const logs = env("LOGS");
 const functionKeys = Deno.env.get("FUNCTION_KEYS") === "new" ? "new" : "legacy";
 
-type Fn = { name: string; port: number; verifyJwt: boolean; ready: boolean };
+type Fn = { name: string; port: number; verifyJwt: boolean; ready: boolean; pid: number | null };
 type FnConfig = { verify_jwt?: boolean };
 
 const config = parseToml(Deno.readTextFileSync(new URL("supabase/config.toml", root))) as {
@@ -103,6 +104,7 @@ const fns = new Map<string, Fn>(names.map((name, i) => [name, {
   port: fnPortBase + i,
   verifyJwt: config.functions?.[name]?.verify_jwt ?? true,
   ready: false,
+  pid: null,
 }]));
 
 let secrets: Record<string, string> = {};
@@ -158,10 +160,12 @@ function spawn(fn: Fn) {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  fn.pid = child.pid;
   pipe(fn.name, child.stdout);
   pipe(fn.name, child.stderr);
   child.status.then((s) => {
     fn.ready = false;
+    fn.pid = null;
     if (stopping) return;
     writeLog(`${new Date().toISOString()} [gateway] ${fn.name} exited (${s.code}); restarting\n`);
     setTimeout(() => spawn(fn), 250);
@@ -367,7 +371,9 @@ async function handler(req: Request): Promise<Response> {
   if (path === "/health") {
     const all = [...fns.values()];
     const ready = all.every((f) => f.ready);
-    return Response.json({ ready, functions: all.map((f) => ({ name: f.name, ready: f.ready })) }, {
+    // scripts/stack.sh status reads name, ready, port and pid in this order.
+    const functions = all.map((f) => ({ name: f.name, ready: f.ready, port: f.port, pid: f.pid }));
+    return Response.json({ ready, functions }, {
       status: ready ? 200 : 503,
     });
   }

@@ -1,7 +1,7 @@
 # Shared settings for the local stack scripts (sourced, not run).
 # shellcheck shell=bash
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STACK="$ROOT/.stack"            # runtime state: data dir, logs, pids (gitignored)
+STACK="${STACK_DIR:-$ROOT/.stack}" # runtime state: data dir, logs, pids (gitignored); STACK_DIR for tests
 TOOLS="$ROOT/.tools"            # installed tools (gitignored)
 LOGS="$STACK/logs"
 PGDATA="$STACK/pg"

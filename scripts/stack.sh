@@ -64,7 +64,80 @@ stop_part() { # name
   rm -f "$STACK/$1.pid"
 }
 
-status() {
+# What runs, one line per part: up/down, pid, port. DOWN gets the names of the parts that are
+# down, UP the number of parts up.
+DOWN=()
+UP=0
+part_line() { # name up|down pid port
+  printf '%-27s %-5s %-8s %s\n' "$1" "$2" "${3:--}" "${4:--}"
+  if [ "$2" = up ]; then UP=$((UP + 1)); else DOWN+=("$1"); fi
+}
+
+# The function names as the gateway finds them (function i listens on FN_PORT_BASE + i).
+function_names() {
+  local d n
+  for d in "$ROOT"/supabase/functions/*/ "$ROOT"/bench/functions/*/; do
+    n="$(basename "$d")"
+    [[ "$n" == _* ]] || [ ! -f "$d/index.ts" ] || echo "$n"
+  done | LC_ALL=C sort -u
+}
+
+parts() {
+  DOWN=()
+  UP=0
+  local pid="" port="" state health="" code i name
+  printf '%-27s %-5s %-8s %s\n' PART STATE PID PORT
+  # postmaster.pid: the server's pid on line 1, its port on line 4.
+  if [ -r "$PGDATA/postmaster.pid" ]; then
+    pid="$(sed -n 1p "$PGDATA/postmaster.pid")"; port="$(sed -n 4p "$PGDATA/postmaster.pid")"
+  fi
+  state=down
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$port" = "$PG_PORT" ] && port_busy "$PG_PORT"; then state=up; else pid=""; fi
+  part_line postgres "$state" "$pid" "$PG_PORT"
+
+  pid="$(cat "$STACK/rest.pid" 2>/dev/null || true)"
+  if alive rest && port_busy "$REST_PORT"; then state=up; else state=down; pid=""; fi
+  part_line rest "$state" "$pid" "$REST_PORT"
+
+  # The gateway answers /health (503 while a function is not ready) with each function's state.
+  pid="$(cat "$STACK/gateway.pid" 2>/dev/null || true)"
+  state=down
+  if alive gateway; then
+    health="$(curl -s --max-time 2 -w '\n%{http_code}' "http://127.0.0.1:$API_PORT/health" 2>/dev/null || true)"
+    code="${health##*$'\n'}"
+    if [ "$code" = 200 ] || [ "$code" = 503 ]; then state=up; else health=""; fi
+  fi
+  [ "$state" = up ] || pid=""
+  part_line gateway "$state" "$pid" "$API_PORT"
+
+  if [ -n "$health" ]; then
+    # {"name":"…","ready":true,"port":54340,"pid":123} per function (scripts/gateway.ts).
+    local entries; entries="$(grep -oE '"name":"[^"]+","ready":(true|false),"port":[0-9]+,"pid":([0-9]+|null)' <<<"$health" || true)"
+    while IFS= read -r e; do
+      [ -n "$e" ] || continue
+      name="$(sed -E 's/^"name":"([^"]+)".*/\1/' <<<"$e")"
+      port="$(sed -E 's/.*"port":([0-9]+).*/\1/' <<<"$e")"
+      pid="$(sed -E 's/.*"pid":([0-9]+|null).*/\1/' <<<"$e")"
+      [ "$pid" = null ] && pid=""
+      if [[ "$e" == *'"ready":true'* ]]; then state=up; else state=down; fi
+      part_line "function $name" "$state" "$pid" "$port"
+    done <<<"$entries"
+  else
+    i=0
+    while IFS= read -r name; do
+      [ -n "$name" ] || continue
+      part_line "function $name" down "" "$((FN_PORT_BASE + i))"
+      i=$((i + 1))
+    done < <(function_names)
+  fi
+
+  pid="$(cat "$STACK/scheduler.pid" 2>/dev/null || true)"
+  if alive scheduler; then state=up; else state=down; pid=""; fi
+  part_line scheduler "$state" "$pid" ""
+}
+
+# What `supabase status` prints: the URLs and keys.
+urls_and_keys() {
   cat <<TXT
          API URL: http://127.0.0.1:$API_PORT
      GraphQL URL: (not provided by the local stack)
@@ -80,6 +153,21 @@ service_role key: $SERVICE_ROLE_KEY
 TXT
   if [ "$(cat "$STACK/function-keys" 2>/dev/null || echo "$FUNCTION_KEYS")" = new ]; then
     echo "   Function keys: new only (FUNCTION_KEYS=new: no legacy key or JWT secret in the functions' env)"
+  fi
+}
+
+# Each part's state, then the URLs and keys; 1 (naming the parts) when any part is down.
+status() {
+  parts
+  echo
+  urls_and_keys
+  if [ ${#DOWN[@]} -gt 0 ]; then
+    if [ "$UP" = 0 ]; then
+      echo "error: the local stack is not running (make start)" >&2
+    else
+      echo "error: not running: ${DOWN[*]}" >&2
+    fi
+    return 1
   fi
 }
 
@@ -126,7 +214,7 @@ case "${1:-}" in
     esac
     echo "restarted ${2}"
     ;;
-  status) status ;;
+  status) status || exit 1 ;;
   reset)
     stop_part rest
     "$ROOT/scripts/db.sh" reset
