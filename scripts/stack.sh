@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The local Supabase-compatible stack, without Docker: start | stop | status | reset |
-# restart <postgres|rest|gateway|scheduler> (one part only).
+# restart <postgres|rest|gateway|scheduler> (one part only). status exits 1 when a part is
+# down; reset leaves the stack running or stopped as it found it; a failed start stops what
+# it started.
 #   PostgreSQL 15 on 127.0.0.1:54322, postrust (PostgREST-compatible) behind
 #   http://127.0.0.1:54321/rest/v1, the functions behind http://127.0.0.1:54321/functions/v1.
 # Logs: .stack/logs/{postgres,rest,gateway,functions,scheduler,migrate}.log
@@ -64,6 +66,39 @@ stop_part() { # name
   rm -f "$STACK/$1.pid"
 }
 
+# The pid of this stack's PostgreSQL when it runs on PG_PORT (postmaster.pid: the server's pid
+# on line 1, its port on line 4); fails when it does not.
+pg_pid() {
+  local pid port
+  [ -r "$PGDATA/postmaster.pid" ] || return 1
+  pid="$(sed -n 1p "$PGDATA/postmaster.pid")"; port="$(sed -n 4p "$PGDATA/postmaster.pid")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$port" = "$PG_PORT" ] && port_busy "$PG_PORT" || return 1
+  echo "$pid"
+}
+
+# The parts running when this command began (start stops again what it started if it fails;
+# reset restarts what ran).
+RAN=()
+note_running() {
+  RAN=()
+  if pg_pid >/dev/null; then RAN+=(postgres); fi
+  local p
+  for p in rest gateway scheduler; do if alive "$p"; then RAN+=("$p"); fi; done
+}
+ran() { [[ " ${RAN[*]} " == *" $1 "* ]]; }
+
+# On a failed start: stop the parts this command started (not those that ran before it).
+undo_failed_start() {
+  local rc=$? p stopped=()
+  [ "$rc" -ne 0 ] || return 0
+  for p in scheduler gateway rest; do
+    if ! ran "$p" && [ -f "$STACK/$p.pid" ]; then stop_part "$p"; stopped+=("$p"); fi
+  done
+  if ! ran postgres && pg_pid >/dev/null; then "$ROOT/scripts/db.sh" stop || true; stopped+=(postgres); fi
+  if [ ${#stopped[@]} -gt 0 ]; then echo "start failed: stopped what it had started: ${stopped[*]}" >&2; fi
+  exit "$rc"
+}
+
 # What runs, one line per part: up/down, pid, port. DOWN gets the names of the parts that are
 # down, UP the number of parts up.
 DOWN=()
@@ -87,12 +122,7 @@ parts() {
   UP=0
   local pid="" port="" state health="" code i name
   printf '%-27s %-5s %-8s %s\n' PART STATE PID PORT
-  # postmaster.pid: the server's pid on line 1, its port on line 4.
-  if [ -r "$PGDATA/postmaster.pid" ]; then
-    pid="$(sed -n 1p "$PGDATA/postmaster.pid")"; port="$(sed -n 4p "$PGDATA/postmaster.pid")"
-  fi
-  state=down
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$port" = "$PG_PORT" ] && port_busy "$PG_PORT"; then state=up; else pid=""; fi
+  if pid="$(pg_pid)"; then state=up; else state=down; pid=""; fi
   part_line postgres "$state" "$pid" "$PG_PORT"
 
   pid="$(cat "$STACK/rest.pid" 2>/dev/null || true)"
@@ -175,6 +205,8 @@ case "${1:-}" in
   start | refresh)
     # refresh = start on a running stack: after a build or new migrations.
     mkdir -p "$LOGS"
+    note_running
+    trap undo_failed_start EXIT
     "$ROOT/scripts/db.sh" start
     # Already running: pick up new migrations (postrust reads its schema only at start) and the
     # wasm just built (function processes load it at start).
@@ -185,6 +217,7 @@ case "${1:-}" in
     start_scheduler
     echo "Local stack is running."
     status
+    trap - EXIT
     ;;
   stop)
     stop_part scheduler
@@ -216,10 +249,24 @@ case "${1:-}" in
     ;;
   status) status || exit 1 ;;
   reset)
+    # Rebuild the database and leave the stack as it was: the parts that ran are restarted on
+    # the new database (postrust reads the schema at start; functions and the scheduler hold
+    # connections), a stopped PostgreSQL is stopped again.
+    note_running
+    stop_part scheduler
+    stop_part gateway
     stop_part rest
     "$ROOT/scripts/db.sh" reset
-    start_rest
+    if ran rest; then start_rest; fi
+    if ran gateway; then start_gateway; fi
+    if ran scheduler; then start_scheduler; fi
+    if ! ran postgres; then "$ROOT/scripts/db.sh" stop; fi
     echo "Database rebuilt from migrations and seed."
+    if [ ${#RAN[@]} -eq 0 ]; then
+      echo "The stack was stopped and is stopped again (make start to run it)."
+    else
+      echo "Running again as before the reset: ${RAN[*]}."
+    fi
     ;;
   *) die "usage: $0 start|stop|status|reset|refresh|restart-functions|restart <part>" ;;
 esac
