@@ -13,7 +13,7 @@ DENO := $(ROOT)/node_modules/.bin/deno
 export DENO_DIR := $(TOOLS)/deno
 export DENO_NO_UPDATE_CHECK := 1
 
-.PHONY: help tools build start stop reset status test check selftest lint unit deno-test e2e bench soak fuzz clean chromium smoke deploy
+.PHONY: help tools build start stop reset status logs test check selftest lint unit deno-test e2e bench soak fuzz clean chromium smoke deploy
 
 help:
 	@echo "make start   install tools, build the wasm, run the local stack (prints URLs and keys)"
@@ -21,6 +21,7 @@ help:
 	@echo "make check   the fast loop: fmt, clippy (native), cargo test -p edge-shared, deno fmt/lint"
 	@echo "make lint | make unit | make deno-test | make e2e | make selftest   one part of make test"
 	@echo "make stop | make reset | make status | make bench | make soak | make fuzz | make build"
+	@echo "make logs [PART=postgres|rest|gateway|functions|scheduler|<function>]   follow the logs"
 	@echo "make smoke URL=https://<ref>.supabase.co KEY=<secret key>   check a deployed project"
 	@echo "make deploy [PROJECT_REF=<ref>]   build, bundle check, supabase functions deploy"
 
@@ -66,6 +67,10 @@ stop:
 
 status:
 	scripts/stack.sh status
+
+# Follow the logs: all, or one part (PART=postgres|rest|gateway|functions|scheduler|<function>).
+logs:
+	scripts/stack.sh logs $(PART)
 
 reset: tools
 	scripts/stack.sh reset

@@ -17,7 +17,8 @@
 // the entries of supabase/functions/.env. With FUNCTION_KEYS=new the functions get the new keys
 // only: no legacy key and no JWT secret, as a project whose legacy keys are disabled.
 // A process that exits is restarted (a fresh instance). Everything a process prints goes to
-// LOGS/functions.log.
+// LOGS/functions/<name>.log and to the combined LOGS/functions.log; one line per request
+// (except /health) to stdout, which scripts/stack.sh sends to LOGS/gateway.log.
 import { parse as parseToml } from "npm:smol-toml";
 import { parse as parseDotenv } from "npm:dotenv";
 
@@ -112,9 +113,19 @@ try {
   secrets = parseDotenv(Deno.readTextFileSync(new URL("supabase/functions/.env", root)));
 } catch { /* no .env: no user secrets */ }
 
-const log = await Deno.open(`${logs}/functions.log`, { append: true, create: true, write: true });
+// Function output: every line into the combined LOGS/functions.log and into the function's own
+// LOGS/functions/<name>.log, both as "<time> [<name>] <line>" (the gateway's lines about a
+// function, such as its restarts, as "<time> [gateway] …" in both).
+const openLog = (path: string) => Deno.openSync(path, { append: true, create: true, write: true });
+const combinedLog = openLog(`${logs}/functions.log`);
+Deno.mkdirSync(`${logs}/functions`, { recursive: true });
+const fnLogs = new Map(names.map((name) => [name, openLog(`${logs}/functions/${name}.log`)]));
 const encoder = new TextEncoder();
-const writeLog = (line: string) => log.writeSync(encoder.encode(line));
+const writeLog = (fn: string, line: string) => {
+  const bytes = encoder.encode(line);
+  combinedLog.writeSync(bytes);
+  fnLogs.get(fn)?.writeSync(bytes);
+};
 
 async function pipe(name: string, stream: ReadableStream<Uint8Array>) {
   const decoder = new TextDecoder();
@@ -123,7 +134,7 @@ async function pipe(name: string, stream: ReadableStream<Uint8Array>) {
     const text = rest + decoder.decode(chunk, { stream: true });
     const lines = text.split("\n");
     rest = lines.pop() ?? "";
-    for (const l of lines) writeLog(`${new Date().toISOString()} [${name}] ${l}\n`);
+    for (const l of lines) writeLog(name, `${new Date().toISOString()} [${name}] ${l}\n`);
   }
 }
 
@@ -167,7 +178,7 @@ function spawn(fn: Fn) {
     fn.ready = false;
     fn.pid = null;
     if (stopping) return;
-    writeLog(`${new Date().toISOString()} [gateway] ${fn.name} exited (${s.code}); restarting\n`);
+    writeLog(fn.name, `${new Date().toISOString()} [gateway] ${fn.name} exited (${s.code}); restarting\n`);
     setTimeout(() => spawn(fn), 250);
   });
   waitReady(fn);
@@ -365,6 +376,35 @@ async function proxy(req: Request, target: string, headers: Headers): Promise<Re
   }
 }
 
+/** Where a path goes, for the request log: "rest", a function's name, or "-". */
+function targetOf(path: string): string {
+  if (path.startsWith("/rest/v1/") || path === "/rest/v1") return "rest";
+  const m = path.match(/^\/functions\/v1\/([^/]+)/);
+  if (m) return fns.has(m[1]) ? m[1] : "-";
+  return path === "/auth/v1/.well-known/jwks.json" ? "jwks" : "-";
+}
+
+/**
+ * One line per request on stdout (LOGS/gateway.log): time, method, path (never the query, which
+ * can carry keys), status, milliseconds until the response headers, target. /health (polled by
+ * scripts/stack.sh) is not logged.
+ */
+async function logged(req: Request): Promise<Response> {
+  const started = performance.now();
+  const path = new URL(req.url).pathname;
+  let status = 500;
+  try {
+    const resp = await handler(req);
+    status = resp.status;
+    return resp;
+  } finally {
+    if (path !== "/health") {
+      const ms = (performance.now() - started).toFixed(1);
+      console.log(`${new Date().toISOString()} ${req.method} ${path} ${status} ${ms}ms ${targetOf(path)}`);
+    }
+  }
+}
+
 async function handler(req: Request): Promise<Response> {
   const url = new URL(req.url);
   const path = url.pathname;
@@ -414,7 +454,7 @@ async function handler(req: Request): Promise<Response> {
 }
 
 for (const fn of fns.values()) spawn(fn);
-const server = Deno.serve({ hostname: "127.0.0.1", port: apiPort, onListen() {} }, handler);
+const server = Deno.serve({ hostname: "127.0.0.1", port: apiPort, onListen() {} }, logged);
 const shutdown = async () => {
   stopping = true;
   await server.shutdown();

@@ -5,7 +5,8 @@
 # it started.
 #   PostgreSQL 15 on 127.0.0.1:54322, postrust (PostgREST-compatible) behind
 #   http://127.0.0.1:54321/rest/v1, the functions behind http://127.0.0.1:54321/functions/v1.
-# Logs: .stack/logs/{postgres,rest,gateway,functions,scheduler,migrate}.log
+# Logs: .stack/logs/{postgres,rest,gateway,functions,scheduler,migrate}.log and
+# .stack/logs/functions/<name>.log; `logs [part]` follows them.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -179,7 +180,7 @@ urls_and_keys() {
 service_role key: $SERVICE_ROLE_KEY
  Publishable key: $PUBLISHABLE_KEY
       Secret key: $SECRET_KEY
-            Logs: $LOGS/{postgres,rest,gateway,functions,scheduler,migrate}.log
+            Logs: $LOGS/{postgres,rest,gateway,functions,scheduler,migrate}.log, $LOGS/functions/<name>.log
 TXT
   if [ "$(cat "$STACK/function-keys" 2>/dev/null || echo "$FUNCTION_KEYS")" = new ]; then
     echo "   Function keys: new only (FUNCTION_KEYS=new: no legacy key or JWT secret in the functions' env)"
@@ -248,6 +249,22 @@ case "${1:-}" in
     echo "restarted ${2}"
     ;;
   status) status || exit 1 ;;
+  logs)
+    # Follow the logs (tail -F: across restarts and files not yet created): all of them, or one
+    # part (postgres, rest, gateway, functions, scheduler, migrate) or one function by name.
+    part="${2:-}"
+    case "$part" in
+      "") files=("$LOGS"/{postgres,rest,gateway,functions,scheduler}.log) ;;
+      postgres | rest | gateway | functions | scheduler | migrate) files=("$LOGS/$part.log") ;;
+      *)
+        if ! function_names | grep -qxF -- "$part"; then
+          die "no log named '$part': postgres, rest, gateway, functions, scheduler, migrate or a function ($(function_names | paste -sd, - | sed 's/,/, /g'))"
+        fi
+        files=("$LOGS/functions/$part.log")
+        ;;
+    esac
+    exec tail -n 20 -F "${files[@]}"
+    ;;
   reset)
     # Rebuild the database and leave the stack as it was: the parts that ran are restarted on
     # the new database (postrust reads the schema at start; functions and the scheduler hold
@@ -268,5 +285,5 @@ case "${1:-}" in
       echo "Running again as before the reset: ${RAN[*]}."
     fi
     ;;
-  *) die "usage: $0 start|stop|status|reset|refresh|restart-functions|restart <part>" ;;
+  *) die "usage: $0 start|stop|status|logs [part]|reset|refresh|restart-functions|restart <part>" ;;
 esac

@@ -117,3 +117,113 @@ e2e("stack status: one part up among parts down is named as such; exit 1", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// --- logs -------------------------------------------------------------------------------------
+const logs = `${root}.stack/logs`;
+const sizeOf = (path: string) => Deno.statSync(path).size;
+const readFrom = (path: string, offset: number) => new TextDecoder().decode(Deno.readFileSync(path).subarray(offset));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(check: () => T | null | Promise<T | null>, ms: number): Promise<T | null> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v || Date.now() > end) return v;
+    await sleep(50);
+  }
+}
+
+e2e("gateway log: one line per request (time, method, path without the query, status, ms, target)", async () => {
+  const gatewayLog = `${logs}/gateway.log`;
+  const from = sizeOf(gatewayLog);
+  const id = crypto.randomUUID();
+  const fnResp = await fetch(`${API_URL}/functions/v1/process-order/${id}`, { headers: { apikey: SECRET_KEY } });
+  await fnResp.body?.cancel();
+  const restResp = await fetch(`${API_URL}/rest/v1/no_such_table_${id.replaceAll("-", "")}?apikey=query-probe-${id}`, {
+    headers: { apikey: PUBLISHABLE_KEY },
+  });
+  await restResp.body?.cancel();
+  const missing = await fetch(`${API_URL}/functions/v1/no-such-function-${id}`);
+  await missing.body?.cancel();
+  assertEquals(missing.status, 404);
+  const iso = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z";
+  const expected = [
+    new RegExp(`^${iso} GET /functions/v1/process-order/${id} ${fnResp.status} \\d+\\.\\dms process-order$`, "m"),
+    new RegExp(
+      `^${iso} GET /rest/v1/no_such_table_${id.replaceAll("-", "")} ${restResp.status} \\d+\\.\\dms rest$`,
+      "m",
+    ),
+    new RegExp(`^${iso} GET /functions/v1/no-such-function-${id} 404 \\d+\\.\\dms -$`, "m"),
+  ];
+  const text = await until(() => {
+    const t = readFrom(gatewayLog, from);
+    return expected.every((re) => re.test(t)) ? t : null;
+  }, 3000);
+  assert(text, `request lines missing from gateway.log:\n${readFrom(gatewayLog, from)}`);
+  assert(!text.includes(`query-probe-${id}`), "the query string was logged");
+  assert(!text.includes("GET /health "), "/health was logged");
+});
+
+e2e("function logs: a function's own file gets its lines (and its restarts), the combined file too", async () => {
+  const health = await (await fetch(`${API_URL}/health`)).json();
+  const old = health.functions.find((f: { name: string }) => f.name === "cancel-order");
+  assert(old?.pid, "no cancel-order pid in /health");
+  const own = `${logs}/functions/cancel-order.log`;
+  const other = `${logs}/functions/process-order.log`;
+  const combined = `${logs}/functions.log`;
+  const [ownFrom, otherFrom, combinedFrom] = [sizeOf(own), sizeOf(other), sizeOf(combined)];
+  Deno.kill(old.pid, "SIGKILL");
+  // The gateway notes the exit and starts a fresh process, which says where it listens.
+  const lines = [
+    /\[gateway\] cancel-order exited \(\d+\); restarting\n/,
+    new RegExp(`\\[cancel-order\\] Listening on http://127\\.0\\.0\\.1:${old.port}/\\n`),
+  ];
+  const text = await until(() => {
+    const t = readFrom(own, ownFrom);
+    return lines.every((re) => re.test(t)) ? t : null;
+  }, 20_000);
+  assert(text, `cancel-order.log:\n${readFrom(own, ownFrom)}`);
+  const all = readFrom(combined, combinedFrom);
+  for (const re of lines) assert(re.test(all), `not in functions.log: ${re}`);
+  assert(!readFrom(other, otherFrom).includes("cancel-order"), "cancel-order's lines reached process-order.log");
+  // Back to ready, under a new pid.
+  const fresh = await until(async () => {
+    const h = await (await fetch(`${API_URL}/health`)).json();
+    const f = h.functions.find((f: { name: string }) => f.name === "cancel-order");
+    return f.ready && f.pid !== old.pid ? f : null;
+  }, 20_000);
+  assert(fresh, "cancel-order did not come back");
+});
+
+e2e("stack logs <part>: follows one part's log; an unknown part is refused", async () => {
+  const tail = new Deno.Command("bash", { args: [stackSh, "logs", "gateway"], stdout: "piped", stderr: "piped" })
+    .spawn();
+  const reader = tail.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  try {
+    const id = crypto.randomUUID();
+    await sleep(300); // tail has opened the file
+    const r = await fetch(`${API_URL}/functions/v1/no-such-function-${id}`);
+    await r.body?.cancel();
+    const deadline = Date.now() + 5000;
+    while (!seen.includes(`GET /functions/v1/no-such-function-${id} 404 `) && Date.now() < deadline) {
+      const next = await Promise.race([reader.read(), sleep(500).then(() => null)]);
+      if (next && !next.done) seen += next.value;
+    }
+    assert(seen.includes(`GET /functions/v1/no-such-function-${id} 404 `), `not followed:\n${seen}`);
+  } finally {
+    tail.kill("SIGTERM"); // `logs` execs tail: this is tail itself
+    await tail.status;
+    await reader.cancel().catch(() => {});
+    await tail.stderr.cancel();
+  }
+  const bad = await new Deno.Command("bash", {
+    args: [stackSh, "logs", "no-such-part"],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  assertEquals(bad.code, 1);
+  const err = new TextDecoder().decode(bad.stderr);
+  assert(err.startsWith("error: no log named 'no-such-part': "), err);
+  assert(err.includes("process-order"), err);
+});
