@@ -12,10 +12,34 @@ source "$(dirname "$0")/lib.sh"
 
 alive() { [ -f "$STACK/$1.pid" ] && kill -0 "$(cat "$STACK/$1.pid")" 2>/dev/null; }
 
+# Fingerprints of what a part runs from, written to $STACK/<part>.stamp when it starts: start
+# and refresh restart a running part only when its fingerprint changed. REST: the applied
+# migrations (postrust reads the schema at start); gateway and functions: the wasm, the
+# wrappers, the config, the keys and the gateway's own code (content, not mtimes: the build
+# rewrites unchanged files); scheduler: its code. Each also holds its ports and this script.
+own_code() { sha256sum "$ROOT/scripts/stack.sh" "$ROOT/scripts/lib.sh"; }
+rest_stamp() {
+  { echo "rest $PG_PORT $REST_PORT"; own_code
+    psql_db -At -c "select string_agg(version, ',' order by version) from supabase_migrations.schema_migrations" 2>/dev/null || echo "?"
+  } | sha256sum | cut -c1-32
+}
+gateway_stamp() {
+  { echo "gateway $API_PORT $REST_PORT $FN_PORT_BASE $FUNCTION_KEYS $DB_URL"; own_code
+    cd "$ROOT" && find wasm-pkg supabase/functions bench/functions -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 -r sha256sum
+    sha256sum scripts/gateway.ts supabase/config.toml deno.json 2>/dev/null; sha256sum supabase/signing_keys.json 2>/dev/null || true
+  } | sha256sum | cut -c1-32
+}
+scheduler_stamp() {
+  { echo "scheduler $API_PORT $DB_URL"; own_code; sha256sum "$ROOT/scripts/scheduler.ts"; } | sha256sum | cut -c1-32
+}
+# True when the part runs from what its fingerprint says now.
+current() { alive "$1" && [ "$(cat "$STACK/$1.stamp" 2>/dev/null)" = "$("$1_stamp")" ]; }
+
 start_rest() {
   alive rest && return 0
   port_busy "$REST_PORT" && die "port $REST_PORT (REST server) is busy: another process is listening there"
   [ -x "$POSTRUST" ] || die "postrust missing: run 'make tools'"
+  local stamp; stamp="$(rest_stamp)"
   PGRST_DB_URI="postgres://authenticator:postgres@127.0.0.1:$PG_PORT/postgres" \
   PGRST_DB_SCHEMAS=public PGRST_DB_ANON_ROLE=anon PGRST_JWT_SECRET="$JWT_SECRET" \
   PGRST_SERVER_HOST=127.0.0.1 PGRST_SERVER_PORT="$REST_PORT" PGRST_COMPAT_MODE=true \
@@ -24,6 +48,7 @@ start_rest() {
     setsid nohup "$POSTRUST" >>"$LOGS/rest.log" 2>&1 </dev/null &
   echo $! >"$STACK/rest.pid"
   wait_http "http://127.0.0.1:$REST_PORT/" 60 || die "the REST server did not start, see $LOGS/rest.log"
+  echo "$stamp" >"$STACK/rest.stamp"
 }
 
 start_gateway() {
@@ -31,6 +56,7 @@ start_gateway() {
   port_busy "$API_PORT" && die "port $API_PORT (API gateway) is busy: another process is listening there"
   [ -x "$DENO" ] || die "deno missing: run 'make tools'"
   [ -f "$ROOT/supabase/functions/.env" ] || cp "$ROOT/supabase/functions/.env.example" "$ROOT/supabase/functions/.env"
+  local stamp; stamp="$(gateway_stamp)"
   API_PORT="$API_PORT" REST_PORT="$REST_PORT" FN_PORT_BASE="$FN_PORT_BASE" JWT_SECRET="$JWT_SECRET" \
   ANON_KEY="$ANON_KEY" SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" PUBLISHABLE_KEY="$PUBLISHABLE_KEY" \
   SECRET_KEY="$SECRET_KEY" FUNCTION_KEYS="$FUNCTION_KEYS" DB_URL="$DB_URL" LOGS="$LOGS" \
@@ -39,7 +65,10 @@ start_gateway() {
   echo "$FUNCTION_KEYS" >"$STACK/function-keys"
   local i
   for ((i = 0; i < 1200; i++)); do
-    curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health" && return 0
+    if curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health"; then
+      echo "$stamp" >"$STACK/gateway.stamp"
+      return 0
+    fi
     alive gateway || die "the gateway exited, see $LOGS/gateway.log"
     sleep 0.1
   done
@@ -50,11 +79,13 @@ start_gateway() {
 # dispatch-events; needs the gateway. Log: $LOGS/scheduler.log.
 start_scheduler() {
   alive scheduler && return 0
+  local stamp; stamp="$(scheduler_stamp)"
   API_URL="http://127.0.0.1:$API_PORT" DB_URL="$DB_URL" SECRET_KEY="$SECRET_KEY" \
     setsid nohup "$DENO" run --allow-all --no-prompt "$ROOT/scripts/scheduler.ts" >>"$LOGS/scheduler.log" 2>&1 </dev/null &
   echo $! >"$STACK/scheduler.pid"
   sleep 0.5
   alive scheduler || die "the scheduler exited, see $LOGS/scheduler.log"
+  echo "$stamp" >"$STACK/scheduler.stamp"
 }
 
 stop_part() { # name
@@ -64,7 +95,7 @@ stop_part() { # name
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || true
   fi
-  rm -f "$STACK/$1.pid"
+  rm -f "$STACK/$1.pid" "$STACK/$1.stamp"
 }
 
 # The pid of this stack's PostgreSQL when it runs on PG_PORT (postmaster.pid: the server's pid
@@ -209,13 +240,19 @@ case "${1:-}" in
     note_running
     trap undo_failed_start EXIT
     "$ROOT/scripts/db.sh" start
-    # Already running: pick up new migrations (postrust reads its schema only at start) and the
-    # wasm just built (function processes load it at start).
-    if alive rest; then stop_part rest; fi
-    if alive gateway; then stop_part scheduler; stop_part gateway; fi
+    # Already running: restart only what changed since it started (see the stamps above): REST
+    # after a migration, the gateway and its functions after a build or a wrapper/config edit
+    # (function processes load the wasm at start), the scheduler with the gateway.
+    kept=()
+    if alive rest; then if current rest; then kept+=(rest); else stop_part rest; fi; fi
+    if alive gateway; then
+      if current gateway; then kept+=(gateway); else stop_part scheduler; stop_part gateway; fi
+    fi
+    if alive scheduler; then if current scheduler; then kept+=(scheduler); else stop_part scheduler; fi; fi
     start_rest
     start_gateway
     start_scheduler
+    if [ ${#kept[@]} -gt 0 ]; then echo "Unchanged, left running: ${kept[*]}."; fi
     echo "Local stack is running."
     status
     trap - EXIT

@@ -227,3 +227,25 @@ e2e("stack logs <part>: follows one part's log; an unknown part is refused", asy
   assert(err.startsWith("error: no log named 'no-such-part': "), err);
   assert(err.includes("process-order"), err);
 });
+
+// --- warm start -------------------------------------------------------------------------------
+e2e("stack start on the running, unchanged stack restarts nothing, in under 10 s", async () => {
+  const before = (await status()).parts;
+  assert(before.every((p) => p.state === "up"), "the stack is not fully up");
+  const started = performance.now();
+  // The mode the gateway runs in: another FUNCTION_KEYS would be a change (and a restart).
+  const mode = Deno.readTextFileSync(`${root}.stack/function-keys`).trim();
+  const out = await new Deno.Command("bash", {
+    args: [stackSh, "start"],
+    env: { FUNCTION_KEYS: mode },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const seconds = (performance.now() - started) / 1000;
+  const stdout = new TextDecoder().decode(out.stdout);
+  assertEquals(out.code, 0, `${stdout}\n${new TextDecoder().decode(out.stderr)}`);
+  assert(stdout.startsWith("Unchanged, left running: rest gateway scheduler.\nLocal stack is running.\n"), stdout);
+  assert(seconds < 10, `took ${seconds.toFixed(1)} s`);
+  const after = (await status()).parts;
+  assertEquals(after.map((p) => [p.name, p.state, p.pid]), before.map((p) => [p.name, "up", p.pid]));
+});
