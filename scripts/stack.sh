@@ -307,6 +307,10 @@ case "${1:-}" in
     # the new database (postrust reads the schema at start; functions and the scheduler hold
     # connections), a stopped PostgreSQL is stopped again.
     note_running
+    # The gateway comes back in the key mode it ran in, unless FUNCTION_KEYS says otherwise.
+    if [ -z "$FUNCTION_KEYS_GIVEN" ] && ran gateway && [ -f "$STACK/function-keys" ]; then
+      FUNCTION_KEYS="$(cat "$STACK/function-keys")"
+    fi
     stop_part scheduler
     stop_part gateway
     stop_part rest
