@@ -7,7 +7,8 @@
 //                           (which, as on Supabase, also lets the project's sb_ keys through);
 //                           OPTIONS (CORS preflight) always passes unchecked
 //   /auth/v1/.well-known/jwks.json -> the public half of supabase/signing_keys.json
-//   /health              -> 200 once every function answers
+//   /health              -> 200 once every function answers; each function's name, ready,
+//                           port and pid (scripts/stack.sh status prints them)
 // Keys, as `supabase start` has them: the legacy HS256 JWT secret with its anon and service_role
 // JWTs, the publishable and secret API keys, and the ES256 signing key of [auth]
 // signing_keys_path. Each function listens on a port the OS picks (listed by /health) and
@@ -16,7 +17,8 @@
 // the entries of supabase/functions/.env. With FUNCTION_KEYS=new the functions get the new keys
 // only: no legacy key and no JWT secret, as a project whose legacy keys are disabled.
 // A process that exits is restarted (a fresh instance). Everything a process prints goes to
-// LOGS/functions.log.
+// LOGS/functions/<name>.log and to the combined LOGS/functions.log; one line per request
+// (except /health) to stdout, which scripts/stack.sh sends to LOGS/gateway.log.
 import { parse as parseToml } from "npm:smol-toml";
 import { parse as parseDotenv } from "npm:dotenv";
 
@@ -36,7 +38,7 @@ const secretKey = env("SECRET_KEY");
 const logs = env("LOGS");
 const functionKeys = Deno.env.get("FUNCTION_KEYS") === "new" ? "new" : "legacy";
 
-type Fn = { name: string; port: number; verifyJwt: boolean; ready: boolean };
+type Fn = { name: string; port: number; verifyJwt: boolean; ready: boolean; pid: number | null };
 type FnConfig = { verify_jwt?: boolean };
 
 const config = parseToml(Deno.readTextFileSync(new URL("supabase/config.toml", root))) as {
@@ -106,6 +108,7 @@ const fns = new Map<string, Fn>(names.map((name) => [name, {
   port: 0,
   verifyJwt: config.functions?.[name]?.verify_jwt ?? true,
   ready: false,
+  pid: null,
 }]));
 
 let secrets: Record<string, string> = {};
@@ -113,9 +116,19 @@ try {
   secrets = parseDotenv(Deno.readTextFileSync(new URL("supabase/functions/.env", root)));
 } catch { /* no .env: no user secrets */ }
 
-const log = await Deno.open(`${logs}/functions.log`, { append: true, create: true, write: true });
+// Function output: every line into the combined LOGS/functions.log and into the function's own
+// LOGS/functions/<name>.log, both as "<time> [<name>] <line>" (the gateway's lines about a
+// function, such as its restarts, as "<time> [gateway] …" in both).
+const openLog = (path: string) => Deno.openSync(path, { append: true, create: true, write: true });
+const combinedLog = openLog(`${logs}/functions.log`);
+Deno.mkdirSync(`${logs}/functions`, { recursive: true });
+const fnLogs = new Map(names.map((name) => [name, openLog(`${logs}/functions/${name}.log`)]));
 const encoder = new TextEncoder();
-const writeLog = (line: string) => log.writeSync(encoder.encode(line));
+const writeLog = (fn: string, line: string) => {
+  const bytes = encoder.encode(line);
+  combinedLog.writeSync(bytes);
+  fnLogs.get(fn)?.writeSync(bytes);
+};
 
 async function pipe(name: string, stream: ReadableStream<Uint8Array>, onLine?: (line: string) => void) {
   const decoder = new TextDecoder();
@@ -125,7 +138,7 @@ async function pipe(name: string, stream: ReadableStream<Uint8Array>, onLine?: (
     const lines = text.split("\n");
     rest = lines.pop() ?? "";
     for (const l of lines) {
-      writeLog(`${new Date().toISOString()} [${name}] ${l}\n`);
+      writeLog(name, `${new Date().toISOString()} [${name}] ${l}\n`);
       onLine?.(l);
     }
   }
@@ -164,6 +177,7 @@ function spawn(fn: Fn) {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  fn.pid = child.pid;
   const listening = (line: string) => {
     const m = line.match(/Listening on http:\/\/127\.0\.0\.1:(\d+)\//);
     if (m) {
@@ -176,8 +190,9 @@ function spawn(fn: Fn) {
   child.status.then((s) => {
     fn.ready = false;
     fn.port = 0;
+    fn.pid = null;
     if (stopping) return;
-    writeLog(`${new Date().toISOString()} [gateway] ${fn.name} exited (${s.code}); restarting\n`);
+    writeLog(fn.name, `${new Date().toISOString()} [gateway] ${fn.name} exited (${s.code}); restarting\n`);
     setTimeout(() => spawn(fn), 250);
   });
 }
@@ -357,13 +372,44 @@ async function proxy(req: Request, target: string, headers: Headers): Promise<Re
   }
 }
 
+/** Where a path goes, for the request log: "rest", a function's name, or "-". */
+function targetOf(path: string): string {
+  if (path.startsWith("/rest/v1/") || path === "/rest/v1") return "rest";
+  const m = path.match(/^\/functions\/v1\/([^/]+)/);
+  if (m) return fns.has(m[1]) ? m[1] : "-";
+  return path === "/auth/v1/.well-known/jwks.json" ? "jwks" : "-";
+}
+
+/**
+ * One line per request on stdout (LOGS/gateway.log): time, method, path (never the query, which
+ * can carry keys), status, milliseconds until the response headers, target. /health (polled by
+ * scripts/stack.sh) is not logged.
+ */
+async function logged(req: Request): Promise<Response> {
+  const started = performance.now();
+  const path = new URL(req.url).pathname;
+  let status = 500;
+  try {
+    const resp = await handler(req);
+    status = resp.status;
+    return resp;
+  } finally {
+    if (path !== "/health") {
+      const ms = (performance.now() - started).toFixed(1);
+      console.log(`${new Date().toISOString()} ${req.method} ${path} ${status} ${ms}ms ${targetOf(path)}`);
+    }
+  }
+}
+
 async function handler(req: Request): Promise<Response> {
   const url = new URL(req.url);
   const path = url.pathname;
   if (path === "/health") {
     const all = [...fns.values()];
     const ready = all.every((f) => f.ready);
-    return Response.json({ ready, functions: all.map((f) => ({ name: f.name, ready: f.ready, port: f.port })) }, {
+    // scripts/stack.sh status reads name, ready, port and pid in this order.
+    const functions = all.map((f) => ({ name: f.name, ready: f.ready, port: f.port, pid: f.pid }));
+    return Response.json({ ready, functions }, {
       status: ready ? 200 : 503,
     });
   }
@@ -405,7 +451,7 @@ async function handler(req: Request): Promise<Response> {
 }
 
 for (const fn of fns.values()) spawn(fn);
-const server = Deno.serve({ hostname: "127.0.0.1", port: apiPort, onListen() {} }, handler);
+const server = Deno.serve({ hostname: "127.0.0.1", port: apiPort, onListen() {} }, logged);
 const shutdown = async () => {
   stopping = true;
   await server.shutdown();

@@ -1,7 +1,7 @@
 # Shared settings for the local stack scripts (sourced, not run).
 # shellcheck shell=bash
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STACK="$ROOT/.stack"            # runtime state: data dir, logs, pids (gitignored)
+STACK="${STACK_DIR:-$ROOT/.stack}" # runtime state: data dir, logs, pids (gitignored); STACK_DIR for tests
 TOOLS="$ROOT/.tools"            # installed tools (gitignored)
 LOGS="$STACK/logs"
 PGDATA="$STACK/pg"
@@ -29,6 +29,7 @@ SERVICE_ROLE_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZ
 PUBLISHABLE_KEY="sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH"
 SECRET_KEY="sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"
 # FUNCTION_KEYS=new: functions get the new keys only (no legacy key, no JWT secret).
+FUNCTION_KEYS_GIVEN="${FUNCTION_KEYS:-}"  # empty: not chosen by the caller (reset keeps the running mode)
 FUNCTION_KEYS="${FUNCTION_KEYS:-legacy}"
 export FUNCTION_KEYS
 DENO="$ROOT/node_modules/.bin/deno"

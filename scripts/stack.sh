@@ -1,18 +1,45 @@
 #!/usr/bin/env bash
 # The local Supabase-compatible stack, without Docker: start | stop | status | reset |
-# restart <postgres|rest|gateway|scheduler> (one part only).
+# restart <postgres|rest|gateway|scheduler> (one part only). status exits 1 when a part is
+# down; reset leaves the stack running or stopped as it found it; a failed start stops what
+# it started.
 #   PostgreSQL 15 on 127.0.0.1:54322, postrust (PostgREST-compatible) behind
 #   http://127.0.0.1:54321/rest/v1, the functions behind http://127.0.0.1:54321/functions/v1.
-# Logs: .stack/logs/{postgres,rest,gateway,functions,scheduler,migrate}.log
+# Logs: .stack/logs/{postgres,rest,gateway,functions,scheduler,migrate}.log and
+# .stack/logs/functions/<name>.log; `logs [part]` follows them.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 alive() { [ -f "$STACK/$1.pid" ] && kill -0 "$(cat "$STACK/$1.pid")" 2>/dev/null; }
 
+# Fingerprints of what a part runs from, written to $STACK/<part>.stamp when it starts: start
+# and refresh restart a running part only when its fingerprint changed. REST: the applied
+# migrations (postrust reads the schema at start); gateway and functions: the wasm, the
+# wrappers, the config, the keys and the gateway's own code (content, not mtimes: the build
+# rewrites unchanged files); scheduler: its code. Each also holds its ports and this script.
+own_code() { sha256sum "$ROOT/scripts/stack.sh" "$ROOT/scripts/lib.sh"; }
+rest_stamp() {
+  { echo "rest $PG_PORT $REST_PORT"; own_code
+    psql_db -At -c "select string_agg(version, ',' order by version) from supabase_migrations.schema_migrations" 2>/dev/null || echo "?"
+  } | sha256sum | cut -c1-32
+}
+gateway_stamp() {
+  { echo "gateway $API_PORT $REST_PORT $FUNCTION_KEYS $DB_URL"; own_code
+    cd "$ROOT" && find wasm-pkg supabase/functions bench/functions -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 -r sha256sum
+    sha256sum scripts/gateway.ts supabase/config.toml deno.json 2>/dev/null; sha256sum supabase/signing_keys.json 2>/dev/null || true
+  } | sha256sum | cut -c1-32
+}
+scheduler_stamp() {
+  { echo "scheduler $API_PORT $DB_URL"; own_code; sha256sum "$ROOT/scripts/scheduler.ts"; } | sha256sum | cut -c1-32
+}
+# True when the part runs from what its fingerprint says now.
+current() { alive "$1" && [ "$(cat "$STACK/$1.stamp" 2>/dev/null)" = "$("$1_stamp")" ]; }
+
 start_rest() {
   alive rest && return 0
   port_busy "$REST_PORT" && die "port $REST_PORT (REST server) is busy: another process is listening there"
   [ -x "$POSTRUST" ] || die "postrust missing: run 'make tools'"
+  local stamp; stamp="$(rest_stamp)"
   PGRST_DB_URI="postgres://authenticator:postgres@127.0.0.1:$PG_PORT/postgres" \
   PGRST_DB_SCHEMAS=public PGRST_DB_ANON_ROLE=anon PGRST_JWT_SECRET="$JWT_SECRET" \
   PGRST_SERVER_HOST=127.0.0.1 PGRST_SERVER_PORT="$REST_PORT" PGRST_COMPAT_MODE=true \
@@ -21,6 +48,7 @@ start_rest() {
     setsid nohup "$POSTRUST" >>"$LOGS/rest.log" 2>&1 </dev/null &
   echo $! >"$STACK/rest.pid"
   wait_http "http://127.0.0.1:$REST_PORT/" 60 || die "the REST server did not start, see $LOGS/rest.log"
+  echo "$stamp" >"$STACK/rest.stamp"
 }
 
 start_gateway() {
@@ -28,6 +56,7 @@ start_gateway() {
   port_busy "$API_PORT" && die "port $API_PORT (API gateway) is busy: another process is listening there"
   [ -x "$DENO" ] || die "deno missing: run 'make tools'"
   [ -f "$ROOT/supabase/functions/.env" ] || cp "$ROOT/supabase/functions/.env.example" "$ROOT/supabase/functions/.env"
+  local stamp; stamp="$(gateway_stamp)"
   API_PORT="$API_PORT" REST_PORT="$REST_PORT" JWT_SECRET="$JWT_SECRET" \
   ANON_KEY="$ANON_KEY" SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" PUBLISHABLE_KEY="$PUBLISHABLE_KEY" \
   SECRET_KEY="$SECRET_KEY" FUNCTION_KEYS="$FUNCTION_KEYS" DB_URL="$DB_URL" LOGS="$LOGS" \
@@ -36,7 +65,10 @@ start_gateway() {
   echo "$FUNCTION_KEYS" >"$STACK/function-keys"
   local i
   for ((i = 0; i < 1200; i++)); do
-    curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health" && return 0
+    if curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health"; then
+      echo "$stamp" >"$STACK/gateway.stamp"
+      return 0
+    fi
     alive gateway || die "the gateway exited, see $LOGS/gateway.log"
     sleep 0.1
   done
@@ -47,11 +79,13 @@ start_gateway() {
 # dispatch-events; needs the gateway. Log: $LOGS/scheduler.log.
 start_scheduler() {
   alive scheduler && return 0
+  local stamp; stamp="$(scheduler_stamp)"
   API_URL="http://127.0.0.1:$API_PORT" DB_URL="$DB_URL" SECRET_KEY="$SECRET_KEY" \
     setsid nohup "$DENO" run --allow-all --no-prompt "$ROOT/scripts/scheduler.ts" >>"$LOGS/scheduler.log" 2>&1 </dev/null &
   echo $! >"$STACK/scheduler.pid"
   sleep 0.5
   alive scheduler || die "the scheduler exited, see $LOGS/scheduler.log"
+  echo "$stamp" >"$STACK/scheduler.stamp"
 }
 
 stop_part() { # name
@@ -61,10 +95,109 @@ stop_part() { # name
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || true
   fi
-  rm -f "$STACK/$1.pid"
+  rm -f "$STACK/$1.pid" "$STACK/$1.stamp"
 }
 
-status() {
+# The pid of this stack's PostgreSQL when it runs on PG_PORT (postmaster.pid: the server's pid
+# on line 1, its port on line 4); fails when it does not.
+pg_pid() {
+  local pid port
+  [ -r "$PGDATA/postmaster.pid" ] || return 1
+  pid="$(sed -n 1p "$PGDATA/postmaster.pid")"; port="$(sed -n 4p "$PGDATA/postmaster.pid")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$port" = "$PG_PORT" ] && port_busy "$PG_PORT" || return 1
+  echo "$pid"
+}
+
+# The parts running when this command began (start stops again what it started if it fails;
+# reset restarts what ran).
+RAN=()
+note_running() {
+  RAN=()
+  if pg_pid >/dev/null; then RAN+=(postgres); fi
+  local p
+  for p in rest gateway scheduler; do if alive "$p"; then RAN+=("$p"); fi; done
+}
+ran() { [[ " ${RAN[*]} " == *" $1 "* ]]; }
+
+# On a failed start: stop the parts this command started (not those that ran before it).
+undo_failed_start() {
+  local rc=$? p stopped=()
+  [ "$rc" -ne 0 ] || return 0
+  for p in scheduler gateway rest; do
+    if ! ran "$p" && [ -f "$STACK/$p.pid" ]; then stop_part "$p"; stopped+=("$p"); fi
+  done
+  if ! ran postgres && pg_pid >/dev/null; then "$ROOT/scripts/db.sh" stop || true; stopped+=(postgres); fi
+  if [ ${#stopped[@]} -gt 0 ]; then echo "start failed: stopped what it had started: ${stopped[*]}" >&2; fi
+  exit "$rc"
+}
+
+# What runs, one line per part: up/down, pid, port. DOWN gets the names of the parts that are
+# down, UP the number of parts up.
+DOWN=()
+UP=0
+part_line() { # name up|down pid port
+  printf '%-27s %-5s %-8s %s\n' "$1" "$2" "${3:--}" "${4:--}"
+  if [ "$2" = up ]; then UP=$((UP + 1)); else DOWN+=("$1"); fi
+}
+
+# The function names as the gateway finds them (each listens on a port the OS picks).
+function_names() {
+  local d n
+  for d in "$ROOT"/supabase/functions/*/ "$ROOT"/bench/functions/*/; do
+    n="$(basename "$d")"
+    [[ "$n" == _* ]] || [ ! -f "$d/index.ts" ] || echo "$n"
+  done | LC_ALL=C sort -u
+}
+
+parts() {
+  DOWN=()
+  UP=0
+  local pid="" port="" state health="" code i name
+  printf '%-27s %-5s %-8s %s\n' PART STATE PID PORT
+  if pid="$(pg_pid)"; then state=up; else state=down; pid=""; fi
+  part_line postgres "$state" "$pid" "$PG_PORT"
+
+  pid="$(cat "$STACK/rest.pid" 2>/dev/null || true)"
+  if alive rest && port_busy "$REST_PORT"; then state=up; else state=down; pid=""; fi
+  part_line rest "$state" "$pid" "$REST_PORT"
+
+  # The gateway answers /health (503 while a function is not ready) with each function's state.
+  pid="$(cat "$STACK/gateway.pid" 2>/dev/null || true)"
+  state=down
+  if alive gateway; then
+    health="$(curl -s --max-time 2 -w '\n%{http_code}' "http://127.0.0.1:$API_PORT/health" 2>/dev/null || true)"
+    code="${health##*$'\n'}"
+    if [ "$code" = 200 ] || [ "$code" = 503 ]; then state=up; else health=""; fi
+  fi
+  [ "$state" = up ] || pid=""
+  part_line gateway "$state" "$pid" "$API_PORT"
+
+  if [ -n "$health" ]; then
+    # {"name":"…","ready":true,"port":38767,"pid":123} per function (scripts/gateway.ts).
+    local entries; entries="$(grep -oE '"name":"[^"]+","ready":(true|false),"port":[0-9]+,"pid":([0-9]+|null)' <<<"$health" || true)"
+    while IFS= read -r e; do
+      [ -n "$e" ] || continue
+      name="$(sed -E 's/^"name":"([^"]+)".*/\1/' <<<"$e")"
+      port="$(sed -E 's/.*"port":([0-9]+).*/\1/' <<<"$e")"
+      pid="$(sed -E 's/.*"pid":([0-9]+|null).*/\1/' <<<"$e")"
+      [ "$pid" = null ] && pid=""
+      if [[ "$e" == *'"ready":true'* ]]; then state=up; else state=down; fi
+      part_line "function $name" "$state" "$pid" "$port"
+    done <<<"$entries"
+  else
+    while IFS= read -r name; do
+      [ -n "$name" ] || continue
+      part_line "function $name" down "" ""
+    done < <(function_names)
+  fi
+
+  pid="$(cat "$STACK/scheduler.pid" 2>/dev/null || true)"
+  if alive scheduler; then state=up; else state=down; pid=""; fi
+  part_line scheduler "$state" "$pid" ""
+}
+
+# What `supabase status` prints: the URLs and keys.
+urls_and_keys() {
   cat <<TXT
          API URL: http://127.0.0.1:$API_PORT
      GraphQL URL: (not provided by the local stack)
@@ -76,10 +209,25 @@ status() {
 service_role key: $SERVICE_ROLE_KEY
  Publishable key: $PUBLISHABLE_KEY
       Secret key: $SECRET_KEY
-            Logs: $LOGS/{postgres,rest,gateway,functions,scheduler,migrate}.log
+            Logs: $LOGS/{postgres,rest,gateway,functions,scheduler,migrate}.log, $LOGS/functions/<name>.log
 TXT
   if [ "$(cat "$STACK/function-keys" 2>/dev/null || echo "$FUNCTION_KEYS")" = new ]; then
     echo "   Function keys: new only (FUNCTION_KEYS=new: no legacy key or JWT secret in the functions' env)"
+  fi
+}
+
+# Each part's state, then the URLs and keys; 1 (naming the parts) when any part is down.
+status() {
+  parts
+  echo
+  urls_and_keys
+  if [ ${#DOWN[@]} -gt 0 ]; then
+    if [ "$UP" = 0 ]; then
+      echo "error: the local stack is not running (make start)" >&2
+    else
+      echo "error: not running: ${DOWN[*]}" >&2
+    fi
+    return 1
   fi
 }
 
@@ -87,16 +235,25 @@ case "${1:-}" in
   start | refresh)
     # refresh = start on a running stack: after a build or new migrations.
     mkdir -p "$LOGS"
+    note_running
+    trap undo_failed_start EXIT
     "$ROOT/scripts/db.sh" start
-    # Already running: pick up new migrations (postrust reads its schema only at start) and the
-    # wasm just built (function processes load it at start).
-    if alive rest; then stop_part rest; fi
-    if alive gateway; then stop_part scheduler; stop_part gateway; fi
+    # Already running: restart only what changed since it started (see the stamps above): REST
+    # after a migration, the gateway and its functions after a build or a wrapper/config edit
+    # (function processes load the wasm at start), the scheduler with the gateway.
+    kept=()
+    if alive rest; then if current rest; then kept+=(rest); else stop_part rest; fi; fi
+    if alive gateway; then
+      if current gateway; then kept+=(gateway); else stop_part scheduler; stop_part gateway; fi
+    fi
+    if alive scheduler; then if current scheduler; then kept+=(scheduler); else stop_part scheduler; fi; fi
     start_rest
     start_gateway
     start_scheduler
+    if [ ${#kept[@]} -gt 0 ]; then echo "Unchanged, left running: ${kept[*]}."; fi
     echo "Local stack is running."
     status
+    trap - EXIT
     ;;
   stop)
     stop_part scheduler
@@ -126,12 +283,46 @@ case "${1:-}" in
     esac
     echo "restarted ${2}"
     ;;
-  status) status ;;
+  status) status || exit 1 ;;
+  logs)
+    # Follow the logs (tail -F: across restarts and files not yet created): all of them, or one
+    # part (postgres, rest, gateway, functions, scheduler, migrate) or one function by name.
+    part="${2:-}"
+    case "$part" in
+      "") files=("$LOGS"/{postgres,rest,gateway,functions,scheduler}.log) ;;
+      postgres | rest | gateway | functions | scheduler | migrate) files=("$LOGS/$part.log") ;;
+      *)
+        if ! function_names | grep -qxF -- "$part"; then
+          die "no log named '$part': postgres, rest, gateway, functions, scheduler, migrate or a function ($(function_names | paste -sd, - | sed 's/,/, /g'))"
+        fi
+        files=("$LOGS/functions/$part.log")
+        ;;
+    esac
+    exec tail -n 20 -F "${files[@]}"
+    ;;
   reset)
+    # Rebuild the database and leave the stack as it was: the parts that ran are restarted on
+    # the new database (postrust reads the schema at start; functions and the scheduler hold
+    # connections), a stopped PostgreSQL is stopped again.
+    note_running
+    # The gateway comes back in the key mode it ran in, unless FUNCTION_KEYS says otherwise.
+    if [ -z "$FUNCTION_KEYS_GIVEN" ] && ran gateway && [ -f "$STACK/function-keys" ]; then
+      FUNCTION_KEYS="$(cat "$STACK/function-keys")"
+    fi
+    stop_part scheduler
+    stop_part gateway
     stop_part rest
     "$ROOT/scripts/db.sh" reset
-    start_rest
+    if ran rest; then start_rest; fi
+    if ran gateway; then start_gateway; fi
+    if ran scheduler; then start_scheduler; fi
+    if ! ran postgres; then "$ROOT/scripts/db.sh" stop; fi
     echo "Database rebuilt from migrations and seed."
+    if [ ${#RAN[@]} -eq 0 ]; then
+      echo "The stack was stopped and is stopped again (make start to run it)."
+    else
+      echo "Running again as before the reset: ${RAN[*]}."
+    fi
     ;;
-  *) die "usage: $0 start|stop|status|reset|refresh|restart-functions|restart <part>" ;;
+  *) die "usage: $0 start|stop|status|logs [part]|reset|refresh|restart-functions|restart <part>" ;;
 esac

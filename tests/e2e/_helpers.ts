@@ -9,6 +9,7 @@
 // ANON_KEY and SERVICE_ROLE_KEY are the keys of the mode, so every test runs in both.
 import postgres from "npm:postgres";
 import { createClient, type SupabaseClient } from "npm:@supabase/supabase-js";
+import { signEs256, signHs256 } from "../../scripts/jwt_sign.ts";
 
 export const API_URL = Deno.env.get("API_URL") ?? "http://127.0.0.1:54321";
 export const DB_URL = Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres";
@@ -77,46 +78,21 @@ export function e2e(name: string, fn: () => Promise<void>) {
   Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
 }
 
-const enc = new TextEncoder();
-const b64url = (bytes: Uint8Array) =>
-  btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-
 /** An HS256 JWT signed with the local stack's legacy secret (what GoTrue issued before signing keys). */
-export async function signJwt(claims: Record<string, unknown>, secret = JWT_SECRET): Promise<string> {
-  const header = b64url(enc.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
-  const payload = b64url(enc.encode(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })));
-  const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
-  const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(`${header}.${payload}`)));
-  return `${header}.${payload}.${b64url(sig)}`;
+export function signJwt(claims: Record<string, unknown>, secret = JWT_SECRET): Promise<string> {
+  return signHs256({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims }, secret);
 }
 
 /**
  * An ES256 JWT signed with `jwk` (by default the project's signing key, what GoTrue issues with
  * asymmetric keys); `header` entries override the defaults (alg, typ, kid).
  */
-export async function signEs256Jwt(
+export function signEs256Jwt(
   claims: Record<string, unknown>,
   jwk: JsonWebKey & { kid?: string } = SIGNING_KEY,
   header: Record<string, unknown> = {},
 ): Promise<string> {
-  const head = b64url(enc.encode(JSON.stringify({ alg: "ES256", typ: "JWT", kid: jwk.kid, ...header })));
-  const payload = b64url(enc.encode(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })));
-  const { kty, crv, x, y, d } = jwk;
-  const key = await crypto.subtle.importKey(
-    "jwk",
-    { kty, crv, x, y, d },
-    { name: "ECDSA", namedCurve: "P-256" },
-    false,
-    [
-      "sign",
-    ],
-  );
-  const sig = new Uint8Array(
-    await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, enc.encode(`${head}.${payload}`)),
-  );
-  return `${head}.${payload}.${b64url(sig)}`;
+  return signEs256({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims }, jwk, header);
 }
 
 /** A user's access token in the mode: ES256 with the signing key (new) or HS256 (legacy). */
