@@ -13,7 +13,7 @@ DENO := $(ROOT)/node_modules/.bin/deno
 export DENO_DIR := $(TOOLS)/deno
 export DENO_NO_UPDATE_CHECK := 1
 
-.PHONY: help tools build start stop reset status logs test check selftest lint unit deno-test e2e bench soak fuzz clean chromium smoke deploy jwt
+.PHONY: help tools build start stop reset status logs test check selftest lint unit deno-test e2e bench soak fuzz clean chromium smoke deploy jwt new-function
 
 help:
 	@echo "make start   install tools, build the wasm, run the local stack (prints URLs and keys)"
@@ -22,6 +22,7 @@ help:
 	@echo "make lint | make unit | make deno-test | make e2e | make selftest   one part of make test"
 	@echo "make stop | make reset | make status | make bench | make soak | make fuzz | make build"
 	@echo "make logs [PART=postgres|rest|gateway|functions|scheduler|<function>]   follow the logs"
+	@echo "make new-function NAME=<name>   scaffold functions/<name> (crate, wrapper, config.toml table)"
 	@echo "make jwt SUB=<user uuid> [ROLE=authenticated] [EXP=3600]   a user access token (ES256) for the local stack"
 	@echo "make smoke URL=https://<ref>.supabase.co KEY=<secret key>   check a deployed project"
 	@echo "make deploy [PROJECT_REF=<ref>]   build, bundle check, supabase functions deploy"
@@ -73,6 +74,11 @@ status:
 jwt:
 	@[ -x "$(DENO)" ] || $(MAKE) --no-print-directory node_modules/.installed
 	@$(DENO) run --quiet --allow-read --allow-env scripts/jwt.ts --sub="$(SUB)" --role="$(ROLE)" --exp="$(EXP)"
+
+# A new function that builds and passes `make test` as it is: see scripts/new-function.ts.
+new-function:
+	@[ -x "$(DENO)" ] || $(MAKE) --no-print-directory node_modules/.installed
+	@$(DENO) run --quiet --allow-read --allow-write=functions,supabase scripts/new-function.ts "$(NAME)"
 
 # Follow the logs: all, or one part (PART=postgres|rest|gateway|functions|scheduler|<function>).
 logs:
