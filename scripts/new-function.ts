@@ -63,12 +63,16 @@ export function libRs(name: string): string {
 //! \`POST /functions/v1/${name}\` with a JSON object answers \`{"received": <that object>}\`;
 //! another method is a 405, a body that is not a JSON object a 400. Replace [\`respond\`] with the
 //! function's logic. It is plain Rust, tested natively (\`cargo test -p ${name}\`); the closure
-//! below runs it on wasm32, where \`env\` holds the function's environment (\`env.get("NAME")\`).
+//! below runs it on wasm32, where its second argument (an \`edge_shared::edge::Env\`) holds the
+//! function's environment (\`env.get("NAME")\`): pass what \`respond\` needs from it.
 //! Callers are not authenticated yet: see \`edge_shared::auth\` before touching any data.
 
 use edge_shared::http::{json, parse_json, require_method, Request, Response};
 
-edge_shared::edge_function!(|req, _env| async move { respond(&req) }, max_body = 64 * 1024);
+edge_shared::edge_function!(
+    |req, _env| async move { respond(&req) },
+    max_body = 64 * 1024
+);
 
 /// The function's logic.
 pub fn respond(req: &Request) -> Response {
@@ -87,7 +91,7 @@ mod tests {
     fn request(method: &str, body: &str) -> Request {
         http::Request::builder()
             .method(method)
-            .uri("http://localhost/functions/v1/${name}")
+            .uri("/")
             .body(body.as_bytes().to_vec())
             .expect("a valid request")
     }
@@ -107,9 +111,15 @@ mod tests {
     #[test]
     fn refuses_other_methods_and_bodies() {
         let (status, body) = answer(respond(&request("GET", "")));
-        assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (405, Some("method_not_allowed"))
+        );
         let (status, body) = answer(respond(&request("POST", "[1]")));
-        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_body")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("invalid_body"))
+        );
     }
 }
 `;

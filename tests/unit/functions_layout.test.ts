@@ -16,6 +16,8 @@ import { cargoToml, configEntry, indexTs, libRs, nameProblem, scaffold } from ".
 
 const root = new URL("../../", import.meta.url);
 const read = (path: string, base = root) => Deno.readTextFileSync(new URL(path, base));
+// A name no real function will take (the tests scaffold it into a temporary copy).
+const SAMPLE = "zz-scaffold-sample";
 const SCAFFOLD = "`make new-function NAME=<name>` writes all three";
 
 function dirs(path: string, base = root): string[] {
@@ -159,7 +161,7 @@ Deno.test("the layout check catches drift, naming the file and the fix", () => {
 });
 
 Deno.test("the scaffold's templates pass the layout check and use what exists", () => {
-  const name = "hello-world";
+  const name = SAMPLE;
   assertEquals(crateProblems(name, cargoToml(name), libRs(name)), []);
   const table = (parseToml(configEntry(name)) as Config).functions?.[name];
   assertEquals(table, { verify_jwt: false });
@@ -191,7 +193,7 @@ Deno.test("the scaffold's templates pass the layout check and use what exists", 
   assert(read("shared/src/error.rs").includes("pub fn to_response(&self)"), "Error::to_response is gone");
   // The template's wrapper is one a real function has (the loader test checks those are thin).
   assertEquals(indexTs("process-order"), read("supabase/functions/process-order/index.ts"));
-  assert(!/hello-world|hello_world/.test(indexTs("x") + cargoToml("x") + libRs("x") + configEntry("x")));
+  assert(!/zz-scaffold-sample|zz_scaffold_sample/.test(indexTs("x") + cargoToml("x") + libRs("x") + configEntry("x")));
 });
 
 Deno.test("scaffold() writes a function that passes the layout check, and refuses bad or taken names", () => {
@@ -214,30 +216,30 @@ Deno.test("scaffold() writes a function that passes the layout check, and refuse
     Deno.writeTextFileSync(new URL("supabase/config.toml", tmp), read("supabase/config.toml"));
     assertEquals(layoutProblems(tmp), []);
 
-    assertEquals(scaffold("hello-world", tmp), [
-      "functions/hello-world/Cargo.toml",
-      "functions/hello-world/src/lib.rs",
-      "supabase/functions/hello-world/index.ts",
+    assertEquals(scaffold(SAMPLE, tmp), [
+      `functions/${SAMPLE}/Cargo.toml`,
+      `functions/${SAMPLE}/src/lib.rs`,
+      `supabase/functions/${SAMPLE}/index.ts`,
       "supabase/config.toml",
     ]);
     assertEquals(layoutProblems(tmp), []);
-    assertEquals(read("functions/hello-world/src/lib.rs", tmp), libRs("hello-world"));
+    assertEquals(read(`functions/${SAMPLE}/src/lib.rs`, tmp), libRs(SAMPLE));
     assert(read("supabase/config.toml", tmp).startsWith(read("supabase/config.toml")));
 
     const bad = ["", "Hello", "hello_world", "-a", "a-", "a--b", "1a", "a.b", "a/b", "x".repeat(51), "test", "std"];
     for (const name of bad) assert(nameProblem(name, tmp), `accepted ${JSON.stringify(name)}`);
-    for (const name of ["hello-world", "process-order", "panic-probe"]) {
+    for (const name of [SAMPLE, "process-order", "panic-probe"]) {
       assert(/already/.test(nameProblem(name, tmp) ?? ""), `${name} is taken`);
     }
     assertEquals(nameProblem("a2-b", tmp), null);
     const before = read("supabase/config.toml", tmp);
     let refused = "";
     try {
-      scaffold("hello-world", tmp);
+      scaffold(SAMPLE, tmp);
     } catch (e) {
       refused = (e as Error).message;
     }
-    assertEquals(refused, "functions/hello-world already exists");
+    assertEquals(refused, `functions/${SAMPLE} already exists`);
     assertEquals(read("supabase/config.toml", tmp), before, "a refused scaffold changed config.toml");
   } finally {
     Deno.removeSync(tmp, { recursive: true });
