@@ -7,12 +7,15 @@
 //! pub async fn handle(req: web_sys::Request, env: JsValue) -> web_sys::Response {
 //!     edge_shared::edge::serve(req, env, my_handler).await
 //! }
+//!
+//! async fn my_handler(req: Request, env: Env) -> Result<Response> { .. }
 //! ```
 //!
 //! [`serve`] turns the `web_sys::Request` into an [`http::Request`](crate::http::Request) (body
 //! read as raw bytes, never parsed here), reads the env object the Deno wrapper passed, runs the
-//! handler and turns its response back into a `web_sys::Response`. Every failure at the
-//! boundary becomes a JSON error response, never a JS exception. A Rust panic aborts the wasm
+//! handler and turns its response back into a `web_sys::Response`. Handlers return
+//! `Result<Response>`: every `Err`, the boundary's own included, becomes its JSON error response
+//! here, once ([`crate::http::respond`]), never a JS exception. A Rust panic aborts the wasm
 //! instance: the panic hook logs it, and the Deno loader answers 500 and loads a fresh instance.
 
 use std::collections::HashMap;
@@ -67,14 +70,14 @@ fn install_panic_hook() {
 pub async fn serve<F, Fut>(req: web_sys::Request, env: JsValue, handler: F) -> web_sys::Response
 where
     F: FnOnce(Request, Env) -> Fut,
-    Fut: Future<Output = Response>,
+    Fut: Future<Output = Result<Response>>,
 {
     install_panic_hook();
-    let response = match (to_http_request(&req).await, to_env(env)) {
-        (Ok(req), Ok(env)) => handler(req, env).await,
-        (Err(e), _) | (_, Err(e)) => e.to_response(),
+    let result = async {
+        let req = to_http_request(&req).await?;
+        handler(req, to_env(env)?).await
     };
-    to_web_response(response)
+    to_web_response(crate::http::respond(result.await))
 }
 
 /// Run a function's shutdown hook (its `shutdown` export, see [`crate::edge_function!`]) with

@@ -15,8 +15,8 @@
 //! - [`processing`]: the process/cancel flows, and [`idempotency`] for `Idempotency-Key`.
 //!
 //! The wasm boundary ([`edge`], wasm32 only) is one thin layer: it turns a `web_sys::Request`
-//! into an [`http::Request`], runs a handler and turns its [`http::Response`] into a
-//! `web_sys::Response`. Function crates only wire a handler to an export.
+//! into an [`http::Request`], runs a handler and turns its `Result<`[`http::Response`]`>` (an
+//! error as its JSON response, [`http::respond`]) into a `web_sys::Response`. Function crates only wire a handler to an export.
 
 pub mod auth;
 pub mod error;
@@ -41,6 +41,9 @@ pub use error::{Error, Result};
 /// ```ignore
 /// edge_shared::edge_function!(edge_shared::payments::serve_payment_webhook, max_body = 256 * 1024);
 /// ```
+///
+/// The handler is an `async fn(http::Request, edge::Env) -> Result<http::Response>`: it returns
+/// its errors, and [`edge::serve`] turns them into responses ([`http::respond`]).
 ///
 /// On wasm32 this generates the two exports the shared Deno loader
 /// (`supabase/functions/_shared/serve_wasm.ts`) calls: `handle(req, env)`, which runs the

@@ -13,7 +13,6 @@ use super::outbox::{Claim, ClaimOptions, CompleteSummary, Completion, OutboxStor
 use super::receive::{
     handle_order_event, FulfillOutcome, OrderEventStart, Receipt, ReceiverConfig, ReceiverStore,
 };
-use crate::auth::AuthConfig;
 use crate::edge::Env;
 use crate::http::{Request, Response};
 use crate::store::postgrest_store::PostgrestStore;
@@ -97,29 +96,19 @@ thread_local! {
 }
 
 /// `dispatch-events`: env `SUPABASE_URL`, the keys ([`crate::auth`]), `ORDER_EVENTS_SECRET`.
-pub async fn serve_dispatch_events(req: Request, env: Env) -> Response {
-    let setup = || -> Result<(PostgrestStore, Rc<AuthConfig>, DispatchConfig)> {
-        let store = PostgrestStore::from_env(&env)?;
-        let url = env.require("SUPABASE_URL")?.trim_end_matches('/');
-        let secret = env.require("ORDER_EVENTS_SECRET")?;
-        Ok((
-            store,
-            crate::auth::config(&env)?,
-            DispatchConfig::new(format!("{url}/functions/v1"), secret),
-        ))
+pub async fn serve_dispatch_events(req: Request, env: Env) -> Result<Response> {
+    let store = PostgrestStore::from_env(&env)?;
+    let url = env.require("SUPABASE_URL")?.trim_end_matches('/');
+    let secret = env.require("ORDER_EVENTS_SECRET")?;
+    let auth = crate::auth::config(&env)?;
+    let config = DispatchConfig::new(format!("{url}/functions/v1"), secret);
+    let rt = Runtime {
+        now_ms: &now_ms,
+        random: &random,
     };
-    match setup() {
-        Ok((store, auth, config)) => {
-            let rt = Runtime {
-                now_ms: &now_ms,
-                random: &random,
-            };
-            let held = HELD.with(Rc::clone);
-            let sender = FetchSender::default();
-            handle_dispatch(&store, &sender, rt, &auth, config, &held, req).await
-        }
-        Err(e) => e.to_response(),
-    }
+    let held = HELD.with(Rc::clone);
+    let sender = FetchSender::default();
+    handle_dispatch(&store, &sender, rt, &auth, config, &held, req).await
 }
 
 /// `dispatch-events`' `shutdown` export (the loader calls it on SIGTERM and on edge-runtime's
@@ -149,19 +138,11 @@ pub async fn shutdown_dispatch_events(env: Env) {
 }
 
 /// `order-events`: env `SUPABASE_URL`, the keys ([`crate::auth`]), `ORDER_EVENTS_SECRET`.
-pub async fn serve_order_events(req: Request, env: Env) -> Response {
-    let setup = || -> Result<(PostgrestStore, ReceiverConfig)> {
-        let store = PostgrestStore::from_env(&env)?;
-        let config = ReceiverConfig {
-            secret: env.require("ORDER_EVENTS_SECRET")?.to_owned(),
-            auth: crate::auth::config(&env)?,
-        };
-        Ok((store, config))
+pub async fn serve_order_events(req: Request, env: Env) -> Result<Response> {
+    let store = PostgrestStore::from_env(&env)?;
+    let config = ReceiverConfig {
+        secret: env.require("ORDER_EVENTS_SECRET")?.to_owned(),
+        auth: crate::auth::config(&env)?,
     };
-    match setup() {
-        Ok((store, config)) => {
-            handle_order_event(&store, &config, req, now_ms().div_euclid(1000)).await
-        }
-        Err(e) => e.to_response(),
-    }
+    handle_order_event(&store, &config, req, now_ms().div_euclid(1000)).await
 }
