@@ -42,7 +42,7 @@ pub use error::{Error, Result};
 /// edge_shared::edge_function!(edge_shared::payments::serve_payment_webhook, max_body = 256 * 1024);
 /// ```
 ///
-/// The handler is an `async fn(http::Request, edge::Env) -> Result<http::Response>`: it returns
+/// The handler is an `async fn(http::Request, edge::Ctx) -> Result<http::Response>`: it returns
 /// its errors, and [`edge::serve`] turns them into responses ([`http::respond`]).
 ///
 /// On wasm32 this generates the two exports the shared Deno loader
@@ -51,7 +51,7 @@ pub use error::{Error, Result};
 /// (the loader answers 413 to a bigger one before reading it). Natively it expands to nothing.
 ///
 /// A function that must clean up when its process is told to stop names an
-/// `async fn(edge::Env)` as `shutdown`:
+/// `async fn(edge::Ctx)` as `shutdown`:
 ///
 /// ```ignore
 /// edge_shared::edge_function!(

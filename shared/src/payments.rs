@@ -516,9 +516,8 @@ impl PaymentStore for crate::store::postgrest_store::PostgrestStore {
 /// The whole endpoint over PostgREST: what the `payment-webhook` export runs. The clock is read
 /// here, at the boundary.
 #[cfg(target_arch = "wasm32")]
-pub async fn serve_payment_webhook(req: Request, env: crate::edge::Env) -> Result<Response> {
-    let now_unix = (js_sys::Date::now() / 1000.0).floor() as i64;
-    let verifier = stripe_verifier(env.get("STRIPE_WEBHOOK_SECRET"))?;
-    let store = crate::store::postgrest_store::PostgrestStore::from_env(&env)?;
-    handle_payment_webhook(&store, &verifier, &req, now_unix).await
+pub async fn serve_payment_webhook(req: Request, ctx: crate::edge::Ctx) -> Result<Response> {
+    let verifier = stripe_verifier(ctx.env().get("STRIPE_WEBHOOK_SECRET"))?;
+    let store = ctx.store()?;
+    handle_payment_webhook(&store, &verifier, &req, ctx.now_unix()).await
 }

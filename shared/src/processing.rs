@@ -290,12 +290,12 @@ pub enum Endpoint {
 #[cfg(target_arch = "wasm32")]
 pub async fn serve_order_endpoint(
     req: Request,
-    env: crate::edge::Env,
+    ctx: crate::edge::Ctx,
     endpoint: Endpoint,
 ) -> Result<Response> {
-    let store = crate::store::postgrest_store::PostgrestStore::from_env(&env)?;
-    let auth = crate::auth::config(&env)?;
-    let (s, auth, now) = (&store, &*auth, crate::auth::now_unix());
+    let store = ctx.store()?;
+    let auth = ctx.auth()?;
+    let (s, auth, now) = (&store, &*auth, ctx.now_unix());
     match endpoint {
         Endpoint::Process => {
             handle_order_request(s, auth, now, "process-order", req, |c, id| async move {
