@@ -1,5 +1,5 @@
 // `make new-function NAME=<name>`: scaffold an edge function that builds, passes `make test` and
-// answers on the local stack as it is; then replace its `respond` with the function's logic.
+// answers on the local stack as it is; then replace its `respond_to` with the function's logic.
 //
 // Writes functions/<name>/Cargo.toml, functions/<name>/src/lib.rs (one `edge_function!` call
 // and a native-testable handler: a POST of a JSON object is echoed back, any other method is a
@@ -61,27 +61,26 @@ export function libRs(name: string): string {
   return `//! \`${name}\`: TODO say what this function does and who may call it.
 //!
 //! \`POST /functions/v1/${name}\` with a JSON object answers \`{"received": <that object>}\`;
-//! another method is a 405, a body that is not a JSON object a 400. Replace [\`respond\`] with the
-//! function's logic. It is plain Rust, tested natively (\`cargo test -p ${name}\`); the closure
-//! below runs it on wasm32, where its second argument (an \`edge_shared::edge::Env\`) holds the
-//! function's environment (\`env.get("NAME")\`): pass what \`respond\` needs from it.
+//! another method is a 405, a body that is not a JSON object a 400. Replace [\`respond_to\`] with the
+//! function's logic. It is plain Rust, tested natively (\`cargo test -p ${name}\`); errors travel
+//! back with \`?\` and the boundary turns them into JSON error responses once. The closure below
+//! runs it on wasm32, where its second argument (an \`edge_shared::edge::Ctx\`) holds the
+//! function's environment (\`ctx.env().get("NAME")\`): pass what \`respond_to\` needs from it.
 //! Callers are not authenticated yet: see \`edge_shared::auth\` before touching any data.
 
 use edge_shared::http::{json, parse_json, require_method, Request, Response};
+use edge_shared::Result;
 
 edge_shared::edge_function!(
-    |req, _env| async move { respond(&req) },
+    |req, _ctx| async move { respond_to(&req) },
     max_body = 64 * 1024
 );
 
 /// The function's logic.
-pub fn respond(req: &Request) -> Response {
-    match require_method(req, http::Method::POST, "POST")
-        .and_then(|()| parse_json::<serde_json::Value>(req.body()))
-    {
-        Ok(body) => json(200, &serde_json::json!({ "received": body })),
-        Err(e) => e.to_response(),
-    }
+pub fn respond_to(req: &Request) -> Result<Response> {
+    require_method(req, http::Method::POST, "POST")?;
+    let body: serde_json::Value = parse_json(req.body())?;
+    Ok(json(200, &serde_json::json!({ "received": body })))
 }
 
 #[cfg(test)]
@@ -96,26 +95,27 @@ mod tests {
             .expect("a valid request")
     }
 
-    fn answer(resp: Response) -> (u16, serde_json::Value) {
+    fn answer(result: Result<Response>) -> (u16, serde_json::Value) {
+        let resp = edge_shared::http::respond(result);
         let body = serde_json::from_slice(resp.body()).expect("a JSON body");
         (resp.status().as_u16(), body)
     }
 
     #[test]
     fn echoes_a_json_object() {
-        let (status, body) = answer(respond(&request("POST", r#"{"a": 1}"#)));
+        let (status, body) = answer(respond_to(&request("POST", r#"{"a": 1}"#)));
         assert_eq!(status, 200);
         assert_eq!(body, serde_json::json!({ "received": { "a": 1 } }));
     }
 
     #[test]
     fn refuses_other_methods_and_bodies() {
-        let (status, body) = answer(respond(&request("GET", "")));
+        let (status, body) = answer(respond_to(&request("GET", "")));
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (405, Some("method_not_allowed"))
         );
-        let (status, body) = answer(respond(&request("POST", "[1]")));
+        let (status, body) = answer(respond_to(&request("POST", "[1]")));
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (400, Some("invalid_body"))
@@ -189,7 +189,7 @@ if (import.meta.main) {
     console.error(`error: ${e instanceof Error ? e.message : e}`);
     Deno.exit(1);
   }
-  console.log(`next: write the handler (respond) in functions/${name}/src/lib.rs, then
+  console.log(`next: write the handler (respond_to) in functions/${name}/src/lib.rs, then
   cargo test -p ${name} && scripts/build-wasm.sh ${name} && scripts/stack.sh restart-functions
   (as scaffolded, a POST of a JSON object to /functions/v1/${name} answers {"received": <it>})`);
 }

@@ -7,12 +7,15 @@
 //! pub async fn handle(req: web_sys::Request, env: JsValue) -> web_sys::Response {
 //!     edge_shared::edge::serve(req, env, my_handler).await
 //! }
+//!
+//! async fn my_handler(req: Request, ctx: Ctx) -> Result<Response> { .. }
 //! ```
 //!
 //! [`serve`] turns the `web_sys::Request` into an [`http::Request`](crate::http::Request) (body
-//! read as raw bytes, never parsed here), reads the env object the Deno wrapper passed, runs the
-//! handler and turns its response back into a `web_sys::Response`. Every failure at the
-//! boundary becomes a JSON error response, never a JS exception. A Rust panic aborts the wasm
+//! read as raw bytes, never parsed here), reads the env object the Deno wrapper passed into a
+//! [`Ctx`] (env, the instance's auth config, the store, the clock), runs the handler and turns its response back into a `web_sys::Response`. Handlers return
+//! `Result<Response>`: every `Err`, the boundary's own included, becomes its JSON error response
+//! here, once ([`crate::http::respond`]), never a JS exception. A Rust panic aborts the wasm
 //! instance: the panic hook logs it, and the Deno loader answers 500 and loads a fresh instance.
 
 use std::collections::HashMap;
@@ -53,6 +56,46 @@ impl std::fmt::Debug for Env {
     }
 }
 
+/// The clock of every function: `js_sys::Date` (wasm32 has no `SystemTime`), in Unix ms.
+pub fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// What a handler has besides its request: the env, what is built from it, and the clock.
+/// Cheap to clone (the env is shared, the auth config is parsed once per instance).
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    env: Env,
+}
+
+impl Ctx {
+    /// The function's environment.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// The instance's caller authentication ([`crate::auth::config`]): a 500 when the keys are
+    /// missing or invalid.
+    pub fn auth(&self) -> Result<std::rc::Rc<crate::auth::AuthConfig>> {
+        crate::auth::config(&self.env)
+    }
+
+    /// The PostgREST store ([`PostgrestStore::from_env`](crate::store::postgrest_store::PostgrestStore::from_env)).
+    pub fn store(&self) -> Result<crate::store::postgrest_store::PostgrestStore> {
+        crate::store::postgrest_store::PostgrestStore::from_env(&self.env)
+    }
+
+    /// Now, in Unix milliseconds ([`now_ms`]).
+    pub fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+
+    /// Now, in Unix seconds (what signatures and tokens are judged by).
+    pub fn now_unix(&self) -> i64 {
+        now_ms().div_euclid(1000)
+    }
+}
+
 static PANIC_HOOK: Once = Once::new();
 
 fn install_panic_hook() {
@@ -66,27 +109,27 @@ fn install_panic_hook() {
 /// Run `handler` for a JS request and return a JS response.
 pub async fn serve<F, Fut>(req: web_sys::Request, env: JsValue, handler: F) -> web_sys::Response
 where
-    F: FnOnce(Request, Env) -> Fut,
-    Fut: Future<Output = Response>,
+    F: FnOnce(Request, Ctx) -> Fut,
+    Fut: Future<Output = Result<Response>>,
 {
     install_panic_hook();
-    let response = match (to_http_request(&req).await, to_env(env)) {
-        (Ok(req), Ok(env)) => handler(req, env).await,
-        (Err(e), _) | (_, Err(e)) => e.to_response(),
+    let result = async {
+        let req = to_http_request(&req).await?;
+        handler(req, Ctx { env: to_env(env)? }).await
     };
-    to_web_response(response)
+    to_web_response(crate::http::respond(result.await))
 }
 
 /// Run a function's shutdown hook (its `shutdown` export, see [`crate::edge_function!`]) with
 /// the env the wrapper passed. Never throws: a bad env is logged.
 pub async fn shutdown<F, Fut>(env: JsValue, hook: F)
 where
-    F: FnOnce(Env) -> Fut,
+    F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = ()>,
 {
     install_panic_hook();
     match to_env(env) {
-        Ok(env) => hook(env).await,
+        Ok(env) => hook(Ctx { env }).await,
         Err(e) => crate::http::log_error(&format!("shutdown: {e}")),
     }
 }

@@ -11,6 +11,13 @@ pub type Request = ::http::Request<Vec<u8>>;
 /// A response as handlers return it.
 pub type Response = ::http::Response<Vec<u8>>;
 
+/// A handler's outcome as the client sees it: the response, or the error's JSON response
+/// ([`Error::to_response`], which logs server-side detail). The one place an `Err` becomes a
+/// response: the wasm boundary ([`crate::edge::serve`]) calls it, and so do native tests.
+pub fn respond(result: Result<Response>) -> Response {
+    result.unwrap_or_else(|e| e.to_response())
+}
+
 /// A JSON response with the given status.
 pub fn json<T: Serialize + ?Sized>(status: u16, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());

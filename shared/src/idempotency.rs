@@ -7,6 +7,7 @@
 //!
 //! 5xx responses are not stored: the key is released so a retry runs again.
 
+use std::borrow::Cow;
 use std::future::Future;
 
 use sha2::{Digest, Sha256};
@@ -45,44 +46,47 @@ pub fn key_of(req: &Request) -> Result<Option<String>> {
 }
 
 /// Run `run` under the request's idempotency key (or directly when it has none).
+///
+/// `run`'s outcome is recorded as the client will see it: a response as is, an error as its
+/// JSON body ([`Error::body`], the bytes [`Error::to_response`] renders) with its status. A
+/// 5xx is not stored. The outcome itself is returned unchanged: an error stays an `Err`, for
+/// the boundary to render ([`http::respond`]).
 pub async fn with_idempotency<S, F, Fut>(
     store: &S,
     caller: &Caller,
     endpoint: &str,
     req: &Request,
     run: F,
-) -> Response
+) -> Result<Response>
 where
     S: IdempotencyStore,
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Response>,
+    Fut: Future<Output = Result<Response>>,
 {
-    let key = match key_of(req) {
-        Ok(Some(key)) => key,
-        Ok(None) => return run().await,
-        Err(e) => return e.to_response(),
+    let Some(key) = key_of(req)? else {
+        return run().await;
     };
     let scope = caller.scope();
     let hash = hex::encode(Sha256::digest(req.body()));
-    match store.idempotency_begin(&scope, endpoint, &key, &hash).await {
-        Err(e) => e.to_response(),
-        Ok(IdempotencyBegin::Mismatch) => Error::unprocessable(
+    match store
+        .idempotency_begin(&scope, endpoint, &key, &hash)
+        .await?
+    {
+        IdempotencyBegin::Mismatch => Err(Error::unprocessable(
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request body",
             None,
-        )
-        .to_response(),
-        Ok(IdempotencyBegin::InFlight) => Error::conflict(
+        )),
+        IdempotencyBegin::InFlight => Err(Error::conflict(
             "idempotency_key_in_flight",
             "a request with this Idempotency-Key is still being processed; retry later",
             None,
-        )
-        .to_response(),
-        Ok(IdempotencyBegin::Replay {
+        )),
+        IdempotencyBegin::Replay {
             status,
             body,
             body_text,
-        }) => {
+        } => {
             let mut resp = http::json(status, &body);
             if let Some(text) = body_text {
                 // The same bytes as the first response, not a re-serialization of them.
@@ -92,13 +96,15 @@ where
                 "idempotent-replayed",
                 ::http::HeaderValue::from_static("true"),
             );
-            resp
+            Ok(resp)
         }
-        Ok(IdempotencyBegin::New) => {
-            let resp = run().await;
-            let status = resp.status().as_u16();
-            // Handlers answer JSON, which is UTF-8.
-            let body = String::from_utf8_lossy(resp.body());
+        IdempotencyBegin::New => {
+            let result = run().await;
+            let (status, body) = match &result {
+                // Handlers answer JSON, which is UTF-8.
+                Ok(resp) => (resp.status().as_u16(), String::from_utf8_lossy(resp.body())),
+                Err(e) => (e.status(), Cow::Owned(e.body().to_string())),
+            };
             if let Err(e) = store
                 .idempotency_finish(&scope, endpoint, &key, status, &body, status < 500)
                 .await
@@ -109,7 +115,7 @@ where
                     "idempotency_finish failed for key in scope {scope}: {e}"
                 ));
             }
-            resp
+            result
         }
     }
 }

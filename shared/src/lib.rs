@@ -15,8 +15,8 @@
 //! - [`processing`]: the process/cancel flows, and [`idempotency`] for `Idempotency-Key`.
 //!
 //! The wasm boundary ([`edge`], wasm32 only) is one thin layer: it turns a `web_sys::Request`
-//! into an [`http::Request`], runs a handler and turns its [`http::Response`] into a
-//! `web_sys::Response`. Function crates only wire a handler to an export.
+//! into an [`http::Request`], runs a handler and turns its `Result<`[`http::Response`]`>` (an
+//! error as its JSON response, [`http::respond`]) into a `web_sys::Response`. Function crates only wire a handler to an export.
 
 pub mod auth;
 pub mod error;
@@ -42,13 +42,16 @@ pub use error::{Error, Result};
 /// edge_shared::edge_function!(edge_shared::payments::serve_payment_webhook, max_body = 256 * 1024);
 /// ```
 ///
+/// The handler is an `async fn(http::Request, edge::Ctx) -> Result<http::Response>`: it returns
+/// its errors, and [`edge::serve`] turns them into responses ([`http::respond`]).
+///
 /// On wasm32 this generates the two exports the shared Deno loader
 /// (`supabase/functions/_shared/serve_wasm.ts`) calls: `handle(req, env)`, which runs the
 /// handler through [`edge::serve`], and `max_body_bytes()`, the largest body the function takes
 /// (the loader answers 413 to a bigger one before reading it). Natively it expands to nothing.
 ///
 /// A function that must clean up when its process is told to stop names an
-/// `async fn(edge::Env)` as `shutdown`:
+/// `async fn(edge::Ctx)` as `shutdown`:
 ///
 /// ```ignore
 /// edge_shared::edge_function!(

@@ -434,11 +434,9 @@ pub async fn handle_payment_webhook<S: PaymentStore>(
     verifier: &Verifier,
     req: &Request,
     now_unix: i64,
-) -> Response {
-    match receive(store, verifier, req, now_unix).await {
-        Ok(receipt) => http::json(200, &receipt),
-        Err(e) => e.to_response(),
-    }
+) -> Result<Response> {
+    let receipt = receive(store, verifier, req, now_unix).await?;
+    Ok(http::json(200, &receipt))
 }
 
 async fn receive<S: PaymentStore>(
@@ -518,15 +516,8 @@ impl PaymentStore for crate::store::postgrest_store::PostgrestStore {
 /// The whole endpoint over PostgREST: what the `payment-webhook` export runs. The clock is read
 /// here, at the boundary.
 #[cfg(target_arch = "wasm32")]
-pub async fn serve_payment_webhook(req: Request, env: crate::edge::Env) -> Response {
-    let now_unix = (js_sys::Date::now() / 1000.0).floor() as i64;
-    let verifier = match stripe_verifier(env.get("STRIPE_WEBHOOK_SECRET")) {
-        Ok(v) => v,
-        Err(e) => return e.to_response(),
-    };
-    let store = match crate::store::postgrest_store::PostgrestStore::from_env(&env) {
-        Ok(s) => s,
-        Err(e) => return e.to_response(),
-    };
-    handle_payment_webhook(&store, &verifier, &req, now_unix).await
+pub async fn serve_payment_webhook(req: Request, ctx: crate::edge::Ctx) -> Result<Response> {
+    let verifier = stripe_verifier(ctx.env().get("STRIPE_WEBHOOK_SECRET"))?;
+    let store = ctx.store()?;
+    handle_payment_webhook(&store, &verifier, &req, ctx.now_unix()).await
 }

@@ -249,38 +249,27 @@ pub async fn handle_order_request<S, T, F, Fut>(
     endpoint: &str,
     req: Request,
     flow: F,
-) -> Response
+) -> Result<Response>
 where
     S: OrderStore + IdempotencyStore,
     T: Serialize,
     F: FnOnce(Caller, i64) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let checked = http::require_method(&req, ::http::Method::POST, "POST")
-        .and_then(|_| auth.authenticate(req.headers(), now_unix))
-        // The publishable (or anon) key acts for nobody: orders need a user or the service role.
-        .and_then(Caller::require_user_or_service)
-        .and_then(|caller| {
-            if req.body().len() > MAX_BODY {
-                return Err(Error::PayloadTooLarge { limit: MAX_BODY });
-            }
-            Ok(caller)
-        });
-    let caller = match checked {
-        Ok(c) => c,
-        Err(e) => return e.to_response(),
-    };
+    http::require_method(&req, ::http::Method::POST, "POST")?;
+    // The publishable (or anon) key acts for nobody: orders need a user or the service role.
+    let caller = auth
+        .authenticate(req.headers(), now_unix)?
+        .require_user_or_service()?;
+    if req.body().len() > MAX_BODY {
+        return Err(Error::PayloadTooLarge { limit: MAX_BODY });
+    }
     let req_ref = &req;
     let caller_ref = caller.clone();
     with_idempotency(store, &caller, endpoint, req_ref, || async move {
-        let body: OrderRef = match http::parse_json(req_ref.body()) {
-            Ok(b) => b,
-            Err(e) => return e.to_response(),
-        };
-        match flow(caller_ref, body.order_id).await {
-            Ok(v) => http::json(200, &v),
-            Err(e) => e.to_response(),
-        }
+        let body: OrderRef = http::parse_json(req_ref.body())?;
+        let v = flow(caller_ref, body.order_id).await?;
+        Ok(http::json(200, &v))
     })
     .await
 }
@@ -301,20 +290,12 @@ pub enum Endpoint {
 #[cfg(target_arch = "wasm32")]
 pub async fn serve_order_endpoint(
     req: Request,
-    env: crate::edge::Env,
+    ctx: crate::edge::Ctx,
     endpoint: Endpoint,
-) -> Response {
-    let setup = || -> Result<_> {
-        Ok((
-            crate::store::postgrest_store::PostgrestStore::from_env(&env)?,
-            crate::auth::config(&env)?,
-        ))
-    };
-    let (store, auth) = match setup() {
-        Ok(v) => v,
-        Err(e) => return e.to_response(),
-    };
-    let (s, auth, now) = (&store, &*auth, crate::auth::now_unix());
+) -> Result<Response> {
+    let store = ctx.store()?;
+    let auth = ctx.auth()?;
+    let (s, auth, now) = (&store, &*auth, ctx.now_unix());
     match endpoint {
         Endpoint::Process => {
             handle_order_request(s, auth, now, "process-order", req, |c, id| async move {

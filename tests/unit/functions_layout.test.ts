@@ -186,11 +186,12 @@ Deno.test("the scaffold's templates pass the layout check and use what exists", 
       "pub fn require_method(",
       "pub type Request",
       "pub type Response",
+      "pub fn respond(",
     ]
   ) {
     assert(http.includes(item), `shared/src/http.rs no longer has ${item}: update libRs in scripts/new-function.ts`);
   }
-  assert(read("shared/src/error.rs").includes("pub fn to_response(&self)"), "Error::to_response is gone");
+  assert(read("shared/src/lib.rs").includes("pub use error::{Error, Result};"), "edge_shared::Result is gone");
   // The template's wrapper is one a real function has (the loader test checks those are thin).
   assertEquals(indexTs("process-order"), read("supabase/functions/process-order/index.ts"));
   assert(!/zz-scaffold-sample|zz_scaffold_sample/.test(indexTs("x") + cargoToml("x") + libRs("x") + configEntry("x")));

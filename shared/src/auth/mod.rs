@@ -309,12 +309,6 @@ impl AuthConfig {
     }
 }
 
-/// The clock tokens are judged by: `js_sys::Date` (wasm32 has no `SystemTime`).
-#[cfg(target_arch = "wasm32")]
-pub fn now_unix() -> i64 {
-    (js_sys::Date::now() / 1000.0).floor() as i64
-}
-
 #[cfg(target_arch = "wasm32")]
 thread_local! {
     /// Parsed once per instance, like the env it comes from (a JWKS parse is not free).

@@ -473,29 +473,22 @@ pub async fn handle_dispatch<S: OutboxStore, H: Sender>(
     config: DispatchConfig,
     held: &HeldClaims,
     req: Request,
-) -> Response {
-    let run = async {
-        http::require_method(&req, ::http::Method::POST, "POST")?;
-        auth.authenticate(req.headers(), (rt.now_ms)().div_euclid(1000))?
-            .require_service_role("dispatch-events")?;
-        let overrides: DispatchOverrides = if req.body().iter().all(u8::is_ascii_whitespace) {
-            DispatchOverrides::default()
-        } else {
-            http::parse_json(req.body())?
-        };
-        let config = config.with_overrides(&overrides);
-        dispatch_holding(store, sender, rt, &config, held).await
+) -> Result<Response> {
+    http::require_method(&req, ::http::Method::POST, "POST")?;
+    auth.authenticate(req.headers(), (rt.now_ms)().div_euclid(1000))?
+        .require_service_role("dispatch-events")?;
+    let overrides: DispatchOverrides = if req.body().iter().all(u8::is_ascii_whitespace) {
+        DispatchOverrides::default()
+    } else {
+        http::parse_json(req.body())?
     };
-    match run.await {
-        Ok(report) => {
-            if report.retried + report.dead > 0 {
-                http::log_info(&format!(
-                    "dispatch-events: claimed {} delivered {} retried {} dead {} released {}",
-                    report.claimed, report.delivered, report.retried, report.dead, report.released
-                ));
-            }
-            http::json(200, &report)
-        }
-        Err(e) => e.to_response(),
+    let config = config.with_overrides(&overrides);
+    let report = dispatch_holding(store, sender, rt, &config, held).await?;
+    if report.retried + report.dead > 0 {
+        http::log_info(&format!(
+            "dispatch-events: claimed {} delivered {} retried {} dead {} released {}",
+            report.claimed, report.delivered, report.retried, report.dead, report.released
+        ));
     }
+    Ok(http::json(200, &report))
 }

@@ -286,7 +286,7 @@ fn a_closing_instance_claims_nothing_and_answers_503() {
         .header("apikey", SERVICE_KEY)
         .body(Vec::new())
         .unwrap();
-    let resp = block_on(handle_dispatch(
+    let resp = crate::http::respond(block_on(handle_dispatch(
         &store,
         &sender,
         rt,
@@ -294,7 +294,7 @@ fn a_closing_instance_claims_nothing_and_answers_503() {
         config(2, 10),
         &held,
         req,
-    ));
+    )));
     assert_eq!(resp.status(), 503);
     let body: Value = serde_json::from_slice(resp.body()).unwrap();
     assert_eq!(body["error"]["code"], "shutting_down");

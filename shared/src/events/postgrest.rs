@@ -13,8 +13,7 @@ use super::outbox::{Claim, ClaimOptions, CompleteSummary, Completion, OutboxStor
 use super::receive::{
     handle_order_event, FulfillOutcome, OrderEventStart, Receipt, ReceiverConfig, ReceiverStore,
 };
-use crate::auth::AuthConfig;
-use crate::edge::Env;
+use crate::edge::{now_ms, Ctx};
 use crate::http::{Request, Response};
 use crate::store::postgrest_store::PostgrestStore;
 use crate::store::{ApplyOutcome, ApplyProcessing};
@@ -82,10 +81,6 @@ impl ReceiverStore for PostgrestStore {
     }
 }
 
-fn now_ms() -> i64 {
-    js_sys::Date::now() as i64
-}
-
 fn random() -> f64 {
     js_sys::Math::random()
 }
@@ -97,41 +92,31 @@ thread_local! {
 }
 
 /// `dispatch-events`: env `SUPABASE_URL`, the keys ([`crate::auth`]), `ORDER_EVENTS_SECRET`.
-pub async fn serve_dispatch_events(req: Request, env: Env) -> Response {
-    let setup = || -> Result<(PostgrestStore, Rc<AuthConfig>, DispatchConfig)> {
-        let store = PostgrestStore::from_env(&env)?;
-        let url = env.require("SUPABASE_URL")?.trim_end_matches('/');
-        let secret = env.require("ORDER_EVENTS_SECRET")?;
-        Ok((
-            store,
-            crate::auth::config(&env)?,
-            DispatchConfig::new(format!("{url}/functions/v1"), secret),
-        ))
+pub async fn serve_dispatch_events(req: Request, ctx: Ctx) -> Result<Response> {
+    let store = ctx.store()?;
+    let url = ctx.env().require("SUPABASE_URL")?.trim_end_matches('/');
+    let secret = ctx.env().require("ORDER_EVENTS_SECRET")?;
+    let auth = ctx.auth()?;
+    let config = DispatchConfig::new(format!("{url}/functions/v1"), secret);
+    let rt = Runtime {
+        now_ms: &now_ms,
+        random: &random,
     };
-    match setup() {
-        Ok((store, auth, config)) => {
-            let rt = Runtime {
-                now_ms: &now_ms,
-                random: &random,
-            };
-            let held = HELD.with(Rc::clone);
-            let sender = FetchSender::default();
-            handle_dispatch(&store, &sender, rt, &auth, config, &held, req).await
-        }
-        Err(e) => e.to_response(),
-    }
+    let held = HELD.with(Rc::clone);
+    let sender = FetchSender::default();
+    handle_dispatch(&store, &sender, rt, &auth, config, &held, req).await
 }
 
 /// `dispatch-events`' `shutdown` export (the loader calls it on SIGTERM and on edge-runtime's
 /// `beforeunload`): stop claiming, and give back every claim in flight at once (one
 /// `complete_outbox_events` per claim) instead of leaving it to its 10 s lease.
-pub async fn shutdown_dispatch_events(env: Env) {
+pub async fn shutdown_dispatch_events(ctx: Ctx) {
     let held = HELD.with(Rc::clone);
     if held.held_events() == 0 {
         held.close();
         return;
     }
-    match PostgrestStore::from_env(&env) {
+    match ctx.store() {
         Ok(store) => {
             let r = held.release(&store).await;
             crate::http::log_info(&format!(
@@ -149,19 +134,11 @@ pub async fn shutdown_dispatch_events(env: Env) {
 }
 
 /// `order-events`: env `SUPABASE_URL`, the keys ([`crate::auth`]), `ORDER_EVENTS_SECRET`.
-pub async fn serve_order_events(req: Request, env: Env) -> Response {
-    let setup = || -> Result<(PostgrestStore, ReceiverConfig)> {
-        let store = PostgrestStore::from_env(&env)?;
-        let config = ReceiverConfig {
-            secret: env.require("ORDER_EVENTS_SECRET")?.to_owned(),
-            auth: crate::auth::config(&env)?,
-        };
-        Ok((store, config))
+pub async fn serve_order_events(req: Request, ctx: Ctx) -> Result<Response> {
+    let store = ctx.store()?;
+    let config = ReceiverConfig {
+        secret: ctx.env().require("ORDER_EVENTS_SECRET")?.to_owned(),
+        auth: ctx.auth()?,
     };
-    match setup() {
-        Ok((store, config)) => {
-            handle_order_event(&store, &config, req, now_ms().div_euclid(1000)).await
-        }
-        Err(e) => e.to_response(),
-    }
+    handle_order_event(&store, &config, req, ctx.now_unix()).await
 }

@@ -314,20 +314,16 @@ pub async fn handle_order_event<S: ReceiverStore + OrderStore>(
     config: &ReceiverConfig,
     req: Request,
     now_unix: i64,
-) -> Response {
+) -> Result<Response> {
     let run = async {
         http::require_method(&req, ::http::Method::POST, "POST")?;
         let delivery = authenticate(&req, config, now_unix)?;
         let change: DbChange = http::parse_json(req.body())?;
         act(store, &delivery, &change).await
     };
-    match run.await {
-        Ok(resp) => resp,
-        Err(e) => {
-            if e.status() < 500 && e.status() != 401 {
-                http::log_info(&format!("order-events: rejected request: {e}"));
-            }
-            e.to_response()
+    run.await.inspect_err(|e| {
+        if e.status() < 500 && e.status() != 401 {
+            http::log_info(&format!("order-events: rejected request: {e}"));
         }
-    }
+    })
 }

@@ -222,13 +222,15 @@ impl Sender for Loopback<'_> {
             for (n, v) in headers {
                 req = req.header(*n, v);
             }
-            let resp = handle_order_event(
-                self.receiver,
-                &receiver_config(),
-                req.body(body).unwrap(),
-                self.clock.now.get() / 1000,
-            )
-            .await;
+            let resp = crate::http::respond(
+                handle_order_event(
+                    self.receiver,
+                    &receiver_config(),
+                    req.body(body).unwrap(),
+                    self.clock.now.get() / 1000,
+                )
+                .await,
+            );
             PostResult::Answered {
                 status: resp.status().as_u16(),
                 body: String::from_utf8_lossy(resp.body()).into_owned(),
@@ -621,7 +623,7 @@ fn dispatch_call(config: DispatchConfig, req: Request) -> (Response, Vec<ClaimOp
         random: &random,
     };
     let held = super::held::HeldClaims::default();
-    let resp = block_on(handle_dispatch(
+    let resp = crate::http::respond(block_on(handle_dispatch(
         &o,
         &sender,
         rt,
@@ -629,7 +631,7 @@ fn dispatch_call(config: DispatchConfig, req: Request) -> (Response, Vec<ClaimOp
         config,
         &held,
         req,
-    ));
+    )));
     let claims = o.claims.borrow().clone();
     if resp.status() != 200 {
         assert_eq!(claims, [], "a refused call claimed");
@@ -734,7 +736,12 @@ fn signed(id: &str, ts: i64, body: &[u8], secret: &str) -> Vec<(&'static str, St
 }
 
 fn deliver(r: &ScriptedReceiver, req: Request) -> (u16, Value) {
-    let resp = block_on(handle_order_event(r, &receiver_config(), req, T0 / 1000));
+    let resp = crate::http::respond(block_on(handle_order_event(
+        r,
+        &receiver_config(),
+        req,
+        T0 / 1000,
+    )));
     let body = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
     (resp.status().as_u16(), body)
 }

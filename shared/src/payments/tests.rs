@@ -130,7 +130,9 @@ struct Reply {
 
 fn call(store: &ScriptedPayments, req: Request) -> Reply {
     let verifier = stripe_verifier(Some(SECRET)).unwrap();
-    let resp = block_on(handle_payment_webhook(store, &verifier, &req, NOW));
+    let resp = http::respond(block_on(handle_payment_webhook(
+        store, &verifier, &req, NOW,
+    )));
     let text = String::from_utf8(resp.body().clone()).unwrap();
     assert!(!text.contains(SECRET), "secret leaked: {text}");
     Reply {
@@ -440,7 +442,9 @@ fn oversized_bodies_are_413_and_other_methods_405() {
     let mut get = signed(Vec::new(), NOW);
     *get.method_mut() = ::http::Method::GET;
     let verifier = stripe_verifier(Some(SECRET)).unwrap();
-    let resp = block_on(handle_payment_webhook(&store, &verifier, &get, NOW));
+    let resp = http::respond(block_on(handle_payment_webhook(
+        &store, &verifier, &get, NOW,
+    )));
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "POST");
     assert!(store.reads.borrow().is_empty());

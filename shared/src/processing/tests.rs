@@ -334,14 +334,14 @@ fn request(method: &str, body: &str, key: Option<&str>) -> Request {
 }
 
 fn respond(store: &ScriptedStore, req: Request) -> Response {
-    block_on(handle_order_request(
+    http::respond(block_on(handle_order_request(
         store,
         &auth(),
         NOW,
         "process-order",
         req,
         |caller, id| async move { process_order(store, &caller, id).await },
-    ))
+    )))
 }
 
 fn call(store: &ScriptedStore, req: Request) -> (u16, serde_json::Value) {
