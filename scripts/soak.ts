@@ -11,7 +11,7 @@
 // Env: SOAK_SECONDS (default 120, at most 300), SOAK_CLIENTS (20), plus the stack's own
 // (API_URL, DB_URL, STACK, PGDATA, PG_BIN, set by scripts/soak.sh).
 import postgres from "npm:postgres";
-import { ANON_KEY, newProduct, newUser, SERVICE_ROLE_KEY, type User } from "../tests/e2e/_helpers.ts";
+import { ANON_KEY, functionProcess, newProduct, newUser, SERVICE_ROLE_KEY, type User } from "../tests/e2e/_helpers.ts";
 
 const env = (k: string, d?: string) => {
   const v = Deno.env.get(k) ?? d;
@@ -46,17 +46,6 @@ async function run(cmd: string[], quiet = true) {
   return out.success;
 }
 
-function childOf(parent: number, match: RegExp): number | null {
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === parent && match.test(Deno.readTextFileSync(`/proc/${e.name}/cmdline`))) return Number(e.name);
-    } catch { /* gone */ }
-  }
-  return null;
-}
 const pidOf = (part: string) => Number(Deno.readTextFileSync(`${STACK}/${part}.pid`).trim());
 
 async function healthy(): Promise<boolean> {
@@ -106,12 +95,12 @@ const faults: [string, () => Promise<void>][] = [
     await run(["bash", `${ROOT}scripts/stack.sh`, "restart", "rest"], false);
   }],
   ["function process (process-order)", async () => {
-    const pid = childOf(pidOf("gateway"), /supabase\/functions\/process-order\//);
+    const pid = (await functionProcess("process-order", API_URL))?.pid;
     if (pid) Deno.kill(pid, "SIGKILL");
     await sleep(100);
   }],
   ["dispatcher (dispatch-events)", async () => {
-    const pid = childOf(pidOf("gateway"), /supabase\/functions\/dispatch-events\//);
+    const pid = (await functionProcess("dispatch-events", API_URL))?.pid;
     // Kill it while it holds claims (under load there nearly always are some; wait up to 5 s).
     let claimed: { id: unknown }[] = [];
     for (let i = 0; i < 500 && claimed.length === 0; i++) {

@@ -42,13 +42,19 @@ export const SIGNING_KEY: JsonWebKey & { kid: string } = JSON.parse(
   Deno.readTextFileSync(new URL("../../supabase/signing_keys.json", import.meta.url)),
 )[0];
 
+/** A function process as the gateway's /health reports it. */
+export type FunctionProcess = { name: string; ready: boolean; port: number; pid: number | null };
+
+/** The gateway's function process named `name` (from its /health), or undefined. */
+export async function functionProcess(name: string, apiUrl = API_URL): Promise<FunctionProcess | undefined> {
+  const health = await (await fetch(`${apiUrl}/health`)).json() as { functions: FunctionProcess[] };
+  return health.functions.find((f) => f.name === name);
+}
+
 /** A function's own address, past the gateway (its port is the one the gateway's /health lists). */
 export async function functionUrl(name: string): Promise<string> {
-  const health = await (await fetch(`${API_URL}/health`)).json() as {
-    functions: { name: string; ready: boolean; port: number }[];
-  };
-  const fn = health.functions.find((f) => f.name === name);
-  if (!fn?.ready || !fn.port) throw new Error(`function ${name} is not running: ${JSON.stringify(health)}`);
+  const fn = await functionProcess(name);
+  if (!fn?.ready || !fn.port) throw new Error(`function ${name} is not running: ${JSON.stringify(fn)}`);
   return `http://127.0.0.1:${fn.port}`;
 }
 

@@ -3,7 +3,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { parse as parseDotenv } from "npm:dotenv";
 import Stripe from "npm:stripe";
-import { API_URL, callFn, e2e, SERVICE_ROLE_KEY } from "./_helpers.ts";
+import { API_URL, callFn, e2e, functionProcess, SERVICE_ROLE_KEY } from "./_helpers.ts";
 
 const root = new URL("../../", import.meta.url);
 const secrets = parseDotenv(Deno.readTextFileSync(new URL("supabase/functions/.env", root)));
@@ -13,24 +13,6 @@ const MB = 1024 * 1024;
 function rss(pid: number): number {
   const m = Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+) kB/);
   return m ? Number(m[1]) * 1024 : 0;
-}
-
-/** The gateway's pid and its function processes' pids by function name. */
-function processes(): { gateway: number; functions: Map<string, number> } {
-  const gateway = Number(Deno.readTextFileSync(new URL(".stack/gateway.pid", root)).trim());
-  const functions = new Map<string, number>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== gateway) continue;
-      const cmd = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
-      const m = cmd.join(" ").match(/supabase\/functions\/([^/]+)\/index\.ts/);
-      if (m) functions.set(m[1], Number(entry.name));
-    } catch { /* gone */ }
-  }
-  return { gateway, functions };
 }
 
 /** 200 MB of zeros, produced as they are read (the test itself holds none of it). */
@@ -48,8 +30,8 @@ function zeros(total: number): ReadableStream<Uint8Array> {
 
 for (const name of ["payment-webhook", "order-events", "process-order", "cancel-order", "dispatch-events"]) {
   e2e(`${name}: a 200 MB body is refused 413 in under 1 s, memory flat`, async () => {
-    const { gateway, functions } = processes();
-    const fnPid = functions.get(name);
+    const gateway = Number(Deno.readTextFileSync(new URL(".stack/gateway.pid", root)).trim());
+    const fnPid = (await functionProcess(name))?.pid;
     assert(fnPid, `no process for ${name}`);
     const before = { gateway: rss(gateway), fn: rss(fnPid) };
     for (const declared of [true, false]) {

@@ -10,7 +10,7 @@
 // again, a not-yet-due event of the same order with a smaller id (the "blocker") is put in front
 // of it: events of one order go out in id order, so nobody claims it while the blocker waits.
 import { assert, assertEquals } from "../assert.ts";
-import { API_URL, e2e, newProduct, newUser, sql } from "./_helpers.ts";
+import { e2e, functionProcess, newProduct, newUser, sql } from "./_helpers.ts";
 import { autoProcessingHook, until } from "./_assert_helpers.ts";
 
 autoProcessingHook();
@@ -19,20 +19,7 @@ const root = new URL("../../", import.meta.url);
 const functionsLog = new URL(".stack/logs/functions.log", root);
 
 /** The pid of the gateway's dispatch-events process, if one runs. */
-function dispatcherPid(): number | null {
-  const gateway = Number(Deno.readTextFileSync(new URL(".stack/gateway.pid", root)).trim());
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== gateway) continue;
-      const cmd = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0").join(" ");
-      if (/supabase\/functions\/dispatch-events\//.test(cmd)) return Number(entry.name);
-    } catch { /* gone meanwhile */ }
-  }
-  return null;
-}
+const dispatcherPid = async () => (await functionProcess("dispatch-events"))?.pid ?? null;
 
 const alive = (pid: number) => {
   try {
@@ -47,11 +34,9 @@ const alive = (pid: number) => {
 async function freshDispatcher(old: number): Promise<number> {
   const pid = await until(
     async () => {
-      const pid = dispatcherPid();
-      if (pid === null || pid === old) return null;
-      const health = await (await fetch(`${API_URL}/health`)).json();
-      const fn = health.functions.find((f: { name: string }) => f.name === "dispatch-events");
-      return fn?.ready ? pid : null;
+      const fn = await functionProcess("dispatch-events");
+      if (!fn?.pid || fn.pid === old) return null;
+      return fn.ready ? fn.pid : null;
     },
     20_000,
     50,
@@ -134,7 +119,7 @@ e2e(
         await block(true);
 
         // 2. SIGTERM: the claim comes back at once, its attempt given back.
-        const pid = dispatcherPid();
+        const pid = await dispatcherPid();
         assert(pid, "no dispatch-events process");
         const termAt = performance.now();
         Deno.kill(pid, "SIGTERM");
@@ -183,7 +168,7 @@ e2e(
         await block(true);
 
         // 4. SIGKILL: no hook runs; the claim stays, its attempt counted, until the lease ends.
-        const pid2 = dispatcherPid();
+        const pid2 = await dispatcherPid();
         assert(pid2 && pid2 !== pid, "no new dispatch-events process");
         const killAt = performance.now();
         Deno.kill(pid2, "SIGKILL");
