@@ -18,7 +18,7 @@ export DENO_NO_UPDATE_CHECK := 1
 help:
 	@echo "make start   install tools, build the wasm, run the local stack (prints URLs and keys)"
 	@echo "make test    fmt, clippy (native + wasm32), unit tests, Deno tests, end-to-end tests"
-	@echo "make check   the fast loop: fmt, clippy (native), cargo test -p edge-shared, deno fmt/lint"
+	@echo "make check   the fast loop: fmt, clippy (native), cargo test (shared/ crates), deno fmt/lint"
 	@echo "make lint | make unit | make deno-test | make e2e | make selftest   one part of make test"
 	@echo "make stop | make reset | make status | make bench | make soak | make fuzz | make build"
 	@echo "make logs [PART=postgres|rest|gateway|functions|scheduler|<function>]   follow the logs"
@@ -94,7 +94,7 @@ test: build chromium
 	scripts/test.sh
 
 # The fast loop (no stack, no wasm build): the counter's self-test, cargo fmt --check, clippy
-# (native), cargo test -p edge-shared, deno fmt --check, deno lint.
+# (native), cargo test (shared/ crates), deno fmt --check, deno lint.
 check:
 	scripts/test.sh check
 

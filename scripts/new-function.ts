@@ -16,7 +16,20 @@
 export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
 /** Names Cargo or rustc refuse or mistake for something else (the lib is `<name>` with `_`). */
-const RESERVED = new Set(["std", "core", "alloc", "proc-macro", "test", "self", "super", "crate", "edge-shared"]);
+const RESERVED = new Set([
+  "std",
+  "core",
+  "alloc",
+  "proc-macro",
+  "test",
+  "self",
+  "super",
+  "crate",
+  "edge-platform",
+  "edge-orders",
+  "edge-outbox",
+  "edge-webhook",
+]);
 
 /** `supabase/functions/<name>/index.ts`: the wrapper, the same for every function. */
 export function indexTs(name: string): string {
@@ -42,7 +55,7 @@ publish.workspace = true
 crate-type = ["cdylib", "rlib"]
 
 [dependencies]
-edge-shared = { path = "../../shared" }
+edge-platform = { path = "../../shared/platform" }
 wasm-bindgen.workspace = true
 http.workspace = true
 serde_json.workspace = true
@@ -64,14 +77,14 @@ export function libRs(name: string): string {
 //! another method is a 405, a body that is not a JSON object a 400. Replace [\`respond_to\`] with the
 //! function's logic. It is plain Rust, tested natively (\`cargo test -p ${name}\`); errors travel
 //! back with \`?\` and the boundary turns them into JSON error responses once. The closure below
-//! runs it on wasm32, where its second argument (an \`edge_shared::edge::Ctx\`) holds the
+//! runs it on wasm32, where its second argument (an \`edge_platform::edge::Ctx\`) holds the
 //! function's environment (\`ctx.env().get("NAME")\`): pass what \`respond_to\` needs from it.
-//! Callers are not authenticated yet: see \`edge_shared::auth\` before touching any data.
+//! Callers are not authenticated yet: see \`edge_platform::auth\` before touching any data.
 
-use edge_shared::http::{json, parse_json, require_method, Request, Response};
-use edge_shared::Result;
+use edge_platform::http::{json, parse_json, require_method, Request, Response};
+use edge_platform::Result;
 
-edge_shared::edge_function!(
+edge_platform::edge_function!(
     |req, _ctx| async move { respond_to(&req) },
     max_body = 64 * 1024
 );
@@ -96,7 +109,7 @@ mod tests {
     }
 
     fn answer(result: Result<Response>) -> (u16, serde_json::Value) {
-        let resp = edge_shared::http::respond(result);
+        let resp = edge_platform::http::respond(result);
         let body = serde_json::from_slice(resp.body()).expect("a JSON body");
         (resp.status().as_u16(), body)
     }
@@ -129,7 +142,7 @@ mod tests {
 export function configEntry(name: string): string {
   return `
 # ${name}: scaffolded by \`make new-function\`; it checks no caller yet (verify_jwt = false:
-# authenticate in code, see shared/src/auth).
+# authenticate in code, see shared/platform/src/auth).
 [functions.${name}]
 verify_jwt = false
 `;

@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use edge_shared::webhook::{github, shopify, standard, stripe, Scheme, Verifier};
+use edge_webhook::{github, shopify, standard, stripe, Scheme, Verifier};
 use libfuzzer_sys::fuzz_target;
 
 /// The timestamp the seeds are signed at (the Standard Webhooks published vector's).

@@ -10,7 +10,7 @@ function begin(sql: Sql, key: string, hash = "h1", lease = 30) {
     .then((rows) => rows[0].r as Record<string, any>);
 }
 
-/** idempotency_finish as shared/src/store/postgrest_store.rs calls it: the body as sent, text. */
+/** idempotency_finish as shared/orders/src/store/postgrest.rs calls it: the body as sent, text. */
 function finish(sql: Sql, key: string, status: number, text: string, store = true) {
   return sql`select public.idempotency_finish(scope => 'role:service_role', endpoint => 'process-order',
     key => ${key}, response_status => ${status}, response_text => ${text}, store => ${store})`;

@@ -5,7 +5,7 @@
 // 2. Every wrapper is exactly the generated text (indexTs of scripts/new-function.ts).
 // 3. Every config table sets verify_jwt explicitly.
 // 4. Every crate: package name = folder name, crate-type cdylib, src/lib.rs calls
-//    edge_shared::edge_function! once.
+//    edge_platform::edge_function! once.
 // 5. The scaffold's templates (what `make new-function` writes) pass the same checks, use only
 //    workspace dependencies and shared items that exist, and scaffold() refuses bad names.
 //    That the scaffolded crate compiles (native + wasm32, clippy -D warnings) and answers on
@@ -112,11 +112,11 @@ function crateProblems(name: string, cargoText: string, libText: string): string
   }
   // Code only: the crate docs may mention the macro.
   const code = libText.split("\n").filter((l) => !l.trim().startsWith("//")).join("\n");
-  const calls = code.match(/\bedge_shared::edge_function!\s*\(/g)?.length ?? 0;
+  const calls = code.match(/\bedge_platform::edge_function!\s*\(/g)?.length ?? 0;
   if (calls !== 1) {
     problems.push(
-      `functions/${name}/src/lib.rs calls edge_shared::edge_function! ${calls} times: export the function ` +
-        `with exactly one edge_shared::edge_function!(handler, max_body = <bytes>) (see libRs in scripts/new-function.ts)`,
+      `functions/${name}/src/lib.rs calls edge_platform::edge_function! ${calls} times: export the function ` +
+        `with exactly one edge_platform::edge_function!(handler, max_body = <bytes>) (see libRs in scripts/new-function.ts)`,
     );
   }
   return problems;
@@ -144,7 +144,7 @@ Deno.test("the layout check catches drift, naming the file and the fix", () => {
     const problems = layoutProblems(tmp);
     const expect = [
       'functions/a/Cargo.toml: [package] name is "x": set name = "a"',
-      "functions/a/src/lib.rs calls edge_shared::edge_function! 0 times",
+      "functions/a/src/lib.rs calls edge_platform::edge_function! 0 times",
       "supabase/functions/a/index.ts differs from the generated wrapper at line 7",
       "[functions.a] does not set verify_jwt",
       'functions/b/Cargo.toml: [lib] crate-type lacks "cdylib"',
@@ -177,8 +177,8 @@ Deno.test("the scaffold's templates pass the layout check and use what exists", 
   for (const d of deps) {
     assert(d in workspace.workspace.dependencies, `the template's ${d} is not a workspace dependency`);
   }
-  // What the template's lib.rs uses from edge-shared is still there.
-  const http = read("shared/src/http.rs");
+  // What the template's lib.rs uses from edge-platform is still there.
+  const http = read("shared/platform/src/http.rs");
   for (
     const item of [
       "pub fn json<",
@@ -189,9 +189,15 @@ Deno.test("the scaffold's templates pass the layout check and use what exists", 
       "pub fn respond(",
     ]
   ) {
-    assert(http.includes(item), `shared/src/http.rs no longer has ${item}: update libRs in scripts/new-function.ts`);
+    assert(
+      http.includes(item),
+      `shared/platform/src/http.rs no longer has ${item}: update libRs in scripts/new-function.ts`,
+    );
   }
-  assert(read("shared/src/lib.rs").includes("pub use error::{Error, Result};"), "edge_shared::Result is gone");
+  assert(
+    read("shared/platform/src/lib.rs").includes("pub use error::{Error, Result};"),
+    "edge_platform::Result is gone",
+  );
   // The template's wrapper is one a real function has (the loader test checks those are thin).
   assertEquals(indexTs("process-order"), read("supabase/functions/process-order/index.ts"));
   assert(!/zz-scaffold-sample|zz_scaffold_sample/.test(indexTs("x") + cargoToml("x") + libRs("x") + configEntry("x")));

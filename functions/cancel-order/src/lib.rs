@@ -1,13 +1,13 @@
 //! `cancel-order`: cancel a pending or processed order (a processed order releases its stock).
 //!
 //! `POST /functions/v1/cancel-order` with `{"order_id": <integer>}`, authenticated in code
-//! ([`edge_shared::auth`]): a secret key may cancel any order, a signed-in user only their own.
-//! Optional `Idempotency-Key`. The flow lives in [`edge_shared::processing`].
+//! ([`edge_platform::auth`]): a secret key may cancel any order, a signed-in user only their own.
+//! Optional `Idempotency-Key`. The flow lives in [`edge_orders::processing`].
 
-edge_shared::edge_function!(
+edge_platform::edge_function!(
     |req, env| {
-        use edge_shared::processing::{serve_order_endpoint, Endpoint};
+        use edge_orders::processing::{serve_order_endpoint, Endpoint};
         serve_order_endpoint(req, env, Endpoint::Cancel)
     },
-    max_body = edge_shared::processing::MAX_BODY
+    max_body = edge_orders::processing::MAX_BODY
 );

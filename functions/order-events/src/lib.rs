@@ -4,9 +4,9 @@
 //! payload, signed as Standard Webhooks with `ORDER_EVENTS_SECRET` (what `dispatch-events`
 //! sends), or unsigned with a secret key (`apikey: sb_secret_…`) or the legacy
 //! `Authorization: Bearer <service_role key>` (a stock database webhook). A new order is processed, an order that became `paid` gets a fulfillment; every
-//! event is acted on once. The flow lives in [`edge_shared::events::receive`].
+//! event is acted on once. The flow lives in [`edge_outbox::receive`].
 
-edge_shared::edge_function!(
-    edge_shared::events::serve_order_events,
-    max_body = edge_shared::webhook::DEFAULT_MAX_BODY
+edge_platform::edge_function!(
+    edge_outbox::serve_order_events,
+    max_body = edge_webhook::DEFAULT_MAX_BODY
 );

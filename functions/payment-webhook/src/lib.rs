@@ -3,9 +3,9 @@
 //! `POST /functions/v1/payment-webhook`, signed with `Stripe-Signature` under
 //! `STRIPE_WEBHOOK_SECRET` (several comma-separated while a secret is rolled).
 //! `payment_intent.succeeded` pays a processed order, a full `charge.refunded` refunds it; every
-//! event id is recorded once. The flow lives in [`edge_shared::payments`].
+//! event id is recorded once. The flow lives in [`edge_orders::payments`].
 
-edge_shared::edge_function!(
-    edge_shared::payments::serve_payment_webhook,
-    max_body = edge_shared::webhook::DEFAULT_MAX_BODY
+edge_platform::edge_function!(
+    edge_orders::payments::serve_payment_webhook,
+    max_body = edge_webhook::DEFAULT_MAX_BODY
 );

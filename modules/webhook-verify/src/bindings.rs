@@ -15,7 +15,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use edge_shared::webhook::{Scheme, Verifier};
+use edge_webhook::{Scheme, Verifier};
 use js_sys::{Array, ArrayBuffer, Function, JsString, Object, Reflect, Symbol, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -492,7 +492,7 @@ impl Headers {
             // `Headers` matches names case-insensitively itself and joins repeats with ", ".
             for (i, &name) in names.iter().enumerate() {
                 // Standard Webhooks reads the `svix-` family only when no `webhook-` header is
-                // present (see `edge_shared::webhook::standard`): skip three lookups then.
+                // present (see `edge_webhook::standard`): skip three lookups then.
                 if scheme == Scheme::StandardWebhooks && i == 3 && !out.pairs.is_empty() {
                     break;
                 }

@@ -1,9 +1,7 @@
 //! Everything that does not touch a `JsValue`: option validation, the JS-facing result shapes
-//! and the calls into [`edge_shared::webhook`]. Built and tested natively too.
+//! and the calls into [`edge_webhook`]. Built and tested natively too.
 
-use edge_shared::webhook::{
-    github, shopify, standard, stripe, Scheme, Verified, Verifier, WebhookError,
-};
+use edge_webhook::{github, shopify, standard, stripe, Scheme, Verified, Verifier, WebhookError};
 use serde::Serialize;
 
 /// The code of a call whose arguments have the wrong type or shape (never a library code).

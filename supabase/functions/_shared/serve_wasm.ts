@@ -27,7 +27,7 @@
 // dispatches before it tears a worker down (kept alive meanwhile with `EdgeRuntime.waitUntil`
 // where that exists). Functions without the export keep the runtime's default behaviour.
 
-/** What wasm-bindgen generates for a function crate (exports of `edge_shared::edge_function!`). */
+/** What wasm-bindgen generates for a function crate (exports of `edge_platform::edge_function!`). */
 export interface WasmFunction {
   initSync(opts: { module: WebAssembly.Module }): unknown;
   handle(req: Request, env: Record<string, string>): Promise<Response>;

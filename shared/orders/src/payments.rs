@@ -1,0 +1,526 @@
+//! Payments from a Stripe-compatible provider: the `payment-webhook` flow.
+//!
+//! 1. Verify the raw body with [`Verifier`] ([`Scheme::Stripe`]) before any parsing: a bad or
+//!    missing signature or a stale timestamp is a 400, a body over the cap a 413, and nothing
+//!    is written.
+//! 2. Parse the event ([`StripeEvent`]) and read what it says about the payment leniently
+//!    ([`PaymentEvent`]): a field of the wrong type is not a 400 but a payment exception.
+//! 3. Read the order the event names and [`decide`] with the shared state machine
+//!    ([`order::transition`]): `payment_intent.succeeded` moves a `processed` order to `paid`,
+//!    `charge.refunded` for the whole charge moves a `paid` or `fulfilled` order to `refunded`,
+//!    other event types are ignored.
+//! 4. One RPC, `apply_payment_event`, records the event id and its effect in one transaction:
+//!    a redelivered event is a `duplicate` and changes nothing; the database re-checks the
+//!    order's status, amount and currency on the locked row before applying (optimistic
+//!    concurrency), and records a `payment_exceptions` row instead when they no longer hold.
+//!
+//! Every verified event answers 200 `{"received": true, "event_id", "outcome", "reason"?}`,
+//! exceptions included: a mismatch, a wrong status, a partial refund, a missing or unknown order
+//! will not get better by redelivery, so the provider must not retry them for days. They are
+//! kept in `payment_exceptions` for a person to resolve.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::order::{self, OrderStatus, Transition};
+use edge_platform::http::{self, Request, Response};
+use edge_platform::{Error, Result};
+use edge_webhook::{Scheme, Verifier, WebhookError};
+
+#[cfg(test)]
+mod tests;
+
+/// The provider name events are recorded under.
+pub const PROVIDER: &str = "stripe";
+
+/// Longest event id or type accepted (Stripe's are about 30 characters).
+pub const MAX_EVENT_FIELD_LEN: usize = 255;
+
+/// A Stripe event, as far as this flow reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(default)]
+    pub data: EventData,
+}
+
+/// `data` of an event; `object` is read leniently by [`PaymentObject::from_value`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EventData {
+    #[serde(default)]
+    pub object: Value,
+}
+
+/// What an event's object says about a payment. A field that is absent or of the wrong type is
+/// `None`: the event then becomes a payment exception, not a 400.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PaymentObject {
+    /// `id` (`pi_...`, `ch_...`).
+    pub id: Option<String>,
+    /// `metadata.order_id`: a positive integer, as a string (Stripe metadata) or a number.
+    pub order_id: Option<i64>,
+    /// `metadata.order_id` as sent, when it is present but not an order id (for the record).
+    pub invalid_order_id: Option<Value>,
+    /// `amount`, integer minor units.
+    pub amount: Option<i64>,
+    /// `amount_refunded` (charges), integer minor units.
+    pub amount_refunded: Option<i64>,
+    /// `currency`, upper-cased (Stripe sends `usd`; orders store `USD`).
+    pub currency: Option<String>,
+}
+
+impl PaymentObject {
+    pub fn from_value(object: &Value) -> Self {
+        let raw_order_id = object
+            .pointer("/metadata/order_id")
+            .filter(|v| !v.is_null());
+        let order_id = raw_order_id.and_then(parse_order_id);
+        let invalid_order_id = match (raw_order_id, order_id) {
+            (Some(raw), None) => Some(truncated(raw)),
+            _ => None,
+        };
+        Self {
+            id: object.get("id").and_then(Value::as_str).map(str::to_owned),
+            order_id,
+            invalid_order_id,
+            amount: object.get("amount").and_then(Value::as_i64),
+            amount_refunded: object.get("amount_refunded").and_then(Value::as_i64),
+            currency: object
+                .get("currency")
+                .and_then(Value::as_str)
+                .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+                .map(str::to_ascii_uppercase),
+        }
+    }
+}
+
+/// A positive integer order id, from `"42"` or `42`; anything else (`"4.2"`, `"-1"`, `" 42"`,
+/// `"0"`, out of range) is `None`.
+fn parse_order_id(raw: &Value) -> Option<i64> {
+    let id = match raw {
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    };
+    id.filter(|&id| id > 0)
+}
+
+/// An invalid value kept for the exception record, cut to a sane size.
+fn truncated(raw: &Value) -> Value {
+    match raw {
+        Value::String(s) => Value::String(s.chars().take(100).collect()),
+        Value::Number(_) | Value::Bool(_) => raw.clone(),
+        _ => Value::String(format!("<{}>", json_type(raw))),
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The events this flow acts on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaymentEvent {
+    /// `payment_intent.succeeded`: the order is paid.
+    Succeeded(PaymentObject),
+    /// `charge.refunded`: the order is refunded, if the whole charge was.
+    Refunded(PaymentObject),
+    /// Anything else: recorded as seen, otherwise ignored.
+    Other,
+}
+
+impl PaymentEvent {
+    pub fn of(event: &StripeEvent) -> Self {
+        match event.event_type.as_str() {
+            "payment_intent.succeeded" => {
+                Self::Succeeded(PaymentObject::from_value(&event.data.object))
+            }
+            "charge.refunded" => Self::Refunded(PaymentObject::from_value(&event.data.object)),
+            _ => Self::Other,
+        }
+    }
+
+    /// The payment object, for the events acted on.
+    pub fn object(&self) -> Option<&PaymentObject> {
+        match self {
+            Self::Succeeded(o) | Self::Refunded(o) => Some(o),
+            Self::Other => None,
+        }
+    }
+
+    /// The order to read before deciding, if any.
+    pub fn order_id(&self) -> Option<i64> {
+        self.object().and_then(|o| o.order_id)
+    }
+}
+
+/// What a decision needs of the order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentOrder {
+    pub id: i64,
+    pub status: OrderStatus,
+    /// ISO 4217, upper-case.
+    pub currency: String,
+    /// `None` until the order is processed.
+    pub total_amount: Option<i64>,
+}
+
+/// Why an event was recorded as a payment exception (the `payment_exceptions.reason` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExceptionReason {
+    MissingOrderId,
+    OrderNotFound,
+    InvalidAmount,
+    AmountMismatch,
+    CurrencyMismatch,
+    StatusConflict,
+    PartialRefund,
+}
+
+impl ExceptionReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingOrderId => "missing_order_id",
+            Self::OrderNotFound => "order_not_found",
+            Self::InvalidAmount => "invalid_amount",
+            Self::AmountMismatch => "amount_mismatch",
+            Self::CurrencyMismatch => "currency_mismatch",
+            Self::StatusConflict => "status_conflict",
+            Self::PartialRefund => "partial_refund",
+        }
+    }
+}
+
+/// What to do with an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Apply the transition the state machine allowed, if the database still agrees.
+    Apply(Transition),
+    /// Record an exception; the order is unchanged. `expected` is the status a transition was
+    /// decided on, when one was.
+    Exception {
+        reason: ExceptionReason,
+        expected: Option<OrderStatus>,
+    },
+    /// Record the event as seen; nothing else.
+    Ignore,
+}
+
+/// A decision about one event, with what the event said (for the database's re-check and the
+/// exception record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub action: Action,
+    pub order_id: Option<i64>,
+    /// Minor units: `amount` of a payment, `amount_refunded` of a refund.
+    pub amount: Option<i64>,
+    /// Upper-case.
+    pub currency: Option<String>,
+    /// Context for an exception record.
+    pub details: Option<Value>,
+}
+
+/// Decide what `event` does to `order` (the order it names, as read; `None` if unknown).
+pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
+    let (obj, to) = match event {
+        PaymentEvent::Succeeded(o) => (o, OrderStatus::Paid),
+        PaymentEvent::Refunded(o) => (o, OrderStatus::Refunded),
+        PaymentEvent::Other => {
+            return Decision {
+                action: Action::Ignore,
+                order_id: None,
+                amount: None,
+                currency: None,
+                details: None,
+            }
+        }
+    };
+    let amount = match to {
+        OrderStatus::Refunded => obj.amount_refunded,
+        _ => obj.amount,
+    };
+    let decision = |action, details| Decision {
+        action,
+        order_id: obj.order_id,
+        amount,
+        currency: obj.currency.as_deref().map(str::to_ascii_uppercase),
+        details,
+    };
+    let exception =
+        |reason, expected, details| decision(Action::Exception { reason, expected }, details);
+    let requested = json!({ "requested_status": to.as_str() });
+
+    let Some(order_id) = obj.order_id else {
+        let details = json!({ "requested_status": to.as_str(),
+            "metadata_order_id": obj.invalid_order_id.clone().unwrap_or(Value::Null) });
+        return exception(ExceptionReason::MissingOrderId, None, Some(details));
+    };
+    let Some(order) = order.filter(|o| o.id == order_id) else {
+        return exception(ExceptionReason::OrderNotFound, None, Some(requested));
+    };
+    let (Some(amount), Some(charged), Some(currency)) =
+        (amount, obj.amount, obj.currency.as_deref())
+    else {
+        return exception(ExceptionReason::InvalidAmount, None, Some(requested));
+    };
+    // A refund event carries the charge's cumulative `amount_refunded`: only the whole charge
+    // refunds the order.
+    if to == OrderStatus::Refunded && amount != charged {
+        let details = json!({ "requested_status": to.as_str(),
+            "charge_amount": obj.amount, "amount_refunded": amount });
+        return exception(ExceptionReason::PartialRefund, None, Some(details));
+    }
+    let t = match order::transition(order_id, order.status, to) {
+        Ok(t) => t,
+        Err(_) => return exception(ExceptionReason::StatusConflict, None, Some(requested)),
+    };
+    if !currency.eq_ignore_ascii_case(&order.currency) {
+        return exception(
+            ExceptionReason::CurrencyMismatch,
+            Some(t.from),
+            Some(requested),
+        );
+    }
+    if order.total_amount != Some(amount) {
+        return exception(
+            ExceptionReason::AmountMismatch,
+            Some(t.from),
+            Some(requested),
+        );
+    }
+    decision(Action::Apply(t), None)
+}
+
+/// One event to record with its decision (the `apply_payment_event` RPC's input).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentEventRecord<'a> {
+    pub provider: &'a str,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    /// The provider object (`pi_...`, `ch_...`), for tracing.
+    pub object_id: Option<&'a str>,
+    pub decision: &'a Decision,
+}
+
+impl PaymentEventRecord<'_> {
+    /// The RPC's parameters. Nulls are dropped by `PostgrestStore::rpc` (the SQL defaults
+    /// apply).
+    pub fn params(&self) -> Value {
+        let d = self.decision;
+        let (to_status, expected_status, reason) = match &d.action {
+            Action::Apply(t) => (Some(t.to.as_str()), Some(t.from.as_str()), None),
+            Action::Exception { reason, expected } => (
+                None,
+                expected.map(OrderStatus::as_str),
+                Some(reason.as_str()),
+            ),
+            Action::Ignore => (None, None, None),
+        };
+        json!({
+            "provider": self.provider,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "order_id": d.order_id.filter(|_| d.action != Action::Ignore),
+            "to_status": to_status,
+            "expected_status": expected_status,
+            "amount": d.amount,
+            "currency": d.currency,
+            "exception_reason": reason,
+            "object_id": self.object_id,
+            "details": d.details,
+        })
+    }
+}
+
+/// What happened to an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Paid,
+    Refunded,
+    Exception,
+    Ignored,
+    /// The event id was already recorded: nothing was done.
+    Duplicate,
+}
+
+/// The answer of `apply_payment_event`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AppliedEvent {
+    pub duplicate: bool,
+    pub outcome: Outcome,
+    #[serde(default)]
+    pub reason: Option<ExceptionReason>,
+    /// The order's status after the event (when it named a known order).
+    #[serde(default)]
+    pub order_status: Option<String>,
+}
+
+/// The 200 answer to the provider.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookReceipt {
+    pub received: bool,
+    pub event_id: String,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ExceptionReason>,
+}
+
+/// Payment reads and writes.
+#[allow(async_fn_in_trait)] // single-threaded wasm: no Send bound wanted
+pub trait PaymentStore {
+    /// The order `order_id`, read with service rights; `None` if it does not exist.
+    async fn order_for_payment(&self, order_id: i64) -> Result<Option<PaymentOrder>>;
+    /// Record the event and apply its decision in one transaction (see the module docs).
+    async fn apply_payment_event(&self, record: &PaymentEventRecord<'_>) -> Result<AppliedEvent>;
+}
+
+/// A Stripe verifier from `STRIPE_WEBHOOK_SECRET`. Several secrets may be given separated by
+/// commas while a secret is rolled. Unset or invalid is a 500 whose log names the variable,
+/// never its value.
+pub fn stripe_verifier(secrets: Option<&str>) -> Result<Verifier> {
+    let secrets: Vec<&str> = secrets
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if secrets.is_empty() {
+        return Err(Error::Internal("STRIPE_WEBHOOK_SECRET is not set".into()));
+    }
+    Verifier::new(Scheme::Stripe, &secrets)
+        .map_err(|_| Error::Internal("STRIPE_WEBHOOK_SECRET is invalid".into()))
+}
+
+/// A rejected signature as an HTTP error: 413 over the cap, 400 otherwise. Messages name
+/// headers and limits only (see [`WebhookError`]).
+fn rejection(e: WebhookError) -> Error {
+    match e {
+        WebhookError::BodyTooLarge { limit } => Error::PayloadTooLarge { limit },
+        WebhookError::InvalidSecret => Error::Internal("webhook secret is invalid".into()),
+        other => Error::bad_request(other.code(), format!("invalid webhook signature: {other}")),
+    }
+}
+
+fn check_event_field(name: &str, value: &str) -> Result<()> {
+    if value.is_empty()
+        || value.len() > MAX_EVENT_FIELD_LEN
+        || !value.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(Error::bad_request(
+            "invalid_event",
+            format!("event {name} must be 1 to {MAX_EVENT_FIELD_LEN} printable ASCII characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// The `payment-webhook` endpoint: verify, parse, decide, record. `now_unix` is the current
+/// time in Unix seconds (the wasm boundary reads the clock).
+pub async fn handle_payment_webhook<S: PaymentStore>(
+    store: &S,
+    verifier: &Verifier,
+    req: &Request,
+    now_unix: i64,
+) -> Result<Response> {
+    let receipt = receive(store, verifier, req, now_unix).await?;
+    Ok(http::json(200, &receipt))
+}
+
+async fn receive<S: PaymentStore>(
+    store: &S,
+    verifier: &Verifier,
+    req: &Request,
+    now_unix: i64,
+) -> Result<WebhookReceipt> {
+    http::require_method(req, ::http::Method::POST, "POST")?;
+    verifier
+        .verify(req.headers(), req.body(), now_unix)
+        .map_err(rejection)?;
+    let event: StripeEvent = http::parse_json(req.body())?;
+    check_event_field("id", &event.id)?;
+    check_event_field("type", &event.event_type)?;
+
+    let payment = PaymentEvent::of(&event);
+    let order = match payment.order_id() {
+        Some(id) => store.order_for_payment(id).await?,
+        None => None,
+    };
+    let decision = decide(&payment, order.as_ref());
+    let record = PaymentEventRecord {
+        provider: PROVIDER,
+        event_id: &event.id,
+        event_type: &event.event_type,
+        object_id: payment.object().and_then(|o| o.id.as_deref()),
+        decision: &decision,
+    };
+    let applied = store.apply_payment_event(&record).await?;
+    if applied.outcome == Outcome::Exception {
+        http::log_info(&format!(
+            "payment-webhook: event {} ({}) recorded as a payment exception: {} (order {:?})",
+            event.id,
+            event.event_type,
+            applied.reason.map_or("unknown", ExceptionReason::as_str),
+            decision.order_id,
+        ));
+    }
+    Ok(WebhookReceipt {
+        received: true,
+        event_id: event.id,
+        outcome: applied.outcome,
+        reason: applied.reason,
+    })
+}
+
+#[cfg(target_arch = "wasm32")]
+impl PaymentStore for edge_platform::rest::PostgrestStore {
+    async fn order_for_payment(&self, order_id: i64) -> Result<Option<PaymentOrder>> {
+        let snap: Option<crate::store::OrderSnapshot> = self
+            .rpc_service("order_for_processing", &json!({ "order_id": order_id }))
+            .await?;
+        let Some(head) = snap.map(|s| s.order) else {
+            return Ok(None);
+        };
+        let status = OrderStatus::parse(&head.status).ok_or_else(|| {
+            Error::Internal(format!(
+                "order {} has unknown status {}",
+                head.id, head.status
+            ))
+        })?;
+        Ok(Some(PaymentOrder {
+            id: head.id,
+            status,
+            currency: head.currency,
+            total_amount: head.total_amount,
+        }))
+    }
+
+    async fn apply_payment_event(&self, record: &PaymentEventRecord<'_>) -> Result<AppliedEvent> {
+        self.rpc_service("apply_payment_event", &record.params())
+            .await
+    }
+}
+
+/// The whole endpoint over PostgREST: what the `payment-webhook` export runs. The clock is read
+/// here, at the boundary.
+#[cfg(target_arch = "wasm32")]
+pub async fn serve_payment_webhook(
+    req: Request,
+    ctx: edge_platform::edge::Ctx,
+) -> Result<Response> {
+    let verifier = stripe_verifier(ctx.env().get("STRIPE_WEBHOOK_SECRET"))?;
+    let store = ctx.store()?;
+    handle_payment_webhook(&store, &verifier, &req, ctx.now_unix()).await
+}

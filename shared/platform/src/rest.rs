@@ -1,0 +1,116 @@
+//! The one PostgREST client of every store, with `postgrest-rs`: the keys, the caller, one
+//! `rpc` call and its error mapping. The stores' traits live next to the flows that use them
+//! (`edge_orders::store`, `edge_outbox`), each implemented for [`PostgrestStore`] there.
+//!
+//! Reads forward a user's JWT (with the publishable or anon key as `apikey`), so the database
+//! decides what the user may see (RLS and the RPC's own check). Everything else uses the service
+//! key ([`RestKeys`]): the secret key as `apikey` alone when the env has one (the gateway turns
+//! it into the service_role for the REST server), the legacy service_role JWT otherwise. Writes
+//! go only through RPCs granted to service_role alone, which check the expected state before
+//! applying anything.
+
+use postgrest::Postgrest;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::auth::{Caller, RestKeys, ServiceKey};
+use crate::{Error, Result};
+
+/// The database API of a Supabase project.
+pub struct PostgrestStore {
+    /// Service calls: the service key's headers are on every request.
+    service: Postgrest,
+    /// Calls for a user: `apikey` is the publishable (or anon) key, the bearer the user's JWT.
+    public: Option<Postgrest>,
+}
+
+impl PostgrestStore {
+    /// From the function env: `SUPABASE_URL` and the keys of [`RestKeys::from_env`].
+    pub fn from_env(env: &crate::edge::Env) -> Result<Self> {
+        let url = env.require("SUPABASE_URL")?;
+        Ok(Self::new(url, &RestKeys::from_env(|name| env.get(name))?))
+    }
+
+    /// A store talking to `{url}/rest/v1` with `keys`.
+    pub fn new(url: &str, keys: &RestKeys) -> Self {
+        let base = format!("{}/rest/v1", url.trim_end_matches('/'));
+        let service = match &keys.service {
+            ServiceKey::Secret(key) => Postgrest::new(&base).insert_header("apikey", key),
+            ServiceKey::LegacyJwt(jwt) => Postgrest::new(&base)
+                .insert_header("apikey", jwt)
+                .insert_header("Authorization", format!("Bearer {jwt}")),
+        };
+        let public = keys
+            .public
+            .as_ref()
+            .map(|key| Postgrest::new(&base).insert_header("apikey", key));
+        Self { service, public }
+    }
+
+    /// Call an RPC as `caller` and decode its JSON answer: a user's JWT is forwarded with the
+    /// publishable key, the public caller sends that key alone, the service role its key.
+    ///
+    /// Null-valued parameters are left out, so the SQL default (null) applies: postrust passes
+    /// a JSON `null` argument as an empty string, which fails for `uuid` and numeric types.
+    pub async fn rpc<T: DeserializeOwned>(
+        &self,
+        function: &str,
+        params: &Value,
+        caller: &Caller,
+    ) -> Result<T> {
+        let params = match params {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+        let builder = match (caller, &self.public) {
+            (Caller::User(user), Some(public)) => {
+                public.rpc(function, params.to_string()).auth(&user.token)
+            }
+            (Caller::Public, Some(public)) => public.rpc(function, params.to_string()),
+            (Caller::User(_) | Caller::Public, None) => {
+                return Err(Error::Internal(
+                    "neither SUPABASE_PUBLISHABLE_KEYS nor SUPABASE_ANON_KEY is set".into(),
+                ))
+            }
+            (Caller::ServiceRole, _) => self.service.rpc(function, params.to_string()),
+        };
+        let resp = builder
+            .execute()
+            .await
+            .map_err(|e| Error::Unavailable(format!("rpc {function}: {e}")))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| Error::Unavailable(format!("rpc {function} body: {e}")))?;
+        if !(200..300).contains(&status) {
+            return Err(Error::Upstream(format!(
+                "rpc {function} answered {status}: {text}"
+            )));
+        }
+        let text = if text.trim().is_empty() {
+            "null"
+        } else {
+            text.as_str()
+        }; // void RPCs: 204
+        serde_json::from_str(text).map_err(|e| {
+            Error::Upstream(format!(
+                "rpc {function} returned unexpected JSON ({e}): {text}"
+            ))
+        })
+    }
+
+    /// Call an RPC with the service key.
+    pub async fn rpc_service<T: DeserializeOwned>(
+        &self,
+        function: &str,
+        params: &Value,
+    ) -> Result<T> {
+        self.rpc(function, params, &Caller::ServiceRole).await
+    }
+}
