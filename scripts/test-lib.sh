@@ -11,9 +11,15 @@
 #     MIN  the least number of tests the suite must report ("-" for none)
 #   Kinds:
 #     check  a lint/format step or any command judged by its exit code; counts as one test
-#     cargo  `cargo test` (libtest): every test binary must print its `test result:` line, with
-#            as many tests as its `running N tests` line announced
-#     deno   `deno test`: the final `ok | N passed | M failed ...` / `FAILED | ...` summary line
+#     cargojson  scripts/cargo-test-json.sh: libtest's own JSON events. The announced number of
+#            binaries must each open a suite (`"event": "started"`, `test_count`) and close it
+#            (`"event": "ok"|"failed"` with its counts), and the per-test events must agree
+#     cargo  `cargo test` text (doc tests: rustdoc has no machine-readable output on stable):
+#            every test binary must print its `test result:` line, with as many tests as its
+#            `running N tests` line announced
+#     deno   `deno test --junit-path=<log without .log>.xml`: the JUnit report Deno writes once
+#            the run ends. Counts are its <testcase> elements (tests and their steps); the root's
+#            `tests` and `failures` attributes must agree with them
 #
 #   suite NAME KIND MIN TIMEOUT COMMAND...   runs COMMAND under `timeout`, tees its output to
 #     $TEST_LOGS/test-<name>.log and stdout, judges it and records the result for
@@ -95,6 +101,12 @@ judge_cargo() { # rc log min
     }' "$log")"
   local binaries results passed failed ignored bad
   read -r binaries results passed failed ignored bad <<<"$parsed"
+  libtest_verdict "$rc" "$note" "$min" "$binaries" "$passed" "$failed" "$ignored" "$bad"
+}
+
+# The verdict line of a libtest suite from its parsed counts (judge_cargo, judge_cargojson).
+libtest_verdict() { # rc note min binaries passed failed ignored problem-or-dash
+  local rc="$1" note="$2" min="$3" binaries="$4" passed="$5" failed="$6" ignored="$7" bad="$8"
   [ "$bad" = "-" ] && bad=""
   local why=()
   [ -n "$note" ] && why+=("$note")
@@ -115,46 +127,102 @@ judge_cargo() { # rc log min
   return 1
 }
 
-# The last line that is a whole Deno summary line, e.g.
-#   ok | 12 passed (3 steps) | 0 failed | 1 ignored (1s)
-#   FAILED | 11 passed | 1 failed (2m 3s)
-deno_summary_re='^(ok|FAILED) \| ([0-9]+) passed( \([0-9]+ steps?\))? \| ([0-9]+) failed( \([0-9]+ steps?\))?( \| ([0-9]+) ignored( \([0-9]+ steps?\))?)?( \| ([0-9]+) measured)?( \| ([0-9]+) filtered out)? \([^()]+\)$'
-
-judge_deno() { # rc log min
-  local rc="$1" log="$2" min="$3" note line
+# Sums libtest's JSON events (scripts/cargo-test-json.sh). Strict: a binary that was killed
+# leaves a suite without its closing event, and each suite's counts must match its test events.
+judge_cargojson() { # rc log min
+  local rc="$1" log="$2" min="$3" parsed note
   note="$(rc_note "$rc")"
   [ -f "$log" ] || { echo "fail 0 0 no log"; return 1; }
-  line="$(grep -E "$deno_summary_re" "$log" | tail -n 1)"
-  local why=() passed=0 failed=0 word="" ignored=0 filtered=0
-  if [[ "$line" =~ $deno_summary_re ]]; then
-    word="${BASH_REMATCH[1]}"
-    passed="${BASH_REMATCH[2]}"
-    failed="${BASH_REMATCH[4]}"
-    ignored="${BASH_REMATCH[7]:-0}"
-    filtered="${BASH_REMATCH[12]:-0}"
-  fi
+  parsed="$(awk '
+    function problem(msg) { if (bad == "") bad = msg }
+    function num(key,   m) {
+      if (match($0, "\"" key "\": *[0-9]+")) { m = substr($0, RSTART, RLENGTH); sub(/.*: */, "", m); return m + 0 }
+      problem("no " key " in: " $0); return 0
+    }
+    /^cargo-test-json: [0-9]+ test binaries$/ { announced_bins = $2 + 0; saw_header = 1; next }
+    /^\{ *"type": *"suite", *"event": *"started"/ {
+      if (open) problem("a test binary ended without its result (killed?)")
+      open = 1; started++; count = num("test_count"); ok = 0; fl = 0; ig = 0; next
+    }
+    /^\{ *"type": *"test",.*"event": *"(ok|failed|ignored)"/ {
+      if (!open) { problem("a test event outside a suite"); next }
+      if ($0 ~ /"event": *"ok"/) ok++; else if ($0 ~ /"event": *"failed"/) fl++; else ig++
+      next
+    }
+    /^\{ *"type": *"suite", *"event": *"(ok|failed)"/ {
+      if (!open) { problem("a suite result without its start"); next }
+      p = num("passed"); f = num("failed"); i = num("ignored"); m = num("measured"); fo = num("filtered_out")
+      if (p + f + i + m != count) problem(count " tests announced, " (p + f + i + m) " reported")
+      if (p != ok || f != fl || i != ig) problem("suite counts disagree with its test events")
+      if (($0 ~ /"event": *"ok"/) != (f == 0)) problem("suite event and failure count disagree")
+      if (fo != 0) problem(fo " filtered out")
+      passed += p; failed += f; ignored += i; results++; open = 0; next
+    }
+    END {
+      if (open) problem("the last test binary ended without its result (killed?)")
+      if (!saw_header) problem("no \"cargo-test-json: N test binaries\" line (did not build?)")
+      else if (results != announced_bins) problem(announced_bins " binaries announced, " results " reported")
+      if (bad == "") bad = "-"
+      printf "%d %d %d %d %d %s\n", announced_bins, results, passed, failed, ignored, bad
+    }' "$log")"
+  local announced results passed failed ignored bad
+  read -r announced results passed failed ignored bad <<<"$parsed"
+  libtest_verdict "$rc" "$note" "$min" "$results" "$passed" "$failed" "$ignored" "$bad"
+}
+
+# The JUnit report of a Deno suite whose log is LOG: LOG with .log replaced by .xml.
+junit_path() { echo "${1%.log}.xml"; }
+
+# Judges a `deno test` run by its exit code and the JUnit report it wrote (junit_path LOG).
+# Deno writes the report when the run ends: a run that did not start, did not compile or was
+# killed has none, or a stale one from an earlier run, which is why the suite deletes it first.
+judge_deno() { # rc log min
+  local rc="$1" log="$2" min="$3" note xml parsed
+  note="$(rc_note "$rc")"
+  xml="$(junit_path "$log")"
+  local why=() cases=0 failures=0 skipped=0 attr_tests=-1 attr_failures=-1 attr_errors=0
   [ -n "$note" ] && why+=("$note")
-  if [ -z "$line" ]; then
-    why+=("no Deno summary line (did not start, did not compile, or was killed)")
+  if [ ! -s "$xml" ]; then
+    why+=("no JUnit report (did not start, did not compile, or was killed)")
   else
-    [ "$failed" != 0 ] && why+=("$failed failed")
-    [ "$word" = FAILED ] && [ "$failed" = 0 ] && why+=("summary says FAILED")
-    if [ "$rc" != 0 ] && [ -z "$note" ] && [ "$failed" = 0 ]; then
-      why+=("exit $rc although the summary says 0 failed (only: true, an uncaught error, or a load error)")
+    parsed="$(awk '
+      /<testsuites[ >]/ && !root {
+        root = 1
+        if (match($0, / tests="[0-9]+"/)) t = substr($0, RSTART + 8, RLENGTH - 9) + 0; else t = -1
+        if (match($0, / failures="[0-9]+"/)) f = substr($0, RSTART + 11, RLENGTH - 12) + 0; else f = -1
+        if (match($0, / errors="[0-9]+"/)) e = substr($0, RSTART + 9, RLENGTH - 10) + 0; else e = 0
+      }
+      /<testcase[ >]/ { cases++ }
+      /<failure[ >\/]/ { failures++ }
+      /<error[ >\/]/ { failures++ }
+      /<skipped[ >\/]/ { skipped++ }
+      END { printf "%d %d %d %d %d %d\n", cases, failures, skipped, (root ? t : -1), (root ? f : -1), e }
+    ' "$xml")"
+    read -r cases failures skipped attr_tests attr_failures attr_errors <<<"$parsed"
+    if [ "$attr_tests" = -1 ]; then
+      why+=("the JUnit report has no <testsuites tests=...> root")
+    else
+      [ "$attr_tests" != "$cases" ] && why+=("the report says $attr_tests tests but lists $cases")
+      [ "$attr_failures" != "$failures" ] && [ "$attr_errors" = 0 ] &&
+        why+=("the report says $attr_failures failures but lists $failures")
     fi
-    [ "$filtered" != 0 ] && why+=("$filtered filtered out (only: true or a filter)")
+    [ "$failures" != 0 ] && why+=("$failures failed")
+    if [ "$rc" != 0 ] && [ -z "$note" ] && [ "$failures" = 0 ]; then
+      why+=("exit $rc although the report lists no failure (only: true, an uncaught error, or a load error)")
+    fi
   fi
-  if [ "$rc" = 0 ] && [ "$word" = FAILED ]; then why+=("exit 0 with a FAILED summary"); fi
-  if [ -n "$line" ] && [ "$min" != "-" ] && [ "$passed" -lt "$min" ]; then
+  local passed=$((cases - failures - skipped))
+  [ "$passed" -lt 0 ] && passed=0
+  if [ -s "$xml" ] && [ "$min" != "-" ] && [ "$passed" -lt "$min" ]; then
     why+=("$passed passed, fewer than the minimum $min (the suite shrank? update the minimum if intended)")
   fi
   local info=""
-  [ "$ignored" != 0 ] && info=" ($ignored ignored)"
+  [ "$skipped" != 0 ] && info=" ($skipped ignored)"
   if [ ${#why[@]} = 0 ]; then
-    echo "pass $passed $failed${info}"
+    echo "pass $passed $failures${info}"
     return 0
   fi
-  echo "fail $passed $failed $(join_notes "${why[@]}")$info"
+  echo "fail $passed $failures $(join_notes "${why[@]}")$info"
   return 1
 }
 
@@ -209,6 +277,12 @@ suite() { # name kind min timeout command...
   local log
   log="$TEST_LOGS/test-$(slug "$name").log"
   echo "== $name"
+  # A Deno suite names its JUnit report @JUNIT@ (see judge_deno); a stale one never counts.
+  local xml arg args=()
+  xml="$(junit_path "$log")"
+  rm -f "$xml"
+  for arg in "$@"; do args+=("${arg//@JUNIT@/$xml}"); done
+  set -- "${args[@]}"
   run_logged "$log" "$limit" "$@"
   local verdict passed failed note
   read -r verdict passed failed note < <("judge_$kind" "$RUN_RC" "$log" "$min")
@@ -251,10 +325,10 @@ skipped() { # name why: reported, not counted
 print_summary() {
   local row name kind verdict passed failed min secs note failures=()
   echo
-  printf '%-44s %-6s %-7s %6s %6s %6s %6s  %s\n' suite kind result passed failed min secs note
+  printf '%-44s %-9s %-7s %6s %6s %6s %6s  %s\n' suite kind result passed failed min secs note
   for row in "${SUITE_ROWS[@]}"; do
     IFS='|' read -r name kind verdict passed failed min secs note <<<"$row"
-    printf '%-44s %-6s %-7s %6s %6s %6s %6s  %s\n' "${name:0:44}" "$kind" "$verdict" "$passed" "$failed" "$min" \
+    printf '%-44s %-9s %-7s %6s %6s %6s %6s  %s\n' "${name:0:44}" "$kind" "$verdict" "$passed" "$failed" "$min" \
       "$secs" "$note"
     [ "$verdict" = fail ] && failures+=("$name")
   done

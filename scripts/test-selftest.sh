@@ -41,96 +41,143 @@ log() { # name: stdin -> $WORK/name.log, prints the path
   echo "$WORK/$1.log"
 }
 
-# --- Deno -------------------------------------------------------------------------------------------
+# --- Deno (JUnit reports) ------------------------------------------------------------------------
 
-deno_pass="$(log deno-pass <<'EOF'
-Check tests/unit/a.test.ts
-running 3 tests from ./tests/unit/a.test.ts
-a ... ok (256µs)
-b ...
-  s1 ... ok (0ms)
-  s2 ... ok (0ms)
-b ... ok (656µs)
-c ... ignored (0ms)
-running 1 test from ./tests/unit/b.test.ts
-d ... ok (1ms)
-
-ok | 3 passed (2 steps) | 0 failed | 1 ignored (1m 8s)
-
+xml() { # name: stdin -> $WORK/name.xml (the report next to $WORK/name.log)
+  cat >"$WORK/$1.xml"
+}
+: >"$WORK/deno.log"
+xml deno <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="deno test" tests="5" failures="0" errors="0" time="0.015">
+    <testsuite name="./a.test.ts" tests="5" disabled="1" errors="0" failures="0">
+        <testcase name="a" classname="./a.test.ts" time="0.001" line="1" col="6">
+        </testcase>
+        <testcase name="prints &lt;failure/&gt; and failures=&quot;3&quot; in its name" classname="./a.test.ts" time="0.002" line="2" col="6">
+        </testcase>
+        <testcase name="c" classname="./a.test.ts" time="0.000" line="3" col="6">
+            <skipped/>
+        </testcase>
+        <testcase name="b &gt; s1" classname="./a.test.ts" time="0.000" line="2" col="41">
+        </testcase>
+        <testcase name="b &gt; s2" classname="./a.test.ts" time="0.000" line="2" col="71">
+        </testcase>
+    </testsuite>
+</testsuites>
 EOF
-)"
-expect "deno: a normal pass" deno 0 "$deno_pass" 3 pass 3 0
-expect "deno: a pass with fewer tests than the minimum" deno 0 "$deno_pass" 4 fail 3 0 "fewer than the minimum 4"
-expect "deno: a full pass summary but exit 1" deno 1 "$deno_pass" 3 fail 3 0 "exit 1 although"
-expect "deno: a full pass summary, then the timeout fired" deno 124 "$deno_pass" 3 fail 3 0 "timed out"
+expect "deno: a normal pass (steps count, the skipped one does not)" deno 0 "$WORK/deno.log" 4 pass 4 0
+expect "deno: a pass with fewer tests than the minimum" deno 0 "$WORK/deno.log" 5 fail 4 0 "fewer than the minimum 5"
+expect "deno: a full passing report but exit 1 (only: true)" deno 1 "$WORK/deno.log" 4 fail 4 0 "exit 1 although"
+expect "deno: a full passing report, then the timeout fired" deno 124 "$WORK/deno.log" 4 fail 4 0 "timed out"
 
-deno_only="$(log deno-only <<'EOF'
-running 1 test from ./only_test.ts
-a ... ok (275µs)
-
-ok | 1 passed | 0 failed | 1 filtered out (6ms)
-
-error: Test failed because the "only" option was used
+: >"$WORK/deno-fail.log"
+xml deno-fail <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="deno test" tests="2" failures="1" errors="0" time="0.015">
+    <testsuite name="./f.test.ts" tests="2" disabled="0" errors="0" failures="1">
+        <testcase name="a" classname="./f.test.ts" time="0.001" line="1" col="6">
+        </testcase>
+        <testcase name="b" classname="./f.test.ts" time="0.001" line="2" col="6">
+            <failure message="Uncaught Error: x">Error: x
+    at file:///f.test.ts:2:33</failure>
+        </testcase>
+    </testsuite>
+</testsuites>
 EOF
-)"
-expect "deno: exit 1 with \"0 failed\" (only: true)" deno 1 "$deno_only" 1 fail 1 0 "exit 1 although"
-expect "deno: \"filtered out\" fails even with exit 0" deno 0 "$deno_only" 1 fail 1 0 "filtered out"
+expect "deno: a normal failure" deno 1 "$WORK/deno-fail.log" 1 fail 1 1 "1 failed"
+expect "deno: a failure in the report with exit 0 still fails" deno 0 "$WORK/deno-fail.log" 1 fail 1 1 "1 failed"
 
-deno_fail="$(log deno-fail <<'EOF'
-running 2 tests from ./fail_test.ts
-a ... ok (238µs)
-b ... FAILED (416µs)
-
- ERRORS 
-
-b => ./fail_test.ts:2:6
-error: Error: boom
-
- FAILURES 
-
-b => ./fail_test.ts:2:6
-
-FAILED | 1 passed | 1 failed (6ms)
-
-error: Test failed
+: >"$WORK/deno-lying.log"
+xml deno-lying <<'EOF'
+<testsuites name="deno test" tests="9" failures="0" errors="0" time="0.015">
+    <testsuite name="./l.test.ts" tests="2" disabled="0" errors="0" failures="0">
+        <testcase name="a" classname="./l.test.ts" time="0.001" line="1" col="6">
+        </testcase>
+        <testcase name="b" classname="./l.test.ts" time="0.001" line="2" col="6">
+        </testcase>
+    </testsuite>
+</testsuites>
 EOF
-)"
-expect "deno: a normal failure" deno 1 "$deno_fail" 1 fail 1 1 "1 failed"
-expect "deno: a failure summary with exit 0 still fails" deno 0 "$deno_fail" 1 fail 1 1 "1 failed"
+expect "deno: a report whose root disagrees with its test cases" deno 0 "$WORK/deno-lying.log" 1 fail 2 0 "says 9 tests but lists 2"
 
 deno_load="$(log deno-load <<'EOF'
 Check tests/e2e/x.test.ts
 error: TS2304 [ERROR]: Cannot find name 'x'.
-EOF
-)"
-expect "deno: did not compile (no summary)" deno 1 "$deno_load" 1 fail 0 0 "no Deno summary line"
-expect "deno: no summary at all, exit 0" deno 0 "$deno_load" - fail 0 0 "no Deno summary line"
-
-deno_stray="$(log deno-stray <<'EOF'
-running 2 tests from ./tests/e2e/a.test.ts
-prints a report ...
-------- output -------
-retry 1 failed, retry 2 ok: 1 failed
-FAILED | 0 passed | 3 failed (1ms)
------ output end -----
-prints a report ... ok (3ms)
-other ... ok (1ms)
-
-ok | 2 passed | 0 failed (1s)
-
-EOF
-)"
-expect "deno: stray \"1 failed\" text inside a passing log" deno 0 "$deno_stray" 2 pass 2 0
-
-deno_killed="$(log deno-killed <<'EOF'
-running 40 tests from ./tests/e2e/orders.test.ts
-first ... ok (3ms)
 ok | 40 passed | 0 failed (1ms)
-second ...
 EOF
 )"
-expect "deno: killed mid-way after printing a fake summary" deno 137 "$deno_killed" 1 fail 40 0 "killed by signal 9"
-expect "deno: timed out mid-way, no summary" deno 124 "$WORK/deno-load.log" 1 fail 0 0 "timed out"
+expect "deno: did not compile (no report), a fake summary in the log" deno 1 "$deno_load" 1 fail 0 0 "no JUnit report"
+expect "deno: no report at all, exit 0" deno 0 "$deno_load" - fail 0 0 "no JUnit report"
+expect "deno: killed mid-way (no report)" deno 137 "$deno_load" 1 fail 0 0 "killed by signal 9"
+expect "deno: timed out mid-way (no report)" deno 124 "$deno_load" 1 fail 0 0 "timed out"
+
+# --- cargo (libtest JSON events, scripts/cargo-test-json.sh) ----------------------------------------
+
+cargojson_pass="$(log cargojson-pass <<'EOF'
+cargo-test-json: 2 test binaries
+{ "type": "suite", "event": "started", "test_count": 2 }
+{ "type": "test", "event": "started", "name": "a" }
+{ "type": "test", "event": "started", "name": "b" }
+{ "type": "test", "name": "a", "event": "ok" }
+{ "type": "test", "name": "b", "event": "ok" }
+{ "type": "suite", "event": "ok", "passed": 2, "failed": 0, "ignored": 0, "measured": 0, "filtered_out": 0, "exec_time": 0.01 }
+{ "type": "suite", "event": "started", "test_count": 2 }
+{ "type": "test", "name": "c \"event\": \"failed\"", "event": "ok" }
+{ "type": "test", "name": "d", "event": "ignored" }
+{ "type": "suite", "event": "ok", "passed": 1, "failed": 0, "ignored": 1, "measured": 0, "filtered_out": 0, "exec_time": 0.01 }
+EOF
+)"
+expect "cargojson: a normal pass" cargojson 0 "$cargojson_pass" 3 pass 3 0
+expect "cargojson: fewer tests than the minimum" cargojson 0 "$cargojson_pass" 4 fail 3 0 "fewer than the minimum 4"
+expect "cargojson: a pass, then the timeout fired" cargojson 124 "$cargojson_pass" 3 fail 3 0 "timed out"
+
+cargojson_killed="$(log cargojson-killed <<'EOF'
+cargo-test-json: 2 test binaries
+{ "type": "suite", "event": "started", "test_count": 1 }
+{ "type": "test", "name": "a", "event": "ok" }
+{ "type": "suite", "event": "ok", "passed": 1, "failed": 0, "ignored": 0, "measured": 0, "filtered_out": 0, "exec_time": 0.01 }
+{ "type": "suite", "event": "started", "test_count": 5 }
+{ "type": "test", "name": "b", "event": "ok" }
+EOF
+)"
+expect "cargojson: the second binary was killed (exit 101)" cargojson 101 "$cargojson_killed" 1 fail 1 0 "ended without its result"
+expect "cargojson: the second binary was killed (exit 0)" cargojson 0 "$cargojson_killed" 1 fail 1 0 "ended without its result"
+
+cargojson_missing="$(log cargojson-missing <<'EOF'
+cargo-test-json: 3 test binaries
+{ "type": "suite", "event": "started", "test_count": 1 }
+{ "type": "test", "name": "a", "event": "ok" }
+{ "type": "suite", "event": "ok", "passed": 1, "failed": 0, "ignored": 0, "measured": 0, "filtered_out": 0, "exec_time": 0.01 }
+EOF
+)"
+expect "cargojson: fewer binaries reported than announced" cargojson 0 "$cargojson_missing" 1 fail 1 0 "3 binaries announced, 1 reported"
+
+cargojson_fail="$(log cargojson-fail <<'EOF'
+cargo-test-json: 1 test binaries
+{ "type": "suite", "event": "started", "test_count": 2 }
+{ "type": "test", "name": "a", "event": "ok" }
+{ "type": "test", "name": "b", "event": "failed", "stdout": "thread 'b' panicked\n{ \"type\": \"suite\", \"event\": \"ok\" }\n" }
+{ "type": "suite", "event": "failed", "passed": 1, "failed": 1, "ignored": 0, "measured": 0, "filtered_out": 0, "exec_time": 0.01 }
+EOF
+)"
+expect "cargojson: a normal failure" cargojson 101 "$cargojson_fail" 1 fail 1 1 "1 failed"
+
+cargojson_lying="$(log cargojson-lying <<'EOF'
+cargo-test-json: 1 test binaries
+{ "type": "suite", "event": "started", "test_count": 3 }
+{ "type": "test", "name": "a", "event": "ok" }
+{ "type": "test", "name": "b", "event": "ok" }
+{ "type": "suite", "event": "ok", "passed": 3, "failed": 0, "ignored": 0, "measured": 0, "filtered_out": 0, "exec_time": 0.01 }
+EOF
+)"
+expect "cargojson: suite counts that disagree with its test events" cargojson 0 "$cargojson_lying" 1 fail 3 0 "disagree with its test events"
+
+cargojson_build="$(log cargojson-build <<'EOF'
+error[E0425]: cannot find value `x` in this scope
+cargo-test-json: the test binaries did not build
+EOF
+)"
+expect "cargojson: did not build" cargojson 101 "$cargojson_build" 1 fail 0 0 "no test binary ran"
 
 # --- cargo ------------------------------------------------------------------------------------------
 
@@ -286,30 +333,35 @@ live() { # name want-verdict want-note: the last row recorded by suite/setup
   fi
 }
 
-fake_deno_only() {
-  printf 'a ... ok (1ms)\n\nok | 1 passed | 0 failed | 1 filtered out (6ms)\n\nerror: Test failed because the "only" option was used\n'
+fake_deno_only() { # junit-path: a passing report, exit 1 (what `only: true` does)
+  printf '<testsuites name="deno test" tests="1" failures="0" errors="0">\n<testcase name="a">\n</testcase>\n</testsuites>\n' >"$1"
+  printf 'error: Test failed because the "only" option was used\n'
   return 1
 }
+fake_deno_nothing() { :; } # writes no report (a stale one from an earlier run must not count)
 fake_cargo_pass() { cat "$1"; }
 
 suite "live: a command that outlives its timeout" check - 1s sleep 5 >/dev/null
 live "live: a command that outlives its timeout" fail "timed out"
-suite "live: deno-like, exit 1 with 0 failed" deno 1 10s fake_deno_only >/dev/null
+suite "live: deno-like, exit 1 with 0 failed" deno 1 10s fake_deno_only @JUNIT@ >/dev/null
 live "live: deno-like, exit 1 with 0 failed" fail "exit 1 although"
+cp "$WORK/deno.xml" "$WORK/test-live-a-stale-report.xml"
+suite "live: a stale report" deno 1 10s fake_deno_nothing @JUNIT@ >/dev/null
+live "live: a stale report is deleted before the run" fail "no JUnit report"
 suite "live: cargo-like pass through the pipe" cargo 3 10s fake_cargo_pass "$cargo_pass" >/dev/null
 live "live: cargo-like pass through the pipe" pass "3 binaries"
 setup "live: a failing setup step" 10s false >/dev/null
 live "live: a failing setup step" fail "exit 1"
 
 # The closing line and status: 3 (cargo) + 1 (the deno-like run) passed; the timeout, the
-# deno-like run and the setup step one failure each.
+# deno-like run, the stale report and the setup step one failure each.
 cases=$((cases + 1))
 closing="$(print_summary | tail -n 1)"
 if print_summary >/dev/null; then summary_rc=0; else summary_rc=1; fi
-if [ "$closing" = "4 passed, 3 failed" ] && [ "$summary_rc" = 1 ]; then
+if [ "$closing" = "4 passed, 4 failed" ] && [ "$summary_rc" = 1 ]; then
   printf 'ok     %-64s -> %s\n' "live: the closing line and status" "$closing (status $summary_rc)"
 else
-  printf 'WRONG  %-64s -> %s (status %s; expected "4 passed, 3 failed", status 1)\n' "live: the closing line and status" \
+  printf 'WRONG  %-64s -> %s (status %s; expected "4 passed, 4 failed", status 1)\n' "live: the closing line and status" \
     "$closing" "$summary_rc"
   wrong=$((wrong + 1))
 fi

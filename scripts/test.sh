@@ -15,13 +15,14 @@
 #     check      the fast loop (`make check`): selftest, cargo fmt --check, clippy (native),
 #                cargo test of the shared/ crates, deno fmt --check, deno lint. No stack, no wasm build.
 #
-# How a suite is judged (scripts/test-lib.sh): the runner's own exit code AND its parsed summary
-# (every cargo test binary's `test result:` line; Deno's final `ok | N passed | M failed` line),
-# each under a timeout, with at least the minimum number of tests below. A runner that exits
+# How a suite is judged (scripts/test-lib.sh): the runner's own exit code AND its own
+# machine-readable report (libtest's JSON events through scripts/cargo-test-json.sh; the JUnit
+# file Deno writes, named @JUNIT@ in the command; doc tests, which have none on stable, by
+# their strict `test result:` lines), each under a timeout, with at least the minimum number of tests below. A runner that exits
 # non-zero, is killed, times out, or reports fewer tests than its minimum fails the run.
 #
 # Adding a suite: one line in the group that needs it (or a new group below),
-#   suite <name> <cargo|deno|check> <minimum tests or -> <timeout> <command...>
+#   suite <name> <cargojson|cargo|deno|check> <minimum tests or -> <timeout> <command...>
 # and a MIN_* variable here for its current count. Setup that is not a test: setup <name>
 # <timeout> <command...>. See the "LEAD:" markers for the places kept for the next suites.
 set -uo pipefail
@@ -35,11 +36,15 @@ export NO_COLOR=1 CARGO_TERM_COLOR=never
 # The least number of tests each suite must report: the counts when these were last set. A
 # suite that silently shrinks (a file no longer picked up, tests skipped) fails. Raise them when
 # you add tests; lower them only on purpose, in the same commit that removes tests.
-MIN_CARGO_TEST=161        # cargo test --workspace (unit, property and doc tests)
-MIN_CARGO_TEST_SHARED=156 # cargo test of the four shared/ crates (the fast loop)
+# Deno counts are JUnit <testcase> elements: tests and their steps.
+MIN_CARGO_TEST=157        # cargo test --workspace: unit and property tests (libtest JSON)
+MIN_CARGO_DOC=4           # cargo test --workspace --doc
+MIN_CARGO_TEST_SHARED=152 # the four shared/ crates (the fast loop), without doc tests
 MIN_DENO_UNIT=30          # tests/unit
-MIN_E2E=84                # tests/e2e (one legacy-key test fewer with FUNCTION_KEYS=new)
-MIN_BROWSER=3             # tests/browser (headless Chromium; 2 with FUNCTION_KEYS=new)
+MIN_E2E=84                # tests/e2e
+MIN_E2E_NEW=83            # tests/e2e with FUNCTION_KEYS=new (one legacy-key test fewer)
+MIN_BROWSER=3             # tests/browser (headless Chromium)
+MIN_BROWSER_NEW=2         # tests/browser with FUNCTION_KEYS=new
 MIN_SQL=41                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
 
 run_selftest() {
@@ -57,20 +62,21 @@ run_lint() {
 
 run_unit() {
   # --no-fail-fast: every binary runs and reports, so the counts are complete.
-  suite cargo-test cargo "$MIN_CARGO_TEST" 15m cargo test --workspace --no-fail-fast
+  suite cargo-test cargojson "$MIN_CARGO_TEST" 15m scripts/cargo-test-json.sh --workspace
+  suite cargo-doctest cargo "$MIN_CARGO_DOC" 10m cargo test --workspace --doc --no-fail-fast
 }
 
 run_deno_unit() {
   suite deno-unit deno "$MIN_DENO_UNIT" 5m \
-    "$DENO" test --allow-read --allow-env --allow-write=/tmp --allow-net=127.0.0.1 tests/unit/
+    "$DENO" test --junit-path=@JUNIT@ --allow-read --allow-env --allow-write=/tmp --allow-net=127.0.0.1 tests/unit/
   # LEAD: the bundle test goes here (or in its own group), e.g.
-  #   suite bundle deno "$MIN_BUNDLE" 10m "$DENO" test --allow-all tests/bundle/
+  #   suite bundle deno "$MIN_BUNDLE" 10m "$DENO" test --junit-path=@JUNIT@ --allow-all tests/bundle/
 }
 
 # tests/sql needs the database only (each file builds and drops its own scratch database).
 run_sql() {
   setup "database" 5m scripts/db.sh start || { not_run sql deno "$MIN_SQL" "the database did not start"; return; }
-  suite sql deno "$MIN_SQL" 10m "$DENO" test --allow-all tests/sql/
+  suite sql deno "$MIN_SQL" 10m "$DENO" test --junit-path=@JUNIT@ --allow-all tests/sql/
   # Deleting each rule the SQL enforces (order_changed, per-order claims, the payment recheck,
   # the product lock order, the in-flight check) must turn tests/sql red.
   suite "SQL mutations each caught by tests/sql" check - 10m tests/sql/mutations.sh
@@ -118,13 +124,13 @@ run_e2e() {
   else
     skipped "README curl" "the seeded order is already ${seeded:-unreadable} (make reset to rebuild)"
   fi
-  suite e2e deno "$MIN_E2E" 15m "$DENO" test --allow-all tests/e2e/
-  suite browser deno "$MIN_BROWSER" 5m "$DENO" test --allow-all tests/browser/
+  suite e2e deno "$MIN_E2E" 15m "$DENO" test --junit-path=@JUNIT@ --allow-all tests/e2e/
+  suite browser deno "$MIN_BROWSER" 5m "$DENO" test --junit-path=@JUNIT@ --allow-all tests/browser/
   # The same suite with the new keys only: functions get SUPABASE_PUBLISHABLE_KEYS /
   # SUPABASE_SECRET_KEYS / SUPABASE_JWKS and no legacy key; users get ES256 tokens.
   if setup "functions with the new keys only (FUNCTION_KEYS=new)" 10m env FUNCTION_KEYS=new scripts/stack.sh restart-functions; then
-    suite e2e-new-keys deno "$((MIN_E2E - 1))" 15m env FUNCTION_KEYS=new "$DENO" test --allow-all tests/e2e/
-    suite browser-new-keys deno "$((MIN_BROWSER - 1))" 5m env FUNCTION_KEYS=new "$DENO" test --allow-all tests/browser/
+    suite e2e-new-keys deno "$MIN_E2E_NEW" 15m env FUNCTION_KEYS=new "$DENO" test --junit-path=@JUNIT@ --allow-all tests/e2e/
+    suite browser-new-keys deno "$MIN_BROWSER_NEW" 5m env FUNCTION_KEYS=new "$DENO" test --junit-path=@JUNIT@ --allow-all tests/browser/
   else
     not_run e2e-new-keys deno "$MIN_E2E" "the functions did not restart with the new keys"
   fi
@@ -139,7 +145,8 @@ run_check() {
   run_selftest
   suite "cargo fmt" check - 10m cargo fmt --all -- --check
   suite "clippy (native)" check - 10m cargo clippy --workspace --all-targets --quiet -- -D warnings
-  suite cargo-test-shared cargo "$MIN_CARGO_TEST_SHARED" 10m cargo test -p edge-webhook -p edge-platform -p edge-orders -p edge-outbox --no-fail-fast
+  suite cargo-test-shared cargojson "$MIN_CARGO_TEST_SHARED" 10m \
+    scripts/cargo-test-json.sh -p edge-webhook -p edge-platform -p edge-orders -p edge-outbox
   suite "deno fmt" check - 10m "$DENO" fmt --check --quiet
   suite "deno lint" check - 10m "$DENO" lint --quiet
 }
