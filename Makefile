@@ -13,13 +13,14 @@ DENO := $(ROOT)/node_modules/.bin/deno
 export DENO_DIR := $(TOOLS)/deno
 export DENO_NO_UPDATE_CHECK := 1
 
-.PHONY: help tools build start stop reset status logs test check selftest lint unit deno-test e2e bench soak fuzz clean chromium smoke deploy jwt new-function
+.PHONY: help tools build start dev dev-check stop reset status logs test check selftest lint unit deno-test e2e bench soak fuzz clean chromium smoke deploy jwt new-function
 
 help:
 	@echo "make start   install tools, build the wasm, run the local stack (prints URLs and keys)"
 	@echo "make test    fmt, clippy (native + wasm32), unit tests, Deno tests, end-to-end tests"
 	@echo "make check   the fast loop: fmt, clippy (native), cargo test -p edge-shared, deno fmt/lint"
 	@echo "make lint | make unit | make deno-test | make e2e | make selftest   one part of make test"
+	@echo "make dev     make start, then rebuild and restart only the function(s) an edit affects"
 	@echo "make stop | make reset | make status | make bench | make soak | make fuzz | make build"
 	@echo "make logs [PART=postgres|rest|gateway|functions|scheduler|<function>]   follow the logs"
 	@echo "make new-function NAME=<name>   scaffold functions/<name> (crate, wrapper, config.toml table)"
@@ -63,6 +64,16 @@ build: tools
 # --- local stack --------------------------------------------------------------------------------
 start: build
 	scripts/stack.sh start
+
+# make start, then watch: an edit rebuilds (wasm-opt skipped) and restarts only the functions it
+# affects, the others keep running (scripts/dev.ts). Ctrl-C stops watching, not the stack.
+dev: build
+	scripts/dev.sh
+
+# Proves make dev: a real edit of one function's Rust is served within 20 s and only that
+# function's process changed (scripts/dev-check.sh; needs a running stack, ~1 minute).
+dev-check: build
+	scripts/dev-check.sh
 
 stop:
 	scripts/stack.sh stop

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local Supabase-compatible stack, without Docker: start | stop | status | reset |
-# restart <postgres|rest|gateway|scheduler> (one part only). status exits 1 when a part is
+# reload (restart the functions whose files changed) | restart <postgres|rest|gateway|scheduler>
+# (one part only). status exits 1 when a part is
 # down; reset leaves the stack running or stopped as it found it; a failed start stops what
 # it started.
 #   PostgreSQL 15 on 127.0.0.1:54322, postrust (PostgREST-compatible) behind
@@ -23,10 +24,13 @@ rest_stamp() {
     psql_db -At -c "select string_agg(version, ',' order by version) from supabase_migrations.schema_migrations" 2>/dev/null || echo "?"
   } | sha256sum | cut -c1-32
 }
+# The gateway's own stamp leaves out the functions' files: a running gateway reloads the
+# functions whose files changed on SIGHUP (see reload_functions), the others keep running. The
+# set of functions (folder names) is in it: a new or removed function restarts the gateway.
 gateway_stamp() {
-  { echo "gateway $API_PORT $REST_PORT $FUNCTION_KEYS $DB_URL"; own_code
-    cd "$ROOT" && find wasm-pkg supabase/functions bench/functions -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 -r sha256sum
-    sha256sum scripts/gateway.ts supabase/config.toml deno.json 2>/dev/null; sha256sum supabase/signing_keys.json 2>/dev/null || true
+  { echo "gateway $API_PORT $REST_PORT $FUNCTION_KEYS $DB_URL"; own_code; function_names
+    cd "$ROOT" && sha256sum scripts/gateway.ts supabase/config.toml deno.json 2>/dev/null
+    sha256sum supabase/signing_keys.json supabase/functions/.env 2>/dev/null || true
   } | sha256sum | cut -c1-32
 }
 scheduler_stamp() {
@@ -73,6 +77,48 @@ start_gateway() {
     sleep 0.1
   done
   die "functions did not become ready, see $LOGS/gateway.log and $LOGS/functions.log"
+}
+
+# The gateway's /health field "$1" (a number or true/false), empty when it does not answer.
+health_field() {
+  curl -s --max-time 2 "http://127.0.0.1:$API_PORT/health" 2>/dev/null | { grep -oE "\"$1\":(true|false|[0-9]+)" || true; } | head -1 | cut -d: -f2
+}
+
+# Restart the functions whose files changed (SIGHUP to the gateway; each replacement takes over
+# once it listens, the others keep their process) and wait until that is done. Prints the
+# functions restarted; fails naming those whose new process did not come up.
+reload_functions() {
+  alive gateway || die "the gateway is not running (make start)"
+  local before after pids_before pids_after i stale
+  before="$(health_field reloads)"
+  [ -n "$before" ] || die "the gateway does not answer /health (an older gateway? make stop && make start)"
+  pids_before="$(function_pids)"
+  kill -HUP "$(cat "$STACK/gateway.pid")"
+  for ((i = 0; i < 600; i++)); do
+    after="$(health_field reloads)"
+    if [ -n "$after" ] && [ "$after" -gt "$before" ] && [ "$(health_field reloading)" = false ]; then break; fi
+    sleep 0.1
+  done
+  [ "$(health_field reloading)" = false ] || die "functions still starting after 60 s, see $LOGS/functions.log"
+  pids_after="$(function_pids)"
+  RELOADED="$(LC_ALL=C comm -13 <(echo "$pids_before") <(echo "$pids_after") | cut -d' ' -f1 | paste -sd' ' -)"
+  stale="$(curl -s --max-time 2 "http://127.0.0.1:$API_PORT/health" | { grep -oE '"name":"[^"]+"[^}]*"stale":true' || true; } | sed -E 's/^"name":"([^"]+)".*/\1/' | paste -sd' ' -)"
+  [ -z "$stale" ] || die "the new code of: $stale did not start (the previous process keeps serving), see $LOGS/functions/<name>.log"
+  # A process that listened and then failed (an error after Deno.serve) is down: say so.
+  local name down=()
+  if [ -n "$RELOADED" ]; then
+    sleep 0.5
+    for name in $RELOADED; do
+      curl -s --max-time 2 "http://127.0.0.1:$API_PORT/health" | grep -qE "\"name\":\"$name\",\"ready\":true" || down+=("$name")
+    done
+  fi
+  [ ${#down[@]} -eq 0 ] || die "restarted but not running: ${down[*]}, see $LOGS/functions/<name>.log"
+}
+# "name pid" per function, sorted by name (from /health).
+function_pids() {
+  curl -s --max-time 2 "http://127.0.0.1:$API_PORT/health" 2>/dev/null |
+    { grep -oE '"name":"[^"]+","ready":(true|false),"port":[0-9]+,"pid":([0-9]+|null)' || true; } |
+    sed -E 's/^"name":"([^"]+)".*"pid":([0-9]+|null)$/\1 \2/' | LC_ALL=C sort
 }
 
 # The outbox scheduler (scripts/scheduler.ts): LISTENs for outbox inserts and calls
@@ -243,14 +289,16 @@ case "${1:-}" in
     # (function processes load the wasm at start), the scheduler with the gateway.
     kept=()
     if alive rest; then if current rest; then kept+=(rest); else stop_part rest; fi; fi
+    RELOADED=""
     if alive gateway; then
-      if current gateway; then kept+=(gateway); else stop_part scheduler; stop_part gateway; fi
+      if current gateway; then reload_functions; kept+=(gateway); else stop_part scheduler; stop_part gateway; fi
     fi
     if alive scheduler; then if current scheduler; then kept+=(scheduler); else stop_part scheduler; fi; fi
     start_rest
     start_gateway
     start_scheduler
     if [ ${#kept[@]} -gt 0 ]; then echo "Unchanged, left running: ${kept[*]}."; fi
+    if [ -n "$RELOADED" ]; then echo "Functions restarted with their new files: $RELOADED."; fi
     echo "Local stack is running."
     status
     trap - EXIT
@@ -261,6 +309,12 @@ case "${1:-}" in
     stop_part rest
     "$ROOT/scripts/db.sh" stop
     echo "Local stack stopped."
+    ;;
+  reload)
+    # Restart only the functions whose files changed (make dev runs this after a build).
+    RELOADED=""
+    reload_functions
+    echo "restarted: ${RELOADED:-none (no function files changed)}"
     ;;
   restart-functions)
     stop_part scheduler
@@ -324,5 +378,5 @@ case "${1:-}" in
       echo "Running again as before the reset: ${RAN[*]}."
     fi
     ;;
-  *) die "usage: $0 start|stop|status|logs [part]|reset|refresh|restart-functions|restart <part>" ;;
+  *) die "usage: $0 start|stop|status|logs [part]|reset|refresh|reload|restart-functions|restart <part>" ;;
 esac
