@@ -47,9 +47,11 @@ $(POSTRUST):
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js first"; exit 1; }
-	@# npm install, not npm ci: npm 11 records only this platform's optional deno binary in the
-	@# lock, and npm ci then refuses the lock. npm install still installs the locked versions.
-	npm install --no-audit --no-fund --loglevel=error
+	@# npm ci: exactly the lock, never rewritten (npm install may rewrite it). The lock holds
+	@# deno's binary for every platform (scripts/check-locks.sh, in make lint, keeps it so: npm 11
+	@# writes only the running platform's). A symlinked node_modules is a shared install: left alone.
+	@if [ -L node_modules ]; then echo "node_modules is a symlink (a shared install): not reinstalled"; \
+	else npm ci --no-audit --no-fund --loglevel=error; fi
 	@touch $@
 
 # Headless Chromium for the browser test (tests/browser): Debian's package, installed when
@@ -132,6 +134,8 @@ bench: build
 soak: build
 	scripts/soak.sh
 
+# cargo-fuzz (pinned in scripts/fuzz.sh) is installed into .tools/cargo the first time.
+# RUNS=<n> executions (1,000,000 by default).
 fuzz:
 	scripts/fuzz.sh
 

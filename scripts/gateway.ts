@@ -1,5 +1,5 @@
 // Local API gateway: what Kong + `supabase functions serve` give a Supabase project, without
-// Docker. Listens on API_PORT (54321):
+// Docker. Listens on API_PORT (scripts/lib.sh):
 //   /rest/v1/*           -> the PostgREST-compatible server (postrust) on REST_PORT, with the
 //                           caller's key turned into a JWT it understands (see restAuth)
 //   /functions/v1/<name> -> supabase/functions/<name>/index.ts, each in its own Deno process,

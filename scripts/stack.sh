@@ -4,8 +4,9 @@
 # (one part only). status exits 1 when a part is
 # down; reset leaves the stack running or stopped as it found it; a failed start stops what
 # it started.
-#   PostgreSQL 15 on 127.0.0.1:54322, postrust (PostgREST-compatible) behind
-#   http://127.0.0.1:54321/rest/v1, the functions behind http://127.0.0.1:54321/functions/v1.
+#   PostgreSQL 15 on 127.0.0.1:$PG_PORT, postrust (PostgREST-compatible) behind
+#   http://127.0.0.1:$API_PORT/rest/v1, the functions behind http://127.0.0.1:$API_PORT/functions/v1
+#   (ports: scripts/lib.sh).
 # Logs: .stack/logs/{postgres,rest,gateway,functions,scheduler,migrate}.log and
 # .stack/logs/functions/<name>.log; `logs [part]` follows them.
 set -euo pipefail
@@ -281,6 +282,9 @@ case "${1:-}" in
   start | refresh)
     # refresh = start on a running stack: after a build or new migrations.
     mkdir -p "$LOGS"
+    # The ports, for a later `deno test` or benchmark run without them in the environment
+    # (tests/stack_env.ts reads this file).
+    printf 'PG_PORT=%s\nAPI_PORT=%s\nREST_PORT=%s\n' "$PG_PORT" "$API_PORT" "$REST_PORT" >"$STACK/env"
     note_running
     trap undo_failed_start EXIT
     "$ROOT/scripts/db.sh" start

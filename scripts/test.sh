@@ -6,7 +6,8 @@
 #
 #   scripts/test.sh [group...]     default: selftest lint unit deno-test sql e2e (what `make test` runs)
 #     selftest   the counter's self-test on crafted logs (scripts/test-selftest.sh)
-#     lint       cargo fmt --check; clippy -D warnings (native and wasm32); deno fmt --check; deno lint
+#     lint       cargo fmt --check; clippy -D warnings (native and wasm32); deno fmt --check; deno lint;
+#                the lockfiles current (scripts/check-locks.sh)
 #     unit       cargo test --workspace
 #     deno-test  Deno tests of the wasm modules and wrappers (tests/unit; needs `make build`)
 #     sql        the SQL rules against PostgreSQL (tests/sql; starts the database if needed)
@@ -37,7 +38,7 @@ export NO_COLOR=1 CARGO_TERM_COLOR=never
 # you add tests; lower them only on purpose, in the same commit that removes tests.
 MIN_CARGO_TEST=161        # cargo test --workspace (unit, property and doc tests)
 MIN_CARGO_TEST_SHARED=156 # cargo test -p edge-shared (the fast loop)
-MIN_DENO_UNIT=30          # tests/unit
+MIN_DENO_UNIT=31          # tests/unit
 MIN_E2E=84                # tests/e2e (one legacy-key test fewer with FUNCTION_KEYS=new)
 MIN_BROWSER=3             # tests/browser (headless Chromium; 2 with FUNCTION_KEYS=new)
 MIN_SQL=41                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
@@ -53,6 +54,7 @@ run_lint() {
     cargo clippy --workspace --target wasm32-unknown-unknown --release --quiet -- -D warnings
   suite "deno fmt" check - 10m "$DENO" fmt --check --quiet
   suite "deno lint" check - 10m "$DENO" lint --quiet
+  suite "lockfiles current (fuzz/Cargo.lock, package-lock.json)" check - 5m scripts/check-locks.sh
 }
 
 run_unit() {
@@ -118,6 +120,10 @@ run_e2e() {
   else
     skipped "README curl" "the seeded order is already ${seeded:-unreadable} (make reset to rebuild)"
   fi
+  # Every suite below deletes what it adds (tests/cleanup.ts): the row counts of every table
+  # must be the same after them (the README call above is the one thing meant to stay).
+  setup "row counts before the suites" 2m save_row_counts "$LOGS/row-counts-before-e2e.txt" ||
+    { not_run e2e deno "$MIN_E2E" "could not count the rows"; return; }
   suite e2e deno "$MIN_E2E" 15m "$DENO" test --allow-all tests/e2e/
   suite browser deno "$MIN_BROWSER" 5m "$DENO" test --allow-all tests/browser/
   # The same suite with the new keys only: functions get SUPABASE_PUBLISHABLE_KEYS /
@@ -132,6 +138,7 @@ run_e2e() {
   # Load plus faults, short form (make soak runs the long one): invariants and no 5xx outside
   # the moments a part is down.
   suite "soak (30 s, faults, invariants)" check - 10m env SOAK_SECONDS=30 scripts/soak.sh
+  suite "e2e, browser and soak left no rows behind" check - 2m same_row_counts "$LOGS/row-counts-before-e2e.txt"
   stop_started_stack
 }
 

@@ -4,6 +4,7 @@
 // told apart.
 import { assert, assertEquals } from "../assert.ts";
 import { API_URL, e2e, type FunctionProcess, PUBLISHABLE_KEY, SECRET_KEY } from "./_helpers.ts";
+import { PG_PORT } from "../stack_env.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const stackSh = `${root}scripts/stack.sh`;
@@ -54,7 +55,7 @@ e2e("stack status: every part of the running stack is up, with its pid and port;
   assertEquals(by.rest.pid, pidFile("rest"));
   assertEquals(by.scheduler.pid, pidFile("scheduler"));
   assertEquals(by.scheduler.port, "-");
-  assertEquals(by.postgres.port, Deno.env.get("PG_PORT") ?? "54322");
+  assertEquals(by.postgres.port, PG_PORT);
   for (const f of health.functions) {
     const p = by[`function ${f.name}`];
     assertEquals([p.pid, p.port], [String(f.pid), String(f.port)]);
