@@ -20,7 +20,7 @@ help:
 	@echo "make test    fmt, clippy (native + wasm32), unit tests, Deno tests, end-to-end tests"
 	@echo "make check   the fast loop: fmt, clippy (native), cargo test -p edge-shared, deno fmt/lint"
 	@echo "make lint | make unit | make deno-test | make e2e | make selftest   one part of make test"
-	@echo "make dev     make start, then rebuild and restart only the function(s) an edit affects"
+	@echo "make dev     make start, then rebuild and restart only the function(s) an edit affects (= make start WATCH=1)"
 	@echo "make stop | make reset | make status | make bench | make soak | make fuzz | make build"
 	@echo "make logs [PART=postgres|rest|gateway|functions|scheduler|<function>]   follow the logs"
 	@echo "make new-function NAME=<name>   scaffold functions/<name> (crate, wrapper, config.toml table)"
@@ -66,6 +66,7 @@ build: tools
 # --- local stack --------------------------------------------------------------------------------
 start: build
 	scripts/stack.sh start
+	@if [ "$(WATCH)" = 1 ]; then scripts/dev.sh; fi
 
 # make start, then watch: an edit rebuilds (wasm-opt skipped) and restarts only the functions it
 # affects, the others keep running (scripts/dev.ts). Ctrl-C stops watching, not the stack.

@@ -25,13 +25,15 @@ fi
 pkgs=(); for n in "${names[@]}"; do pkgs+=(-p "$n"); done
 cargo build --quiet --target wasm32-unknown-unknown --release "${pkgs[@]}"
 
+# The tools' versions, once (wasm-opt is binaryen's JS build: ~1 s per start under node).
+tool_versions="$("$WASM_BINDGEN" --version | tr -dc "0-9.")-$("$WASM_OPT" --version | tr -dc '0-9.')"
 for n in "${names[@]}"; do
   lib="${n//-/_}"
   out="wasm-pkg/$n"
   input="target/wasm32-unknown-unknown/release/$lib.wasm"
   # Skip wasm-bindgen + wasm-opt (seconds per module) when cargo's output, the tools and this
   # script are what the package was last built from.
-  stamp="$(cat "$input" "$0" "$ROOT/scripts/embed-wasm.ts" | sha256sum | cut -c1-16)-$("$WASM_BINDGEN" --version | tr -dc "0-9.")-$("$WASM_OPT" --version | tr -dc '0-9.')-$mode"
+  stamp="$(cat "$input" "$0" "$ROOT/scripts/embed-wasm.ts" | sha256sum | cut -c1-16)-$tool_versions-$mode"
   extras=(); for extra in functions/"$n"/js modules/"$n"/js; do [ -d "$extra" ] && extras+=("$extra"); done
   if [ -f "$out/.built-from" ] && [ "$(cat "$out/.built-from")" = "$stamp" ] && [ -f "$out/wasm.js" ]; then
     for extra in "${extras[@]}"; do cp -r "$extra"/. "$out"/; done

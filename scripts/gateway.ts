@@ -258,7 +258,9 @@ async function spawn(fn: Fn, replace = false) {
     stderr: "piped",
   }).spawn();
   if (replace && fn.child) {
-    fn.next?.kill("SIGKILL");
+    try {
+      fn.next?.kill("SIGKILL"); // an older replacement still starting: this one supersedes it
+    } catch { /* already gone */ }
     fn.next = child;
   } else {
     fn.child = child;
@@ -600,7 +602,11 @@ for (const fn of fns.values()) spawn(fn);
 const server = Deno.serve({ hostname: "127.0.0.1", port: apiPort, onListen() {} }, logged);
 const shutdown = async () => {
   stopping = true;
-  for (const fn of fns.values()) fn.next?.kill("SIGTERM");
+  for (const fn of fns.values()) {
+    try {
+      fn.next?.kill("SIGTERM");
+    } catch { /* already gone */ }
+  }
   await server.shutdown();
   Deno.exit(0);
 };
