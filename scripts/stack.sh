@@ -40,11 +40,32 @@ scheduler_stamp() {
 # True when the part runs from what its fingerprint says now.
 current() { alive "$1" && [ "$(cat "$STACK/$1.stamp" 2>/dev/null)" = "$("$1_stamp")" ]; }
 
-start_rest() {
-  alive rest && return 0
+# A port in Linux's ephemeral range (32768-60999, where 543xx sits) can be held for a moment by
+# an outgoing connection (or a probe's TCP self-connect): a server that exits with "Address
+# already in use" on a port that looked free is started again, up to 3 times.
+retry_busy() { # part launch-function
+  local attempt rc
+  for attempt in 1 2 3; do
+    rc=0; "$2" || rc=$?
+    [ "$rc" = 2 ] || return "$rc"
+    echo "port of $1 was taken for a moment (attempt $attempt): starting it again" >&2
+    sleep 1
+  done
+  die "$1: its port stayed taken, see $LOGS/$1.log"
+}
+# 2 when the part died on a busy port since log offset $2, else dies naming its log.
+died_on_busy_port() { # part offset
+  rm -f "$STACK/$1.pid"
+  if tail -c "+$2" "$LOGS/$1.log" | grep -q "Address already in use"; then return 2; fi
+  die "the $1 exited, see $LOGS/$1.log"
+}
+
+start_rest() { alive rest || retry_busy rest launch_rest; }
+launch_rest() {
   port_busy "$REST_PORT" && die "port $REST_PORT (REST server) is busy: another process is listening there"
   [ -x "$POSTRUST" ] || die "postrust missing: run 'make tools'"
-  local stamp; stamp="$(rest_stamp)"
+  local stamp offset i; stamp="$(rest_stamp)"
+  offset=$(($(stat -c %s "$LOGS/rest.log" 2>/dev/null || echo 0) + 1))
   PGRST_DB_URI="postgres://authenticator:postgres@127.0.0.1:$PG_PORT/postgres" \
   PGRST_DB_SCHEMAS=public PGRST_DB_ANON_ROLE=anon PGRST_JWT_SECRET="$JWT_SECRET" \
   PGRST_SERVER_HOST=127.0.0.1 PGRST_SERVER_PORT="$REST_PORT" PGRST_COMPAT_MODE=true \
@@ -52,16 +73,24 @@ start_rest() {
   PGRST_ROLE_SETTINGS='{"anon":{"statement_timeout":3000},"authenticated":{"statement_timeout":8000}}' \
     setsid nohup "$POSTRUST" >>"$LOGS/rest.log" 2>&1 </dev/null &
   echo $! >"$STACK/rest.pid"
-  wait_http "http://127.0.0.1:$REST_PORT/" 60 || die "the REST server did not start, see $LOGS/rest.log"
-  echo "$stamp" >"$STACK/rest.stamp"
+  for ((i = 0; i < 600; i++)); do
+    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$REST_PORT/"; then
+      echo "$stamp" >"$STACK/rest.stamp"
+      return 0
+    fi
+    alive rest || { died_on_busy_port rest "$offset"; return; }
+    sleep 0.1
+  done
+  die "the REST server did not start, see $LOGS/rest.log"
 }
 
-start_gateway() {
-  alive gateway && return 0
+start_gateway() { alive gateway || retry_busy gateway launch_gateway; }
+launch_gateway() {
   port_busy "$API_PORT" && die "port $API_PORT (API gateway) is busy: another process is listening there"
   [ -x "$DENO" ] || die "deno missing: run 'make tools'"
   [ -f "$ROOT/supabase/functions/.env" ] || cp "$ROOT/supabase/functions/.env.example" "$ROOT/supabase/functions/.env"
-  local stamp; stamp="$(gateway_stamp)"
+  local stamp offset; stamp="$(gateway_stamp)"
+  offset=$(($(stat -c %s "$LOGS/gateway.log" 2>/dev/null || echo 0) + 1))
   API_PORT="$API_PORT" REST_PORT="$REST_PORT" JWT_SECRET="$JWT_SECRET" \
   ANON_KEY="$ANON_KEY" SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" PUBLISHABLE_KEY="$PUBLISHABLE_KEY" \
   SECRET_KEY="$SECRET_KEY" FUNCTION_KEYS="$FUNCTION_KEYS" DB_URL="$DB_URL" LOGS="$LOGS" \
@@ -74,7 +103,7 @@ start_gateway() {
       echo "$stamp" >"$STACK/gateway.stamp"
       return 0
     fi
-    alive gateway || die "the gateway exited, see $LOGS/gateway.log"
+    alive gateway || { died_on_busy_port gateway "$offset"; return; }
     sleep 0.1
   done
   die "functions did not become ready, see $LOGS/gateway.log and $LOGS/functions.log"
