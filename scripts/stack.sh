@@ -60,11 +60,26 @@ died_on_busy_port() { # part offset
   die "the $1 exited, see $LOGS/$1.log"
 }
 
+# Waits until curl <flags> <url> succeeds (then records the part's stamp), the part exits
+# (see died_on_busy_port) or <seconds> pass (dies with <message>).
+await_part() { # part stamp log-offset seconds message curl-flags url
+  local i
+  for ((i = 0; i < $4 * 10; i++)); do
+    if curl "$6" -o /dev/null --max-time 1 "$7"; then
+      echo "$2" >"$STACK/$1.stamp"
+      return 0
+    fi
+    alive "$1" || { died_on_busy_port "$1" "$3"; return; }
+    sleep 0.1
+  done
+  die "$5"
+}
+
 start_rest() { alive rest || retry_busy rest launch_rest; }
 launch_rest() {
   port_busy "$REST_PORT" && die "port $REST_PORT (REST server) is busy: another process is listening there"
   [ -x "$POSTRUST" ] || die "postrust missing: run 'make tools'"
-  local stamp offset i; stamp="$(rest_stamp)"
+  local stamp offset; stamp="$(rest_stamp)"
   offset=$(($(stat -c %s "$LOGS/rest.log" 2>/dev/null || echo 0) + 1))
   PGRST_DB_URI="postgres://authenticator:postgres@127.0.0.1:$PG_PORT/postgres" \
   PGRST_DB_SCHEMAS=public PGRST_DB_ANON_ROLE=anon PGRST_JWT_SECRET="$JWT_SECRET" \
@@ -73,15 +88,7 @@ launch_rest() {
   PGRST_ROLE_SETTINGS='{"anon":{"statement_timeout":3000},"authenticated":{"statement_timeout":8000}}' \
     setsid nohup "$POSTRUST" >>"$LOGS/rest.log" 2>&1 </dev/null &
   echo $! >"$STACK/rest.pid"
-  for ((i = 0; i < 600; i++)); do
-    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$REST_PORT/"; then
-      echo "$stamp" >"$STACK/rest.stamp"
-      return 0
-    fi
-    alive rest || { died_on_busy_port rest "$offset"; return; }
-    sleep 0.1
-  done
-  die "the REST server did not start, see $LOGS/rest.log"
+  await_part rest "$stamp" "$offset" 60 "the REST server did not start, see $LOGS/rest.log" -s "http://127.0.0.1:$REST_PORT/"
 }
 
 start_gateway() { alive gateway || retry_busy gateway launch_gateway; }
@@ -97,16 +104,8 @@ launch_gateway() {
     setsid nohup "$DENO" run --allow-all --no-prompt "$ROOT/scripts/gateway.ts" >>"$LOGS/gateway.log" 2>&1 </dev/null &
   echo $! >"$STACK/gateway.pid"
   echo "$FUNCTION_KEYS" >"$STACK/function-keys"
-  local i
-  for ((i = 0; i < 1200; i++)); do
-    if curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health"; then
-      echo "$stamp" >"$STACK/gateway.stamp"
-      return 0
-    fi
-    alive gateway || { died_on_busy_port gateway "$offset"; return; }
-    sleep 0.1
-  done
-  die "functions did not become ready, see $LOGS/gateway.log and $LOGS/functions.log"
+  await_part gateway "$stamp" "$offset" 120 "functions did not become ready, see $LOGS/gateway.log and $LOGS/functions.log" \
+    -sf "http://127.0.0.1:$API_PORT/health"
 }
 
 # The gateway's /health field "$1" (a number or true/false), empty when it does not answer.
