@@ -39,7 +39,7 @@ export NO_COLOR=1 CARGO_TERM_COLOR=never
 MIN_CARGO_TEST=161        # cargo test --workspace (unit, property and doc tests)
 MIN_CARGO_TEST_SHARED=156 # cargo test -p edge-shared (the fast loop)
 MIN_DENO_UNIT=31          # tests/unit
-MIN_E2E=84                # tests/e2e (one legacy-key test fewer with FUNCTION_KEYS=new)
+MIN_E2E=85                # tests/e2e (one legacy-key test fewer with FUNCTION_KEYS=new)
 MIN_BROWSER=3             # tests/browser (headless Chromium; 2 with FUNCTION_KEYS=new)
 MIN_SQL=41                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
 
