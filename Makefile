@@ -13,13 +13,14 @@ DENO := $(ROOT)/node_modules/.bin/deno
 export DENO_DIR := $(TOOLS)/deno
 export DENO_NO_UPDATE_CHECK := 1
 
-.PHONY: help tools build start stop reset status logs test check selftest lint unit deno-test e2e bench soak fuzz clean chromium smoke deploy jwt new-function
+.PHONY: help tools build start dev dev-check stop reset status logs test check selftest lint unit deno-test e2e bench soak fuzz clean chromium smoke deploy jwt new-function
 
 help:
 	@echo "make start   install tools, build the wasm, run the local stack (prints URLs and keys)"
 	@echo "make test    fmt, clippy (native + wasm32), unit tests, Deno tests, end-to-end tests"
 	@echo "make check   the fast loop: fmt, clippy (native), cargo test (shared/ crates), deno fmt/lint"
 	@echo "make lint | make unit | make deno-test | make e2e | make selftest   one part of make test"
+	@echo "make dev     make start, then rebuild and restart only the function(s) an edit affects (= make start WATCH=1)"
 	@echo "make stop | make reset | make status | make bench | make soak | make fuzz | make build"
 	@echo "make logs [PART=postgres|rest|gateway|functions|scheduler|<function>]   follow the logs"
 	@echo "make new-function NAME=<name>   scaffold functions/<name> (crate, wrapper, config.toml table)"
@@ -46,9 +47,11 @@ $(POSTRUST):
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js first"; exit 1; }
-	@# npm install, not npm ci: npm 11 records only this platform's optional deno binary in the
-	@# lock, and npm ci then refuses the lock. npm install still installs the locked versions.
-	npm install --no-audit --no-fund --loglevel=error
+	@# npm ci: exactly the lock, never rewritten (npm install may rewrite it). The lock holds
+	@# deno's binary for every platform (scripts/check-locks.sh, in make lint, keeps it so: npm 11
+	@# writes only the running platform's). A symlinked node_modules is a shared install: left alone.
+	@if [ -L node_modules ]; then echo "node_modules is a symlink (a shared install): not reinstalled"; \
+	else npm ci --no-audit --no-fund --loglevel=error; fi
 	@touch $@
 
 # Headless Chromium for the browser test (tests/browser): Debian's package, installed when
@@ -63,6 +66,17 @@ build: tools
 # --- local stack --------------------------------------------------------------------------------
 start: build
 	scripts/stack.sh start
+	@if [ "$(WATCH)" = 1 ]; then scripts/dev.sh; fi
+
+# make start, then watch: an edit rebuilds (wasm-opt skipped) and restarts only the functions it
+# affects, the others keep running (scripts/dev.ts). Ctrl-C stops watching, not the stack.
+dev: build
+	scripts/dev.sh
+
+# Proves make dev: a real edit of one function's Rust is served within 20 s and only that
+# function's process changed (scripts/dev-check.sh; needs a running stack, ~1 minute).
+dev-check: build
+	scripts/dev-check.sh
 
 stop:
 	scripts/stack.sh stop
@@ -121,6 +135,8 @@ bench: build
 soak: build
 	scripts/soak.sh
 
+# cargo-fuzz (pinned in scripts/fuzz.sh) is installed into .tools/cargo the first time.
+# RUNS=<n> executions (1,000,000 by default).
 fuzz:
 	scripts/fuzz.sh
 

@@ -20,8 +20,10 @@
 //
 //   node_modules/.bin/deno run --allow-all bench/outbox.ts      (or `make bench`)
 import postgres from "npm:postgres";
+import { DB_URL } from "../tests/stack_env.ts";
+import { deleteRowsSince, markRows } from "../tests/cleanup.ts";
 
-const sql = postgres(Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres", {
+const sql = postgres(DB_URL, {
   onnotice: () => {},
   max: 4,
 });
@@ -154,35 +156,41 @@ async function burst(user: string, products: number[]): Promise<Row> {
   return measure(`burst: ${BURST} orders in txs of 1000`, ids, products, before);
 }
 
-const [auto] = await sql`select value from public.app_settings where key = 'auto_process_orders'`;
-if (auto && auto.value === false) {
-  console.log("app_settings.auto_process_orders is false: orders will not be processed; aborting.");
-  Deno.exit(1);
-}
-const { user, products } = await fixture();
-const rows: Row[] = [];
-const runs = [
-  trickle,
-  ...RATES.map((rate) => (user: string, products: number[]) => sustained(user, products, rate)),
-  burst,
-];
-for (const run of runs) {
-  rows.push(await run(user, products));
-  await sleep(1000);
-}
-const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
-console.log(
-  `Outbox end to end on the local stack (${navigator.hardwareConcurrency} CPUs); 2 events per order; ${PRODUCTS} products.\n`,
-);
-console.log(
-  "| scenario | orders | events delivered | span s | events/s | p50 ms | p99 ms | lost | duplicate effects | retries |",
-);
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-for (const r of rows) {
+// Everything this run adds to the database is deleted at the end (tests/cleanup.ts).
+const startRows = await markRows(sql);
+try {
+  const [auto] = await sql`select value from public.app_settings where key = 'auto_process_orders'`;
+  if (auto && auto.value === false) {
+    console.log("app_settings.auto_process_orders is false: orders will not be processed; aborting.");
+    Deno.exit(1);
+  }
+  const { user, products } = await fixture();
+  const rows: Row[] = [];
+  const runs = [
+    trickle,
+    ...RATES.map((rate) => (user: string, products: number[]) => sustained(user, products, rate)),
+    burst,
+  ];
+  for (const run of runs) {
+    rows.push(await run(user, products));
+    await sleep(1000);
+  }
+  const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
   console.log(
-    `| ${r.scenario} | ${r.orders} | ${r.events} | ${f(r.seconds, 2)} | ${f(r.eventsPerSec)} | ${f(r.p50)} | ${
-      f(r.p99)
-    } | ${r.lost} | ${r.duplicates} | ${r.retries} |`,
+    `Outbox end to end on the local stack (${navigator.hardwareConcurrency} CPUs); 2 events per order; ${PRODUCTS} products.\n`,
   );
+  console.log(
+    "| scenario | orders | events delivered | span s | events/s | p50 ms | p99 ms | lost | duplicate effects | retries |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const r of rows) {
+    console.log(
+      `| ${r.scenario} | ${r.orders} | ${r.events} | ${f(r.seconds, 2)} | ${f(r.eventsPerSec)} | ${f(r.p50)} | ${
+        f(r.p99)
+      } | ${r.lost} | ${r.duplicates} | ${r.retries} |`,
+    );
+  }
+} finally {
+  await deleteRowsSince(sql, startRows);
+  await sql.end();
 }
-await sql.end();

@@ -8,11 +8,12 @@
 // over all requests, and how many orders were processed more than once (more than one UPDATE
 // setting processed_at in the audit log).
 import postgres from "npm:postgres";
+import { API_URL, DB_URL } from "../tests/stack_env.ts";
+import { deleteRowsSince, markRows } from "../tests/cleanup.ts";
 
-const API_URL = Deno.env.get("API_URL") ?? "http://127.0.0.1:54321";
 const SERVICE_ROLE_KEY =
   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
-const sql = postgres(Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres", {
+const sql = postgres(DB_URL, {
   onnotice: () => {},
 });
 const ORDERS = Number(Deno.env.get("BENCH_ORDERS") ?? 400);
@@ -94,32 +95,38 @@ async function run(fn: string, clients: number, copies: number) {
   };
 }
 
-// Both functions are driven explicitly: switch automatic processing off for the run.
-await sql`update public.app_settings set value = 'false' where key = 'auto_process_orders'`;
+// Everything this run adds to the database is deleted at the end (tests/cleanup.ts).
+const startRows = await markRows(sql);
+try {
+  // Both functions are driven explicitly: switch automatic processing off for the run.
+  await sql`update public.app_settings set value = 'false' where key = 'auto_process_orders'`;
 
-// Warm both (JIT, connection pools) before measuring.
-for (const fn of ["process-order", "process-order-ts"]) {
-  for (const id of await freshOrders(50)) await call(fn, id);
-}
+  // Warm both (JIT, connection pools) before measuring.
+  for (const fn of ["process-order", "process-order-ts"]) {
+    for (const id of await freshOrders(50)) await call(fn, id);
+  }
 
-console.log(`${ORDERS} fresh orders per cell; "once": one request per order; "with a retry": each order requested`);
-console.log("twice at the same moment (a client retry racing the original)");
-console.log(
-  "| requests per order | clients | function | requests/s | p50 ms | p99 ms | orders processed | processed more than once | statuses |",
-);
-console.log("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |");
-for (const copies of [1, 2]) {
-  for (const clients of [1, 10, 50]) {
-    for (const fn of ["process-order", "process-order-ts"]) {
-      const r = await run(fn, clients, copies);
-      const name = fn === "process-order" ? "Rust/wasm process-order" : "seed TypeScript";
-      console.log(
-        `| ${copies === 1 ? "once" : "with a retry"} | ${clients} | ${name} | ${r.rps.toFixed(0)} | ${
-          r.p50.toFixed(1)
-        } | ${r.p99.toFixed(1)} | ${r.processed} | ${r.twice} | ${r.statuses} |`,
-      );
+  console.log(`${ORDERS} fresh orders per cell; "once": one request per order; "with a retry": each order requested`);
+  console.log("twice at the same moment (a client retry racing the original)");
+  console.log(
+    "| requests per order | clients | function | requests/s | p50 ms | p99 ms | orders processed | processed more than once | statuses |",
+  );
+  console.log("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |");
+  for (const copies of [1, 2]) {
+    for (const clients of [1, 10, 50]) {
+      for (const fn of ["process-order", "process-order-ts"]) {
+        const r = await run(fn, clients, copies);
+        const name = fn === "process-order" ? "Rust/wasm process-order" : "seed TypeScript";
+        console.log(
+          `| ${copies === 1 ? "once" : "with a retry"} | ${clients} | ${name} | ${r.rps.toFixed(0)} | ${
+            r.p50.toFixed(1)
+          } | ${r.p99.toFixed(1)} | ${r.processed} | ${r.twice} | ${r.statuses} |`,
+        );
+      }
     }
   }
+  await sql`update public.app_settings set value = 'true' where key = 'auto_process_orders'`;
+} finally {
+  await deleteRowsSince(sql, startRows);
+  await sql.end();
 }
-await sql`update public.app_settings set value = 'true' where key = 'auto_process_orders'`;
-await sql.end();

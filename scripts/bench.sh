@@ -12,6 +12,15 @@ else
 fi
 trap '[ "$started" = 1 ] && scripts/stack.sh stop >/dev/null' EXIT
 
+# How the numbers below were measured: quote them with this header.
+echo "# make bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo "unknown CPU")), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null), $(uname -sr)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) (other work on the machine skews the numbers)"
+echo "deno $("$DENO" --version | head -1 | cut -d' ' -f2), $(rustc --version | cut -d' ' -f1-2), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (modified)')"
+# The benchmarks delete what they add (tests/cleanup.ts): checked at the end.
+save_row_counts "$STACK/row-counts-before-bench.txt"
+echo
+
 echo "## wasm modules (bench/sizes.ts)"
 "$DENO" run --allow-read bench/sizes.ts
 echo; echo "## bundled functions (scripts/bundle-check.ts --bench)"
@@ -21,3 +30,5 @@ for b in bench/webhook_verify.ts bench/process_order.ts bench/outbox.ts; do
   echo; echo "## $b"
   "$DENO" run --allow-all "$b"
 done
+echo
+same_row_counts "$STACK/row-counts-before-bench.txt"

@@ -63,11 +63,13 @@ start() {
 
 migrate() {
   psql_db -f "$ROOT/scripts/sql/bootstrap.sql" >"$LOGS/migrate.log" 2>&1 || die "bootstrap failed, see $LOGS/migrate.log"
-  local f base version name
+  local f base version name applied
+  # The versions applied, in one query (one psql per migration took seconds on a warm start).
+  applied="$(psql_db -At -c "select version from supabase_migrations.schema_migrations")" || die "cannot read the migration history"
   for f in "$ROOT"/supabase/migrations/*.sql; do
     [ -e "$f" ] || continue
     base="$(basename "$f" .sql)"; version="${base%%_*}"; name="${base#*_}"
-    if [ "$(psql_db -At -c "select 1 from supabase_migrations.schema_migrations where version = '$version'")" = 1 ]; then
+    if grep -qxF -- "$version" <<<"$applied"; then
       continue
     fi
     # One transaction per migration, recorded in the same transaction (like the Supabase CLI).

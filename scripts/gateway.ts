@@ -1,5 +1,5 @@
 // Local API gateway: what Kong + `supabase functions serve` give a Supabase project, without
-// Docker. Listens on API_PORT (54321):
+// Docker. Listens on API_PORT (scripts/lib.sh):
 //   /rest/v1/*           -> the PostgREST-compatible server (postrust) on REST_PORT, with the
 //                           caller's key turned into a JWT it understands (see restAuth)
 //   /functions/v1/<name> -> supabase/functions/<name>/index.ts, each in its own Deno process,
@@ -16,7 +16,11 @@
 // SUPABASE_JWKS, the legacy SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY and JWT_SECRET, and
 // the entries of supabase/functions/.env. With FUNCTION_KEYS=new the functions get the new keys
 // only: no legacy key and no JWT secret, as a project whose legacy keys are disabled.
-// A process that exits is restarted (a fresh instance). Everything a process prints goes to
+// A process that exits is restarted (a fresh instance). SIGHUP reloads: each function whose
+// files changed (its wrapper's local import graph: the wrapper, supabase/functions/_shared,
+// wasm-pkg/<name>) gets a new process, which takes over once it listens; the others keep
+// theirs (scripts/stack.sh reload sends it and waits; make dev uses it). Only a process of the
+// same user can signal the gateway: no HTTP route restarts anything. Everything a process prints goes to
 // LOGS/functions/<name>.log and to the combined LOGS/functions.log; one line per request
 // (except /health) to stdout, which scripts/stack.sh sends to LOGS/gateway.log.
 import { parse as parseToml } from "npm:smol-toml";
@@ -38,7 +42,20 @@ const secretKey = env("SECRET_KEY");
 const logs = env("LOGS");
 const functionKeys = Deno.env.get("FUNCTION_KEYS") === "new" ? "new" : "legacy";
 
-type Fn = { name: string; port: number; verifyJwt: boolean; ready: boolean; pid: number | null };
+type Fn = {
+  name: string;
+  port: number;
+  verifyJwt: boolean;
+  ready: boolean;
+  pid: number | null;
+  /** The process serving requests, and a replacement starting after a reload (null if none). */
+  child: Deno.ChildProcess | null;
+  next: Deno.ChildProcess | null;
+  /** The fingerprint of the files the serving process started from (see fingerprint()). */
+  fingerprint: string;
+  /** The fingerprint a reload asked for, when its replacement is starting or failed to. */
+  wanted: string;
+};
 type FnConfig = { verify_jwt?: boolean };
 
 const config = parseToml(Deno.readTextFileSync(new URL("supabase/config.toml", root))) as {
@@ -109,7 +126,62 @@ const fns = new Map<string, Fn>(names.map((name) => [name, {
   verifyJwt: config.functions?.[name]?.verify_jwt ?? true,
   ready: false,
   pid: null,
+  child: null,
+  next: null,
+  fingerprint: "",
+  wanted: "",
 }]));
+
+// What a function process runs from: the local files its wrapper reaches by static or dynamic
+// imports with literal relative specifiers (the wrapper, supabase/functions/_shared/*,
+// wasm-pkg/<name>/*), plus every file in its own folder. A reload restarts a function when the
+// hash of their paths and contents moved.
+const importRe = /(?:^|[^\w.])(?:import|export)\s*(?:[\w*{}\s,$]+\s*from\s*)?\(?\s*["']([^"']+)["']/g;
+function localGraph(entry: URL): string[] {
+  const seen = new Set<string>();
+  const dir = new URL("./", entry);
+  const visit = (url: URL) => {
+    if (url.protocol !== "file:" || seen.has(url.pathname)) return;
+    seen.add(url.pathname);
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(url);
+    } catch { /* missing: the hash says so */ }
+    if (!/\.(m?[jt]sx?)$/.test(url.pathname)) return;
+    for (const m of text.matchAll(importRe)) {
+      if (m[1].startsWith("./") || m[1].startsWith("../")) visit(new URL(m[1], url));
+    }
+  };
+  visit(entry);
+  const walk = (d: URL) => {
+    for (const e of Deno.readDirSync(d)) {
+      if (e.isDirectory) walk(new URL(`${e.name}/`, d));
+      else if (e.isFile) seen.add(new URL(e.name, d).pathname);
+    }
+  };
+  try {
+    walk(dir);
+  } catch { /* gone */ }
+  return [...seen].sort();
+}
+async function fingerprint(name: string): Promise<string> {
+  const h: Uint8Array[] = [];
+  for (const path of localGraph(locations.get(name)!)) {
+    let bytes: Uint8Array = encoder.encode("<missing>");
+    try {
+      bytes = Deno.readFileSync(path);
+    } catch { /* missing */ }
+    h.push(encoder.encode(`${path}\0${bytes.byteLength}\0`), bytes);
+  }
+  const all = new Uint8Array(h.reduce((n, b) => n + b.byteLength, 0));
+  let at = 0;
+  for (const b of h) {
+    all.set(b, at);
+    at += b.byteLength;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return [...digest.slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 let secrets: Record<string, string> = {};
 try {
@@ -160,7 +232,15 @@ const functionEnv: Record<string, string> = {
 };
 
 let stopping = false;
-function spawn(fn: Fn) {
+/**
+ * Start a process for `fn`. The first one (and one after a crash) serves as soon as it listens;
+ * a replacement (`replace`, after a reload) takes over only once it listens, and the old
+ * process is then told to stop. A replacement that exits before listening leaves the old one
+ * serving (its log says why; /health marks the function stale).
+ */
+async function spawn(fn: Fn, replace = false) {
+  const print = await fingerprint(fn.name);
+  fn.wanted = print;
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -177,10 +257,34 @@ function spawn(fn: Fn) {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  fn.pid = child.pid;
+  if (replace && fn.child) {
+    try {
+      fn.next?.kill("SIGKILL"); // an older replacement still starting: this one supersedes it
+    } catch { /* already gone */ }
+    fn.next = child;
+  } else {
+    fn.child = child;
+    fn.pid = child.pid;
+    fn.fingerprint = print;
+  }
   const listening = (line: string) => {
     const m = line.match(/Listening on http:\/\/127\.0\.0\.1:(\d+)\//);
-    if (m) {
+    if (!m) return;
+    if (fn.next === child) {
+      const old = fn.child;
+      fn.child = child;
+      fn.next = null;
+      fn.pid = child.pid;
+      fn.fingerprint = print;
+      writeLog(
+        fn.name,
+        `${new Date().toISOString()} [gateway] ${fn.name} reloaded (pid ${child.pid}, was ${old?.pid})\n`,
+      );
+      try {
+        old?.kill("SIGTERM");
+      } catch { /* already gone */ }
+    }
+    if (fn.child === child) {
       fn.port = Number(m[1]);
       fn.ready = true;
     }
@@ -188,6 +292,18 @@ function spawn(fn: Fn) {
   pipe(fn.name, child.stdout, listening);
   pipe(fn.name, child.stderr, listening);
   child.status.then((s) => {
+    if (fn.next === child) {
+      fn.next = null;
+      writeLog(
+        fn.name,
+        `${
+          new Date().toISOString()
+        } [gateway] ${fn.name}: the reloaded process exited (${s.code}) before listening; the previous one keeps serving\n`,
+      );
+      return;
+    }
+    if (fn.child !== child) return; // replaced by a reload
+    fn.child = null;
     fn.ready = false;
     fn.port = 0;
     fn.pid = null;
@@ -195,6 +311,30 @@ function spawn(fn: Fn) {
     writeLog(fn.name, `${new Date().toISOString()} [gateway] ${fn.name} exited (${s.code}); restarting\n`);
     setTimeout(() => spawn(fn), 250);
   });
+}
+
+// SIGHUP: restart the functions whose files changed (see fingerprint()). /health counts the
+// reloads done and says whether a replacement is still starting.
+let reloads = 0;
+let reloading = false;
+async function reload() {
+  if (reloading) return;
+  reloading = true;
+  try {
+    for (const fn of fns.values()) {
+      const print = await fingerprint(fn.name);
+      if (print === fn.fingerprint && !fn.next) {
+        fn.wanted = print; // back to what runs (a failed reload's files were reverted)
+        continue;
+      }
+      if (print === fn.wanted && fn.next) continue; // already starting
+      if (!fn.child) continue; // between crash restarts: the next spawn reads the new files
+      await spawn(fn, true);
+    }
+  } finally {
+    reloads += 1;
+    reloading = false;
+  }
 }
 
 const b64url = (s: string) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
@@ -408,8 +548,16 @@ async function handler(req: Request): Promise<Response> {
     const all = [...fns.values()];
     const ready = all.every((f) => f.ready);
     // scripts/stack.sh status reads name, ready, port and pid in this order.
-    const functions = all.map((f) => ({ name: f.name, ready: f.ready, port: f.port, pid: f.pid }));
-    return Response.json({ ready, functions }, {
+    // stale: a reload asked for files its replacement process did not come up with (yet).
+    const functions = all.map((f) => ({
+      name: f.name,
+      ready: f.ready,
+      port: f.port,
+      pid: f.pid,
+      stale: f.wanted !== f.fingerprint,
+    }));
+    const pending = reloading || all.some((f) => f.next !== null);
+    return Response.json({ ready, reloads, reloading: pending, functions }, {
       status: ready ? 200 : 503,
     });
   }
@@ -454,8 +602,14 @@ for (const fn of fns.values()) spawn(fn);
 const server = Deno.serve({ hostname: "127.0.0.1", port: apiPort, onListen() {} }, logged);
 const shutdown = async () => {
   stopping = true;
+  for (const fn of fns.values()) {
+    try {
+      fn.next?.kill("SIGTERM");
+    } catch { /* already gone */ }
+  }
   await server.shutdown();
   Deno.exit(0);
 };
 Deno.addSignalListener("SIGTERM", shutdown);
 Deno.addSignalListener("SIGINT", shutdown);
+Deno.addSignalListener("SIGHUP", () => void reload());

@@ -7,6 +7,7 @@
 // Usage: deno run --allow-read --allow-env scripts/jwt.ts --sub <uuid> [--role <role>] [--exp <seconds>]
 import { parseArgs } from "node:util";
 import { readSigningKeys, signEs256, userClaims } from "./jwt_sign.ts";
+import { API_URL } from "../tests/stack_env.ts";
 
 const usage = "usage: scripts/jwt.ts --sub <uuid> [--role authenticated] [--exp 3600]   (make jwt SUB=<uuid> ...)";
 function fail(message: string): never {
@@ -35,5 +36,5 @@ if (!/^[1-9][0-9]{0,8}$/.test(exp)) fail(`EXP must be a number of seconds (1 to 
 
 const key = readSigningKeys(new URL("../", import.meta.url)).find((k) => k.alg === "ES256");
 if (!key) fail("supabase/signing_keys.json has no ES256 key");
-const apiUrl = Deno.env.get("API_URL") ?? `http://127.0.0.1:${Deno.env.get("API_PORT") ?? "54321"}`;
+const apiUrl = API_URL;
 console.log(await signEs256(userClaims({ sub: sub.toLowerCase(), role, expiresIn: Number(exp), apiUrl }), key));

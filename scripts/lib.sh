@@ -22,6 +22,7 @@ DB_URL="postgresql://postgres:postgres@127.0.0.1:$PG_PORT/postgres"
 API_URL="http://127.0.0.1:$API_PORT"
 # Tests, benchmarks and the scheduler read these: a stack on other ports is the one they talk to.
 export PG_PORT API_PORT REST_PORT DB_URL API_URL
+export STACK_DIR="$STACK" # and this stack's state folder (tests read .stack/function-keys there)
 JWT_SECRET="super-secret-jwt-token-with-at-least-32-characters-long"
 ANON_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"
 SERVICE_ROLE_KEY="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
@@ -56,3 +57,45 @@ wait_http() { # url seconds
 }
 
 psql_db() { PGOPTIONS="-c client_min_messages=warning" PGPASSWORD=postgres psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q "$@"; }
+
+# "schema.table rows" for every table of the project's schemas (all but PostgreSQL's own and
+# the migration history), sorted: scripts/test.sh and scripts/bench.sh compare it before and
+# after to prove they left the database as they found it.
+row_counts() {
+  local tables q
+  tables="$(psql_db -At -c "select quote_ident(table_schema) || '.' || quote_ident(table_name) from information_schema.tables
+    where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema', 'supabase_migrations')
+    and table_schema not like 'pg\_%' order by 1")" || return 1
+  q="$(while IFS= read -r t; do [ -n "$t" ] && printf "select '%s', count(*) from %s union all " "$t" "$t"; done <<<"$tables")"
+  [ -n "$q" ] || return 0
+  psql_db -At -F ' ' -c "${q% union all } order by 1"
+}
+
+# row_counts into file $1 once they hold still (the same twice, 1 s apart; at most 30 s): an
+# order processed just before is still being delivered through the outbox.
+save_row_counts() { # file
+  local a b i
+  a="$(row_counts)" || return 1
+  for ((i = 0; i < 30; i++)); do
+    sleep 1
+    b="$(row_counts)" || return 1
+    [ "$a" != "$b" ] || break
+    a="$b"
+  done
+  printf '%s\n' "$a" >"$1"
+}
+
+# Compares the row counts with those saved in file $1 (row_counts' output); prints the tables
+# that differ as "table before -> after" and fails when any does.
+same_row_counts() { # file
+  local now diff
+  now="$(row_counts)" || { echo "cannot count the rows"; return 1; }
+  diff="$(LC_ALL=C join -a1 -a2 -e 0 -o 0,1.2,2.2 <(LC_ALL=C sort "$1") <(LC_ALL=C sort <<<"$now") | awk '$2 != $3 { print $1, $2, "->", $3 }')"
+  if [ -n "$diff" ]; then
+    echo "rows left behind (table before -> after):"
+    echo "$diff"
+    return 1
+  fi
+  echo "row counts as before ($(wc -l <"$1") tables)"
+}
+

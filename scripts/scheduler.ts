@@ -16,14 +16,15 @@
 // start and every RETENTION_INTERVAL_MS (default 1 h), again at once while it answers `more`.
 // Started and stopped by scripts/stack.sh (log: .stack/logs/scheduler.log).
 import postgres from "npm:postgres";
+import { API_URL, DB_URL } from "../tests/stack_env.ts";
 
 const env = (name: string, fallback?: string): string => {
   const v = Deno.env.get(name) ?? fallback;
   if (!v) throw new Error(`scheduler: ${name} is not set`);
   return v;
 };
-const apiUrl = env("API_URL", "http://127.0.0.1:54321");
-const dbUrl = env("DB_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres");
+const apiUrl = env("API_URL", API_URL);
+const dbUrl = env("DB_URL", DB_URL);
 const secretKey = Deno.env.get("SECRET_KEY");
 const authHeaders: Record<string, string> = secretKey
   ? { apikey: secretKey }

@@ -11,7 +11,15 @@
 // Env: SOAK_SECONDS (default 120, at most 300), SOAK_CLIENTS (20), plus the stack's own
 // (API_URL, DB_URL, STACK, PGDATA, PG_BIN, set by scripts/soak.sh).
 import postgres from "npm:postgres";
-import { ANON_KEY, functionProcess, newProduct, newUser, SERVICE_ROLE_KEY, type User } from "../tests/e2e/_helpers.ts";
+import {
+  ANON_KEY,
+  cleanUp,
+  functionProcess,
+  newProduct,
+  newUser,
+  SERVICE_ROLE_KEY,
+  type User,
+} from "../tests/e2e/_helpers.ts";
 
 const env = (k: string, d?: string) => {
   const v = Deno.env.get(k) ?? d;
@@ -256,6 +264,8 @@ const [inv] = await sql`
     (select count(*)::int from (select event_id from public.received_events group by source, event_id
        having count(*) > 1) d) as duplicate_effects`;
 await sql.end({ timeout: 2 });
+// Delete what the run added (tests/cleanup.ts: every row since the helpers were loaded).
+await cleanUp();
 
 // --- report ---------------------------------------------------------------------------------
 const byStatus = new Map<string, number>();

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The local Supabase-compatible stack, without Docker: start | stop | status | reset |
-# restart <postgres|rest|gateway|scheduler> (one part only). status exits 1 when a part is
+# reload (restart the functions whose files changed) | restart <postgres|rest|gateway|scheduler>
+# (one part only). status exits 1 when a part is
 # down; reset leaves the stack running or stopped as it found it; a failed start stops what
 # it started.
-#   PostgreSQL 15 on 127.0.0.1:54322, postrust (PostgREST-compatible) behind
-#   http://127.0.0.1:54321/rest/v1, the functions behind http://127.0.0.1:54321/functions/v1.
+#   PostgreSQL 15 on 127.0.0.1:$PG_PORT, postrust (PostgREST-compatible) behind
+#   http://127.0.0.1:$API_PORT/rest/v1, the functions behind http://127.0.0.1:$API_PORT/functions/v1
+#   (ports: scripts/lib.sh).
 # Logs: .stack/logs/{postgres,rest,gateway,functions,scheduler,migrate}.log and
 # .stack/logs/functions/<name>.log; `logs [part]` follows them.
 set -euo pipefail
@@ -23,10 +25,13 @@ rest_stamp() {
     psql_db -At -c "select string_agg(version, ',' order by version) from supabase_migrations.schema_migrations" 2>/dev/null || echo "?"
   } | sha256sum | cut -c1-32
 }
+# The gateway's own stamp leaves out the functions' files: a running gateway reloads the
+# functions whose files changed on SIGHUP (see reload_functions), the others keep running. The
+# set of functions (folder names) is in it: a new or removed function restarts the gateway.
 gateway_stamp() {
-  { echo "gateway $API_PORT $REST_PORT $FUNCTION_KEYS $DB_URL"; own_code
-    cd "$ROOT" && find wasm-pkg supabase/functions bench/functions -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 -r sha256sum
-    sha256sum scripts/gateway.ts supabase/config.toml deno.json 2>/dev/null; sha256sum supabase/signing_keys.json 2>/dev/null || true
+  { echo "gateway $API_PORT $REST_PORT $FUNCTION_KEYS $DB_URL"; own_code; function_names
+    cd "$ROOT" && sha256sum scripts/gateway.ts supabase/config.toml deno.json 2>/dev/null
+    sha256sum supabase/signing_keys.json supabase/functions/.env 2>/dev/null || true
   } | sha256sum | cut -c1-32
 }
 scheduler_stamp() {
@@ -35,11 +40,47 @@ scheduler_stamp() {
 # True when the part runs from what its fingerprint says now.
 current() { alive "$1" && [ "$(cat "$STACK/$1.stamp" 2>/dev/null)" = "$("$1_stamp")" ]; }
 
-start_rest() {
-  alive rest && return 0
+# A port in Linux's ephemeral range (32768-60999, where 543xx sits) can be held for a moment by
+# an outgoing connection (or a probe's TCP self-connect): a server that exits with "Address
+# already in use" on a port that looked free is started again, up to 3 times.
+retry_busy() { # part launch-function
+  local attempt rc
+  for attempt in 1 2 3; do
+    rc=0; "$2" || rc=$?
+    [ "$rc" = 2 ] || return "$rc"
+    echo "port of $1 was taken for a moment (attempt $attempt): starting it again" >&2
+    sleep 1
+  done
+  die "$1: its port stayed taken, see $LOGS/$1.log"
+}
+# 2 when the part died on a busy port since log offset $2, else dies naming its log.
+died_on_busy_port() { # part offset
+  rm -f "$STACK/$1.pid"
+  if tail -c "+$2" "$LOGS/$1.log" | grep -q "Address already in use"; then return 2; fi
+  die "the $1 exited, see $LOGS/$1.log"
+}
+
+# Waits until curl <flags> <url> succeeds (then records the part's stamp), the part exits
+# (see died_on_busy_port) or <seconds> pass (dies with <message>).
+await_part() { # part stamp log-offset seconds message curl-flags url
+  local i
+  for ((i = 0; i < $4 * 10; i++)); do
+    if curl "$6" -o /dev/null --max-time 1 "$7"; then
+      echo "$2" >"$STACK/$1.stamp"
+      return 0
+    fi
+    alive "$1" || { died_on_busy_port "$1" "$3"; return; }
+    sleep 0.1
+  done
+  die "$5"
+}
+
+start_rest() { alive rest || retry_busy rest launch_rest; }
+launch_rest() {
   port_busy "$REST_PORT" && die "port $REST_PORT (REST server) is busy: another process is listening there"
   [ -x "$POSTRUST" ] || die "postrust missing: run 'make tools'"
-  local stamp; stamp="$(rest_stamp)"
+  local stamp offset; stamp="$(rest_stamp)"
+  offset=$(($(stat -c %s "$LOGS/rest.log" 2>/dev/null || echo 0) + 1))
   PGRST_DB_URI="postgres://authenticator:postgres@127.0.0.1:$PG_PORT/postgres" \
   PGRST_DB_SCHEMAS=public PGRST_DB_ANON_ROLE=anon PGRST_JWT_SECRET="$JWT_SECRET" \
   PGRST_SERVER_HOST=127.0.0.1 PGRST_SERVER_PORT="$REST_PORT" PGRST_COMPAT_MODE=true \
@@ -47,32 +88,66 @@ start_rest() {
   PGRST_ROLE_SETTINGS='{"anon":{"statement_timeout":3000},"authenticated":{"statement_timeout":8000}}' \
     setsid nohup "$POSTRUST" >>"$LOGS/rest.log" 2>&1 </dev/null &
   echo $! >"$STACK/rest.pid"
-  wait_http "http://127.0.0.1:$REST_PORT/" 60 || die "the REST server did not start, see $LOGS/rest.log"
-  echo "$stamp" >"$STACK/rest.stamp"
+  await_part rest "$stamp" "$offset" 60 "the REST server did not start, see $LOGS/rest.log" -s "http://127.0.0.1:$REST_PORT/"
 }
 
-start_gateway() {
-  alive gateway && return 0
+start_gateway() { alive gateway || retry_busy gateway launch_gateway; }
+launch_gateway() {
   port_busy "$API_PORT" && die "port $API_PORT (API gateway) is busy: another process is listening there"
   [ -x "$DENO" ] || die "deno missing: run 'make tools'"
   [ -f "$ROOT/supabase/functions/.env" ] || cp "$ROOT/supabase/functions/.env.example" "$ROOT/supabase/functions/.env"
-  local stamp; stamp="$(gateway_stamp)"
+  local stamp offset; stamp="$(gateway_stamp)"
+  offset=$(($(stat -c %s "$LOGS/gateway.log" 2>/dev/null || echo 0) + 1))
   API_PORT="$API_PORT" REST_PORT="$REST_PORT" JWT_SECRET="$JWT_SECRET" \
   ANON_KEY="$ANON_KEY" SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" PUBLISHABLE_KEY="$PUBLISHABLE_KEY" \
   SECRET_KEY="$SECRET_KEY" FUNCTION_KEYS="$FUNCTION_KEYS" DB_URL="$DB_URL" LOGS="$LOGS" \
     setsid nohup "$DENO" run --allow-all --no-prompt "$ROOT/scripts/gateway.ts" >>"$LOGS/gateway.log" 2>&1 </dev/null &
   echo $! >"$STACK/gateway.pid"
   echo "$FUNCTION_KEYS" >"$STACK/function-keys"
-  local i
-  for ((i = 0; i < 1200; i++)); do
-    if curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$API_PORT/health"; then
-      echo "$stamp" >"$STACK/gateway.stamp"
-      return 0
-    fi
-    alive gateway || die "the gateway exited, see $LOGS/gateway.log"
+  await_part gateway "$stamp" "$offset" 120 "functions did not become ready, see $LOGS/gateway.log and $LOGS/functions.log" \
+    -sf "http://127.0.0.1:$API_PORT/health"
+}
+
+# The gateway's /health field "$1" (a number or true/false), empty when it does not answer.
+health_field() {
+  curl -s --max-time 2 "http://127.0.0.1:$API_PORT/health" 2>/dev/null | { grep -oE "\"$1\":(true|false|[0-9]+)" || true; } | head -1 | cut -d: -f2
+}
+
+# Restart the functions whose files changed (SIGHUP to the gateway; each replacement takes over
+# once it listens, the others keep their process) and wait until that is done. Prints the
+# functions restarted; fails naming those whose new process did not come up.
+reload_functions() {
+  alive gateway || die "the gateway is not running (make start)"
+  local before after pids_before pids_after i stale
+  before="$(health_field reloads)"
+  [ -n "$before" ] || die "the gateway does not answer /health (an older gateway? make stop && make start)"
+  pids_before="$(function_pids)"
+  kill -HUP "$(cat "$STACK/gateway.pid")"
+  for ((i = 0; i < 600; i++)); do
+    after="$(health_field reloads)"
+    if [ -n "$after" ] && [ "$after" -gt "$before" ] && [ "$(health_field reloading)" = false ]; then break; fi
     sleep 0.1
   done
-  die "functions did not become ready, see $LOGS/gateway.log and $LOGS/functions.log"
+  [ "$(health_field reloading)" = false ] || die "functions still starting after 60 s, see $LOGS/functions.log"
+  pids_after="$(function_pids)"
+  RELOADED="$(LC_ALL=C comm -13 <(echo "$pids_before") <(echo "$pids_after") | cut -d' ' -f1 | paste -sd' ' -)"
+  stale="$(curl -s --max-time 2 "http://127.0.0.1:$API_PORT/health" | { grep -oE '"name":"[^"]+"[^}]*"stale":true' || true; } | sed -E 's/^"name":"([^"]+)".*/\1/' | paste -sd' ' -)"
+  [ -z "$stale" ] || die "the new code of: $stale did not start (the previous process keeps serving), see $LOGS/functions/<name>.log"
+  # A process that listened and then failed (an error after Deno.serve) is down: say so.
+  local name down=()
+  if [ -n "$RELOADED" ]; then
+    sleep 0.5
+    for name in $RELOADED; do
+      curl -s --max-time 2 "http://127.0.0.1:$API_PORT/health" | grep -qE "\"name\":\"$name\",\"ready\":true" || down+=("$name")
+    done
+  fi
+  [ ${#down[@]} -eq 0 ] || die "restarted but not running: ${down[*]}, see $LOGS/functions/<name>.log"
+}
+# "name pid" per function, sorted by name (from /health).
+function_pids() {
+  curl -s --max-time 2 "http://127.0.0.1:$API_PORT/health" 2>/dev/null |
+    { grep -oE '"name":"[^"]+","ready":(true|false),"port":[0-9]+,"pid":([0-9]+|null)' || true; } |
+    sed -E 's/^"name":"([^"]+)".*"pid":([0-9]+|null)$/\1 \2/' | LC_ALL=C sort
 }
 
 # The outbox scheduler (scripts/scheduler.ts): LISTENs for outbox inserts and calls
@@ -235,6 +310,9 @@ case "${1:-}" in
   start | refresh)
     # refresh = start on a running stack: after a build or new migrations.
     mkdir -p "$LOGS"
+    # The ports, for a later `deno test` or benchmark run without them in the environment
+    # (tests/stack_env.ts reads this file).
+    printf 'PG_PORT=%s\nAPI_PORT=%s\nREST_PORT=%s\n' "$PG_PORT" "$API_PORT" "$REST_PORT" >"$STACK/env"
     note_running
     trap undo_failed_start EXIT
     "$ROOT/scripts/db.sh" start
@@ -243,14 +321,16 @@ case "${1:-}" in
     # (function processes load the wasm at start), the scheduler with the gateway.
     kept=()
     if alive rest; then if current rest; then kept+=(rest); else stop_part rest; fi; fi
+    RELOADED=""
     if alive gateway; then
-      if current gateway; then kept+=(gateway); else stop_part scheduler; stop_part gateway; fi
+      if current gateway; then reload_functions; kept+=(gateway); else stop_part scheduler; stop_part gateway; fi
     fi
     if alive scheduler; then if current scheduler; then kept+=(scheduler); else stop_part scheduler; fi; fi
     start_rest
     start_gateway
     start_scheduler
     if [ ${#kept[@]} -gt 0 ]; then echo "Unchanged, left running: ${kept[*]}."; fi
+    if [ -n "$RELOADED" ]; then echo "Functions restarted with their new files: $RELOADED."; fi
     echo "Local stack is running."
     status
     trap - EXIT
@@ -261,6 +341,12 @@ case "${1:-}" in
     stop_part rest
     "$ROOT/scripts/db.sh" stop
     echo "Local stack stopped."
+    ;;
+  reload)
+    # Restart only the functions whose files changed (make dev runs this after a build).
+    RELOADED=""
+    reload_functions
+    echo "restarted: ${RELOADED:-none (no function files changed)}"
     ;;
   restart-functions)
     stop_part scheduler
@@ -324,5 +410,5 @@ case "${1:-}" in
       echo "Running again as before the reset: ${RAN[*]}."
     fi
     ;;
-  *) die "usage: $0 start|stop|status|logs [part]|reset|refresh|restart-functions|restart <part>" ;;
+  *) die "usage: $0 start|stop|status|logs [part]|reset|refresh|reload|restart-functions|restart <part>" ;;
 esac

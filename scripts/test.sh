@@ -6,7 +6,8 @@
 #
 #   scripts/test.sh [group...]     default: selftest lint unit deno-test sql e2e (what `make test` runs)
 #     selftest   the counter's self-test on crafted logs (scripts/test-selftest.sh)
-#     lint       cargo fmt --check; clippy -D warnings (native and wasm32); deno fmt --check; deno lint
+#     lint       cargo fmt --check; clippy -D warnings (native and wasm32); deno fmt --check; deno lint;
+#                the lockfiles current (scripts/check-locks.sh)
 #     unit       cargo test --workspace
 #     deno-test  Deno tests of the wasm modules and wrappers (tests/unit; needs `make build`)
 #     sql        the SQL rules against PostgreSQL (tests/sql; starts the database if needed)
@@ -40,9 +41,9 @@ export NO_COLOR=1 CARGO_TERM_COLOR=never
 MIN_CARGO_TEST=157        # cargo test --workspace: unit and property tests (libtest JSON)
 MIN_CARGO_DOC=4           # cargo test --workspace --doc
 MIN_CARGO_TEST_SHARED=152 # the four shared/ crates (the fast loop), without doc tests
-MIN_DENO_UNIT=30          # tests/unit
-MIN_E2E=84                # tests/e2e
-MIN_E2E_NEW=83            # tests/e2e with FUNCTION_KEYS=new (one legacy-key test fewer)
+MIN_DENO_UNIT=31          # tests/unit
+MIN_E2E=85                # tests/e2e
+MIN_E2E_NEW=84            # tests/e2e with FUNCTION_KEYS=new (one legacy-key test fewer)
 MIN_BROWSER=3             # tests/browser (headless Chromium)
 MIN_BROWSER_NEW=2         # tests/browser with FUNCTION_KEYS=new
 MIN_SQL=41                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
@@ -58,6 +59,7 @@ run_lint() {
     cargo clippy --workspace --target wasm32-unknown-unknown --release --quiet -- -D warnings
   suite "deno fmt" check - 10m "$DENO" fmt --check --quiet
   suite "deno lint" check - 10m "$DENO" lint --quiet
+  suite "lockfiles current (fuzz/Cargo.lock, package-lock.json)" check - 5m scripts/check-locks.sh
 }
 
 run_unit() {
@@ -124,6 +126,10 @@ run_e2e() {
   else
     skipped "README curl" "the seeded order is already ${seeded:-unreadable} (make reset to rebuild)"
   fi
+  # Every suite below deletes what it adds (tests/cleanup.ts): the row counts of every table
+  # must be the same after them (the README call above is the one thing meant to stay).
+  setup "row counts before the suites" 2m save_row_counts "$LOGS/row-counts-before-e2e.txt" ||
+    { not_run e2e deno "$MIN_E2E" "could not count the rows"; return; }
   suite e2e deno "$MIN_E2E" 15m "$DENO" test --junit-path=@JUNIT@ --allow-all tests/e2e/
   suite browser deno "$MIN_BROWSER" 5m "$DENO" test --junit-path=@JUNIT@ --allow-all tests/browser/
   # The same suite with the new keys only: functions get SUPABASE_PUBLISHABLE_KEYS /
@@ -138,6 +144,7 @@ run_e2e() {
   # Load plus faults, short form (make soak runs the long one): invariants and no 5xx outside
   # the moments a part is down.
   suite "soak (30 s, faults, invariants)" check - 10m env SOAK_SECONDS=30 scripts/soak.sh
+  suite "e2e, browser and soak left no rows behind" check - 2m same_row_counts "$LOGS/row-counts-before-e2e.txt"
   stop_started_stack
 }
 

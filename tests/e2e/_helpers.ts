@@ -10,15 +10,17 @@
 import postgres from "npm:postgres";
 import { createClient, type SupabaseClient } from "npm:@supabase/supabase-js";
 import { signEs256, signHs256 } from "../../scripts/jwt_sign.ts";
+import { deleteRowsSince, markRows } from "../cleanup.ts";
 
-export const API_URL = Deno.env.get("API_URL") ?? "http://127.0.0.1:54321";
-export const DB_URL = Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres";
+import { API_URL, DB_URL } from "../stack_env.ts";
+export { API_URL, DB_URL };
 /** FUNCTION_KEYS if set, else the mode the stack of this checkout was started in. */
 function keyMode(): "legacy" | "new" {
   let mode = Deno.env.get("FUNCTION_KEYS");
   if (!mode) {
     try {
-      mode = Deno.readTextFileSync(new URL("../../.stack/function-keys", import.meta.url)).trim();
+      const stack = Deno.env.get("STACK_DIR") ?? new URL("../../.stack", import.meta.url).pathname;
+      mode = Deno.readTextFileSync(`${stack}/function-keys`).trim();
     } catch { /* no stack state: legacy */ }
   }
   return mode === "new" ? "new" : "legacy";
@@ -78,6 +80,16 @@ export function restHeaders(key = SERVICE_ROLE_KEY): Record<string, string> {
 
 /** A small pool for arranging and checking; closed by the last test of each file via `e2e`. */
 export const sql = postgres(DB_URL, { max: 4, onnotice: () => {} });
+
+// The rows the database held when this run began: after each test file (a hook, not a test)
+// every row added since is deleted, so a run leaves what it found (scripts/test.sh checks the
+// row counts). Scripts that import this module without `deno test` call cleanUp() themselves.
+const startRows = await markRows(sql);
+/** Delete every row added since this module was loaded (see tests/cleanup.ts). */
+export const cleanUp = () => deleteRowsSince(sql, startRows);
+Deno.test.afterAll(async () => {
+  if (Deno.env.get("KEEP_TEST_ROWS") !== "1") await cleanUp(); // KEEP_TEST_ROWS=1: keep them to look at
+});
 
 /** Deno.test for e2e: the shared pool and fetch bodies outlive single tests by design. */
 export function e2e(name: string, fn: () => Promise<void>) {

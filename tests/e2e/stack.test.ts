@@ -3,7 +3,8 @@
 // the exit status is 1 and the URLs and keys are still printed; one part up among parts down is
 // told apart.
 import { assert, assertEquals } from "../assert.ts";
-import { API_URL, e2e, PUBLISHABLE_KEY, SECRET_KEY } from "./_helpers.ts";
+import { API_URL, e2e, type FunctionProcess, PUBLISHABLE_KEY, SECRET_KEY } from "./_helpers.ts";
+import { PG_PORT } from "../stack_env.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const stackSh = `${root}scripts/stack.sh`;
@@ -54,7 +55,7 @@ e2e("stack status: every part of the running stack is up, with its pid and port;
   assertEquals(by.rest.pid, pidFile("rest"));
   assertEquals(by.scheduler.pid, pidFile("scheduler"));
   assertEquals(by.scheduler.port, "-");
-  assertEquals(by.postgres.port, Deno.env.get("PG_PORT") ?? "54322");
+  assertEquals(by.postgres.port, PG_PORT);
   for (const f of health.functions) {
     const p = by[`function ${f.name}`];
     assertEquals([p.pid, p.port], [String(f.pid), String(f.port)]);
@@ -248,4 +249,59 @@ e2e("stack start on the running, unchanged stack restarts nothing, in under 10 s
   assert(seconds < 10, `took ${seconds.toFixed(1)} s`);
   const after = (await status()).parts;
   assertEquals(after.map((p) => [p.name, p.state, p.pid]), before.map((p) => [p.name, "up", p.pid]));
+});
+
+// scripts/stack.sh reload (what `make dev` runs after a build): the gateway restarts only the
+// functions whose files changed; a replacement that does not start leaves the old process serving.
+e2e("stack reload: an edited wrapper restarts only its function; a broken one keeps the old process", async () => {
+  const name = "order-events";
+  const wrapper = `${root}supabase/functions/${name}/index.ts`;
+  const original = Deno.readTextFileSync(wrapper);
+  const pids = async () => {
+    const health = await (await fetch(`${API_URL}/health`)).json() as { functions: FunctionProcess[] };
+    return Object.fromEntries(health.functions.map((f) => [f.name, f.pid]));
+  };
+  const reload = async () => {
+    const out = await new Deno.Command("bash", { args: [stackSh, "reload"], stdout: "piped", stderr: "piped" })
+      .output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  };
+  const others = (p: Record<string, number | null>) => Object.entries(p).filter(([n]) => n !== name);
+  const answers = async () => {
+    const resp = await fetch(`${API_URL}/functions/v1/${name}`, { method: "OPTIONS" });
+    await resp.body?.cancel();
+    return resp.status;
+  };
+  const before = await pids();
+  try {
+    let r = await reload();
+    assertEquals([r.code, r.stdout.trim()], [0, "restarted: none (no function files changed)"], r.stderr);
+    assertEquals(await pids(), before);
+
+    Deno.writeTextFileSync(wrapper, `${original}// reload probe\n`);
+    r = await reload();
+    assertEquals([r.code, r.stdout.trim()], [0, `restarted: ${name}`], r.stderr);
+    const edited = await pids();
+    assert(edited[name] !== null && edited[name] !== before[name], `${name} kept pid ${before[name]}`);
+    assertEquals(others(edited), others(before));
+    assertEquals(await answers(), 204);
+
+    Deno.writeTextFileSync(wrapper, `${original}const broken = ;\n`);
+    r = await reload();
+    assertEquals(r.code, 1);
+    assert(r.stderr.includes(`the new code of: ${name} did not start`), r.stderr);
+    assertEquals(await pids(), edited);
+    assertEquals(await answers(), 204);
+  } finally {
+    Deno.writeTextFileSync(wrapper, original);
+  }
+  const r = await reload();
+  assertEquals(r.code, 0, r.stderr);
+  const restored = await pids();
+  assertEquals(others(restored), others(before));
+  assertEquals(await answers(), 204);
 });

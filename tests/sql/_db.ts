@@ -6,7 +6,7 @@
 // on a lock, then the holder commits or rolls back and the outcome is asserted. No fixed sleeps.
 //
 // Environment:
-//   DB_URL              the server (default: the local stack's, port 54322)
+//   DB_URL              the server (default: this checkout's local stack, tests/stack_env.ts)
 //   SQL_TEST_UNTIL      apply only migrations whose version is below this one (to show a test
 //                       failing on the code before a fix)
 //   SQL_TEST_BOOTSTRAP  another bootstrap file (e.g. an older version, same purpose)
@@ -15,11 +15,12 @@
 //                       migrations (tests/sql/mutations.sh: each must turn a test red)
 import postgres from "npm:postgres";
 import { MUTATIONS } from "./_mutations.ts";
+import { DB_URL } from "../stack_env.ts";
 
 export type Sql = postgres.Sql;
 
 const ROOT = new URL("../../", import.meta.url);
-const BASE_URL = Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres";
+const BASE_URL = DB_URL;
 const UNTIL = Deno.env.get("SQL_TEST_UNTIL");
 const MUTATE = Deno.env.get("SQL_TEST_MUTATE");
 
