@@ -446,7 +446,8 @@ e2e("1000 orders written in one transaction are each delivered and processed exa
     async () => {
       const [r] = await sql`select count(*) filter (where status = 'delivered')::int as delivered,
         count(*) filter (where status = 'dead')::int as dead, count(*)::int as total,
-        sum(attempts)::int as attempts
+        sum(attempts)::int as attempts,
+        count(*) filter (where attempts > 1 and last_error is null)::int as unexplained
       from public.event_outbox where order_id = any(${ids}::bigint[])`;
       return r.delivered === r.total ? r : null;
     },
@@ -456,7 +457,11 @@ e2e("1000 orders written in one transaction are each delivered and processed exa
   assert(settled, "every event delivered");
   assertEquals(settled.total, 2000); // INSERT + the status change to processed
   assertEquals(settled.dead, 0);
-  assertEquals(settled.attempts, 2000); // every event claimed exactly once
+  // Claims are disjoint: an event is claimed again only after an attempt that recorded its
+  // failure (on a saturated machine a delivery can pass the dispatcher's 5 s answer timeout and
+  // be retried; the receiver then deduplicates it, as the receipts below show).
+  if (settled.attempts !== 2000) console.log(`    ${settled.attempts - 2000} retries after recorded failures`);
+  assertEquals(settled.unexplained, 0, "an event claimed again without a recorded failure");
   const [receipts] = await sql`select count(*)::int as n, count(distinct order_id)::int as orders
     from public.received_events where source = 'event_outbox' and outcome = 'processed'
       and order_id = any(${ids}::bigint[])`;
