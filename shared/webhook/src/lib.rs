@@ -77,6 +77,24 @@ impl Scheme {
         Scheme::Shopify,
     ];
 
+    /// The lower-case names of every header this scheme may read, and nothing else: a caller
+    /// that copies headers out of another runtime (a JS object, say) needs only these.
+    pub fn headers(self) -> &'static [&'static str] {
+        match self {
+            Scheme::StandardWebhooks => &[
+                standard::WEBHOOK_HEADERS.id,
+                standard::WEBHOOK_HEADERS.timestamp,
+                standard::WEBHOOK_HEADERS.signature,
+                standard::SVIX_HEADERS.id,
+                standard::SVIX_HEADERS.timestamp,
+                standard::SVIX_HEADERS.signature,
+            ],
+            Scheme::Stripe => &[stripe::SIGNATURE_HEADER],
+            Scheme::GitHub => &[github::SIGNATURE_HEADER, github::DELIVERY_HEADER],
+            Scheme::Shopify => &[shopify::SIGNATURE_HEADER, shopify::WEBHOOK_ID_HEADER],
+        }
+    }
+
     /// The canonical lower-case name (`FromStr` accepts it back).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -249,8 +267,8 @@ fn match_any_hmac(
     parts: &[&[u8]],
     candidate: &[u8],
 ) -> Result<(), WebhookError> {
-    for key in secrets.iter().filter_map(Secret::hmac_key) {
-        if crypto::tag_matches(&crypto::hmac_sha256(key, parts)?, candidate) {
+    for tag in secrets.iter().filter_map(|s| s.hmac_sha256(parts)) {
+        if crypto::tag_matches(&tag, candidate) {
             return Ok(());
         }
     }

@@ -4,7 +4,10 @@ use std::fmt;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use super::crypto::decode_base64_lenient;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::crypto::{decode_base64_lenient, Tag};
 use super::WebhookError;
 
 /// Shortest and longest Standard Webhooks HMAC key, in decoded bytes (the spec: 192 to 512 bits).
@@ -16,6 +19,9 @@ pub const STANDARD_HMAC_KEY_LEN: std::ops::RangeInclusive<usize> = 24..=64;
 #[derive(Clone)]
 pub struct Secret {
     kind: SecretKind,
+    /// For an HMAC key: the HMAC-SHA256 state after the key, so each verification hashes only
+    /// the message (two SHA-256 blocks fewer per call).
+    prepared: Option<Hmac<Sha256>>,
 }
 
 #[derive(Clone)]
@@ -36,9 +42,9 @@ impl Secret {
         if secret.is_empty() {
             return Err(WebhookError::InvalidSecret);
         }
-        Ok(Self {
-            kind: SecretKind::Hmac(secret.as_bytes().to_vec()),
-        })
+        Ok(Self::from_kind(SecretKind::Hmac(
+            secret.as_bytes().to_vec(),
+        )))
     }
 
     /// Standard Webhooks secrets from one configured string: several may be joined with `|`;
@@ -79,7 +85,24 @@ impl Secret {
             }
             SecretKind::Hmac(key)
         };
-        Ok(Self { kind })
+        Ok(Self::from_kind(kind))
+    }
+
+    fn from_kind(kind: SecretKind) -> Self {
+        let prepared = match &kind {
+            SecretKind::Hmac(key) => <Hmac<Sha256> as Mac>::new_from_slice(key).ok(),
+            _ => None,
+        };
+        Self { kind, prepared }
+    }
+
+    /// The HMAC-SHA256 of the concatenation of `parts`, if this is a symmetric secret.
+    pub(crate) fn hmac_sha256(&self, parts: &[&[u8]]) -> Option<Tag> {
+        let mut mac = self.prepared.clone()?;
+        for part in parts {
+            mac.update(part);
+        }
+        Some(mac.finalize().into_bytes().into())
     }
 
     pub(crate) fn kind(&self) -> &SecretKind {

@@ -65,9 +65,8 @@ pub(crate) fn verify<H: HeaderSource + ?Sized>(
     let t = timestamp.to_string();
     let tags = secrets
         .iter()
-        .filter_map(Secret::hmac_key)
-        .map(|key| hmac_sha256(key, &[t.as_bytes(), b".", body]))
-        .collect::<Result<Vec<_>, _>>()?;
+        .filter_map(|s| s.hmac_sha256(&[t.as_bytes(), b".", body]))
+        .collect::<Vec<_>>();
     let matched = candidates
         .iter()
         .filter_map(|candidate| decode_lower_hex(candidate))
