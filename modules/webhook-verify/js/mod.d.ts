@@ -1,5 +1,7 @@
 /**
- * Webhook signature verification (Standard Webhooks, Stripe, GitHub, Shopify) in wasm,
+ * Webhook signature verification (Standard Webhooks and so Svix, Clerk, Resend and Supabase
+ * Auth Hooks; Stripe, GitHub, Shopify, Slack, Paddle, Lemon Squeezy, Razorpay, Linear, Zoom,
+ * Twitch, Discord, Square, Twilio, Intercom, Vercel, SendGrid) in wasm,
  * instantiated synchronously on import. Every function returns `{ ok: true, ... }` or
  * `{ ok: false, code, message }` and never throws.
  *
@@ -33,11 +35,19 @@ export interface VerifyWebhookOptions {
   /**
    * One secret or several (a request passes if it matches any). Standard Webhooks:
    * `whsec_<base64>` (also bare base64 or Supabase's `v1,whsec_...`), `whpk_`/`whsk_` ed25519
-   * keys, several joined with `|`. Stripe, GitHub, Shopify: the secret string as it is.
+   * keys, several joined with `|`. Discord: the application's public key (64 hex digits).
+   * SendGrid: the verification key (base64 DER, as SendGrid shows it; PEM also works). Every
+   * other scheme: the secret string as it is.
    */
   secrets: string | readonly string[];
   headers: WebhookHeaders;
   body: WebhookBody;
+  /**
+   * The full URL the provider requested (scheme, host, path, query), exactly as configured
+   * with it: required by `square` (the notification URL) and `twilio` (with a JSON body, the
+   * URL carries `bodySHA256`), ignored by the others.
+   */
+  url?: string;
   /** Current time in Unix seconds (default: `Date.now() / 1000`). */
   now?: number;
   /** Allowed clock skew in seconds (default 300; `Infinity` disables the check). */
@@ -54,6 +64,8 @@ export type WebhookErrorCode =
   | "no_matching_signature"
   | "body_too_large"
   | "invalid_secret"
+  | "missing_url"
+  | "malformed_body"
   | "invalid_input";
 
 /** A rejection. `message` names fields and headers, never secrets or signatures. */
@@ -65,9 +77,13 @@ export interface WebhookFailure {
 
 export interface WebhookVerified {
   ok: true;
-  /** Delivery id to deduplicate on (`webhook-id`/`svix-id`, `X-GitHub-Delivery`, `X-Shopify-Webhook-Id`). */
+  /**
+   * Delivery id to deduplicate on: `webhook-id`/`svix-id`, Twitch's message id (signed), or
+   * `X-GitHub-Delivery`, `X-Shopify-Webhook-Id`, `X-Razorpay-Event-Id`, `Linear-Delivery`,
+   * `I-Twilio-Idempotency-Token` (not signed).
+   */
   id?: string;
-  /** The signed Unix timestamp (Standard Webhooks, Stripe). */
+  /** The signed Unix timestamp, for schemes that sign one. */
   timestamp?: number;
 }
 
@@ -126,3 +142,47 @@ export declare function signWebhook(
 export declare function signStripe(
   options: SignStripeOptions,
 ): SignStripeResult;
+
+export interface SignRequestOptions {
+  scheme: WebhookScheme;
+  /**
+   * What the verifier is given, except Discord (a 32-byte ed25519 seed, hex) and SendGrid (a
+   * P-256 private key, base64 PKCS#8 DER).
+   */
+  secret: string;
+  /** The message id: Standard Webhooks (no `.`) and Twitch; 1 to 256 visible ASCII characters. */
+  id?: string;
+  /** Unix seconds, non-negative (default: now). */
+  timestamp?: number;
+  /** The request URL: Square and Twilio. */
+  url?: string;
+  body: WebhookBody;
+}
+
+export type SignRequestResult =
+  | { ok: true; headers: Record<string, string> }
+  | WebhookFailure;
+
+/**
+ * Signs `body` as the scheme's provider would send it: `{ ok: true, headers }` (lower-case
+ * names) or `{ ok: false, code, message }`. For tests, relays and local senders. Never throws.
+ */
+export declare function signRequest(
+  options: SignRequestOptions,
+): SignRequestResult;
+
+/**
+ * Zoom's `endpoint.url_validation` answer for its `payload.plainToken` (verify the request
+ * first): respond with `{ plainToken, encryptedToken }` as JSON, status 200. Never throws.
+ */
+export declare function zoomUrlValidation(
+  options: { secret: string; plainToken: string },
+): { ok: true; plainToken: string; encryptedToken: string } | WebhookFailure;
+
+/**
+ * The `challenge` of a Twitch `webhook_callback_verification` body (verify the request first):
+ * respond with it as `text/plain`, status 200. Never throws.
+ */
+export declare function twitchChallenge(
+  body: WebhookBody,
+): { ok: true; challenge: string } | WebhookFailure;

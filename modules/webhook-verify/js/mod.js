@@ -15,9 +15,10 @@ import {
   initSync,
   schemeInfo,
   schemeNames,
-  signStandard,
-  signStripe as signStripeRaw,
+  signRequest as signRaw,
+  twitchChallenge as twitchChallengeRaw,
   WebhookVerifier,
+  zoomEncryptedToken,
 } from "./index.js";
 import { wasmBytes } from "./wasm.js";
 
@@ -314,28 +315,25 @@ function signedTimestamp(value) {
   return timestamp;
 }
 const tooLarge = () => fail("body_too_large", `body larger than ${MAX_SIGN_BODY} bytes`);
-const invalidSecret = () => fail("invalid_secret", "invalid webhook secret");
+
+/** Signs with the wasm module: `{ ok: true, headers }` or a failure. */
+function signed(scheme, secret, id, timestamp, url, body) {
+  const out = signRaw(scheme, secret, id, timestamp, url, body);
+  if (out[0] !== "ok") return fail(out[1], out[2]);
+  const headers = {};
+  for (let i = 1; i < out.length; i += 2) headers[out[i]] = out[i + 1];
+  return { ok: true, headers };
+}
 
 /** Signs a Standard Webhooks message. See `SignWebhookOptions` in mod.d.ts. */
 export function signWebhook(options) {
   return guard(() => {
     const { secret } = signingInput(options);
-    const id = options.id;
-    // 1 to 256 visible ASCII characters without `.` (the separator of the signed content).
-    if (typeof id !== "string" || !/^[\x21-\x2d\x2f-\x7e]{1,256}$/.test(id)) {
-      invalid("`id` must be 1 to 256 visible ASCII characters without `.`");
-    }
+    const id = messageId(options.id, true);
     const timestamp = signedTimestamp(options.timestamp);
     const body = bodyToSign(options.body);
     if (body === undefined) return tooLarge();
-    const signature = signStandard(secret, id, timestamp, body);
-    if (signature === undefined) return invalidSecret();
-    const headers = {
-      "webhook-id": id,
-      "webhook-timestamp": String(timestamp),
-      "webhook-signature": signature,
-    };
-    return { ok: true, headers };
+    return signed("standard", secret, id, timestamp, undefined, body);
   });
 }
 
@@ -346,10 +344,65 @@ export function signStripe(options) {
     const timestamp = signedTimestamp(options.timestamp);
     const body = bodyToSign(options.body);
     if (body === undefined) return tooLarge();
-    if (secret === "") return invalidSecret();
+    return signed("stripe", secret, undefined, timestamp, undefined, body);
+  });
+}
+
+/** Signs a request as `scheme` sends it. See `SignRequestOptions` in mod.d.ts. */
+export function signRequest(options) {
+  return guard(() => {
+    const { secret } = signingInput(options);
+    const scheme = schemeOf(options.scheme);
+    const needsId = scheme.name === "standard" || scheme.name === "twitch";
+    const id = needsId ? messageId(options.id, scheme.name === "standard") : undefined;
+    const timestamp = signedTimestamp(options.timestamp);
+    const url = options.url;
+    if (url !== undefined && typeof url !== "string") {
+      invalid("`url` must be a string");
+    }
+    const body = bodyToSign(options.body);
+    if (body === undefined) return tooLarge();
+    return signed(scheme.name, secret, id, timestamp, url, body);
+  });
+}
+
+/** 1 to 256 visible ASCII characters (without `.` for Standard Webhooks: its separator). */
+function messageId(id, noDot) {
+  const pattern = noDot ? /^[\x21-\x2d\x2f-\x7e]{1,256}$/ : /^[\x21-\x7e]{1,256}$/;
+  if (typeof id !== "string" || !pattern.test(id)) {
+    invalid(
+      `\`id\` must be 1 to 256 visible ASCII characters${noDot ? " without `.`" : ""}`,
+    );
+  }
+  return id;
+}
+
+/** Zoom's `endpoint.url_validation` answer. See mod.d.ts. */
+export function zoomUrlValidation(options) {
+  return guard(() => {
+    const { secret } = signingInput(options);
+    const plainToken = options.plainToken;
+    if (typeof plainToken !== "string" || plainToken.length > 1024) {
+      invalid("`plainToken` must be a string");
+    }
+    if (secret === "") return fail("invalid_secret", "invalid webhook secret");
     return {
       ok: true,
-      headers: { "stripe-signature": signStripeRaw(secret, timestamp, body) },
+      plainToken,
+      encryptedToken: zoomEncryptedToken(secret, plainToken),
     };
+  });
+}
+
+/** The challenge of a (verified) Twitch `webhook_callback_verification` body. See mod.d.ts. */
+export function twitchChallenge(body) {
+  return guard(() => {
+    const bytes = bodyToSign(body);
+    if (bytes === undefined) return tooLarge();
+    const challenge = twitchChallengeRaw(bytes);
+    if (challenge === undefined) {
+      return fail("malformed_body", "no `challenge` in the body");
+    }
+    return { ok: true, challenge };
   });
 }

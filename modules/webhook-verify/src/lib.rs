@@ -11,7 +11,7 @@
 //! then [`WebhookVerifier::verify`] costs one call into wasm; the outcome (code, message,
 //! timestamp, id) is read from it only when needed.
 
-use edge_webhook::{standard, stripe, Scheme, Verified, Verifier, WebhookError};
+use edge_webhook::{sign, twitch, zoom, Scheme, SignInput, Verified, Verifier, WebhookError};
 use wasm_bindgen::prelude::*;
 
 /// The scheme `name` names (`FromStr` spelling rules): its canonical name followed by the
@@ -30,17 +30,48 @@ pub fn scheme_names() -> String {
     Scheme::ALL.map(Scheme::as_str).join(", ")
 }
 
-/// The `webhook-signature` header value for a Standard Webhooks message; `None` if `secret`
-/// cannot sign (`invalid_secret`). `mod.js` has checked the id and the timestamp.
-#[wasm_bindgen(js_name = signStandard)]
-pub fn sign_standard(secret: &str, id: &str, timestamp: f64, body: &[u8]) -> Option<String> {
-    standard::sign(secret, id, timestamp as i64, body).ok()
+/// Signs `body` as `scheme` would send it ([`edge_webhook::sign`]): `["ok", name, value, ...]`
+/// or `["error", code, message]`. `mod.js` has checked the id and the timestamp.
+#[wasm_bindgen(js_name = signRequest)]
+pub fn sign_request(
+    scheme: &str,
+    secret: &str,
+    id: Option<String>,
+    timestamp: f64,
+    url: Option<String>,
+    body: &[u8],
+) -> Vec<String> {
+    let Ok(scheme) = scheme.parse::<Scheme>() else {
+        return vec![
+            "error".into(),
+            "invalid_input".into(),
+            "unknown scheme".into(),
+        ];
+    };
+    let input = SignInput {
+        body,
+        timestamp: timestamp as i64,
+        id: id.as_deref(),
+        url: url.as_deref(),
+    };
+    match sign(scheme, secret, &input) {
+        Ok(headers) => std::iter::once("ok".to_owned())
+            .chain(headers.into_iter().flat_map(|(n, v)| [n.to_owned(), v]))
+            .collect(),
+        Err(e) => vec!["error".into(), e.code().into(), e.to_string()],
+    }
 }
 
-/// The `Stripe-Signature` header value (`t=<unix>,v1=<hex>`); the whole secret is the key.
-#[wasm_bindgen(js_name = signStripe)]
-pub fn sign_stripe(secret: &str, timestamp: f64, body: &[u8]) -> String {
-    stripe::sign(secret, timestamp as i64, body)
+/// Zoom's `endpoint.url_validation` answer: the hex HMAC of `plain_token`.
+#[wasm_bindgen(js_name = zoomEncryptedToken)]
+pub fn zoom_encrypted_token(secret: &str, plain_token: &str) -> String {
+    zoom::url_validation(secret, plain_token)
+}
+
+/// The `challenge` of a Twitch `webhook_callback_verification` body, if it has one.
+#[wasm_bindgen(js_name = twitchChallenge)]
+pub fn twitch_challenge(body: &[u8]) -> Option<String> {
+    twitch::challenge(body)
 }
 
 /// A verifier for one scheme, its secrets and settings, and the outcome of its last call.
@@ -94,10 +125,17 @@ impl WebhookVerifier {
     /// Verifies a request (a string body was encoded as UTF-8 by `mod.js`). `layout` holds, per collected header value, the index of
     /// its name in the scheme's header list and its length in UTF-16 units; `values` is every
     /// value, concatenated. `now` is whole Unix seconds. `true` if the request verifies.
-    pub fn verify(&mut self, layout: &[u32], values: &str, body: &[u8], now: f64) -> bool {
+    pub fn verify(
+        &mut self,
+        layout: &[u32],
+        values: &str,
+        body: &[u8],
+        now: f64,
+        url: Option<String>,
+    ) -> bool {
         let headers = unpack(self.scheme.headers(), layout, values);
         self.outcome = match &self.verifier {
-            Some(verifier) => verifier.verify(&headers, body, now as i64),
+            Some(verifier) => verifier.verify_request(&headers, body, url.as_deref(), now as i64),
             None => Err(WebhookError::InvalidSecret),
         };
         self.id_index = match &self.outcome {
@@ -194,6 +232,26 @@ mod tests {
     }
 
     #[test]
+    fn sign_request_packs_headers_or_an_error() {
+        let signed = sign_request("slack", "s", None, 1.0, None, b"{}");
+        assert_eq!(
+            signed[..3],
+            ["ok", "x-slack-signature", &slack_v0("s", 1, b"{}")]
+        );
+        assert_eq!(signed[3..], ["x-slack-request-timestamp", "1"]);
+        let failed = sign_request("square", "s", None, 1.0, None, b"{}");
+        assert_eq!(failed[..2], ["error", "missing_url"]);
+        assert_eq!(
+            sign_request("nope", "s", None, 1.0, None, b"")[1],
+            "invalid_input"
+        );
+    }
+
+    fn slack_v0(secret: &str, ts: i64, body: &[u8]) -> String {
+        edge_webhook::slack::sign(secret, ts, body)
+    }
+
+    #[test]
     fn verifier_reports_outcomes() {
         let mut v = WebhookVerifier::new("github", 300.0, f64::INFINITY);
         assert!(!v.build());
@@ -202,12 +260,18 @@ mod tests {
         assert!(v.build());
         let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
         let values = format!("{sig} d1 ");
-        assert!(v.verify(&[0, sig.len() as u32, 1, 4], &values, b"Hello, World!", 0.0));
+        assert!(v.verify(
+            &[0, sig.len() as u32, 1, 4],
+            &values,
+            b"Hello, World!",
+            0.0,
+            None
+        ));
         assert_eq!(
             (v.id(), v.id_index(), v.timestamp()),
             (Some("d1".into()), None, None)
         );
-        assert!(!v.verify(&[0, sig.len() as u32], &values, b"Hello", 0.0));
+        assert!(!v.verify(&[0, sig.len() as u32], &values, b"Hello", 0.0, None));
         assert_eq!(v.code(), "no_matching_signature");
         assert_eq!(v.message(), "no matching signature");
     }

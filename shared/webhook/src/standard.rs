@@ -67,7 +67,9 @@ pub fn sign(
                 let signature = key.sign(&signed_content(msg_id.as_bytes(), &timestamp, body));
                 Ok(format!("v1a,{}", encode_base64(&signature.to_bytes())))
             }
-            SecretKind::Ed25519Public(_) => Err(WebhookError::InvalidSecret),
+            SecretKind::Ed25519Public(_) | SecretKind::P256Public(_) => {
+                Err(WebhookError::InvalidSecret)
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(entries.join(" "))

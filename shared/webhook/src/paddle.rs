@@ -1,0 +1,61 @@
+//! Paddle Billing: `Paddle-Signature: ts=<unix seconds>;h1=<hex HMAC-SHA256(secret, "{ts}:{body}")>`.
+//!
+//! Several `h1` entries may be present while a secret is rotated; one match is enough. Other
+//! keys are ignored, exactly one `ts` is required, and it must lie within the tolerance (Paddle's
+//! SDK allows 5 s; set [`Verifier::with_tolerance_secs`](crate::Verifier::with_tolerance_secs)
+//! for that). The event id is in the body (`event_id`).
+
+use super::crypto::{decode_lower_hex, hmac_sha256};
+use super::headers::{self, HeaderSource, MAX_SIGNATURE_ENTRIES};
+use super::secret::Secret;
+use super::{Verified, WebhookError};
+
+/// The signature header (lower-case; lookups ignore case).
+pub const SIGNATURE_HEADER: &str = "paddle-signature";
+
+/// The `Paddle-Signature` value for `body` sent at `timestamp`: `ts=<unix>;h1=<hex>`.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let t = timestamp.to_string();
+    let tag = hmac_sha256(secret.as_bytes(), &[t.as_bytes(), b":", body]).unwrap_or_default();
+    format!("ts={t};h1={}", hex::encode(tag))
+}
+
+pub(crate) fn verify<H: HeaderSource + ?Sized>(
+    secrets: &[Secret],
+    headers: &H,
+    body: &[u8],
+    now_unix: i64,
+    tolerance_secs: u64,
+) -> Result<Verified, WebhookError> {
+    let malformed = WebhookError::MalformedHeader(SIGNATURE_HEADER);
+    let value = headers::required(headers, SIGNATURE_HEADER)?;
+    let (mut ts, mut candidates) = (None, Vec::new());
+    for item in value.split(|&b| b == b';') {
+        let Some(eq) = item.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        match (headers::trim(&item[..eq]), headers::trim(&item[eq + 1..])) {
+            (b"ts", t) if ts.is_none() => ts = Some(t),
+            (b"ts", _) => return Err(malformed),
+            (b"h1", h1) => {
+                candidates.push(h1);
+                if candidates.len() > MAX_SIGNATURE_ENTRIES {
+                    return Err(malformed);
+                }
+            }
+            _ => {}
+        }
+    }
+    let ts = ts.ok_or(malformed)?;
+    let timestamp = headers::unix_seconds(ts, SIGNATURE_HEADER)?;
+    super::check_timestamp(timestamp, now_unix, tolerance_secs)?;
+    for candidate in candidates.into_iter().filter_map(decode_lower_hex) {
+        if super::match_any_hmac(secrets, &[ts, b":", body], &candidate).is_ok() {
+            return Ok(Verified {
+                id: None,
+                timestamp: Some(timestamp),
+            });
+        }
+    }
+    Err(WebhookError::NoMatchingSignature)
+}
