@@ -15,7 +15,20 @@ export type WebhookScheme =
   | "standard-webhooks"
   | "stripe"
   | "github"
-  | "shopify";
+  | "shopify"
+  | "slack"
+  | "paddle"
+  | "lemonsqueezy"
+  | "razorpay"
+  | "linear"
+  | "zoom"
+  | "twitch"
+  | "discord"
+  | "square"
+  | "twilio"
+  | "intercom"
+  | "vercel"
+  | "sendgrid";
 
 /**
  * Request headers: a fetch `Headers`, a plain object (values may be `string[]`, as Node's

@@ -275,12 +275,9 @@ export function verifyWebhook(options) {
         scheme.headers,
         scheme.name === "standard",
       );
-      const ok = verifier.verify(
-        layout,
-        values,
-        body.bytes ?? utf8(body.text),
-        now,
-      );
+      const url = options.url;
+      if (url !== undefined && typeof url !== "string") invalid("`url` must be a string");
+      const ok = verifier.verify(layout, values, body.bytes ?? utf8(body.text), now, url);
       if (!ok) return fail(verifier.code(), verifier.message());
       const out = { ok: true };
       const idIndex = verifier.idIndex();
