@@ -15,6 +15,7 @@
 // comma-separated; default 256,1024,20480).
 import { Webhook } from "npm:standardwebhooks";
 import { verifyWebhook } from "../wasm-pkg/webhook-verify/mod.js";
+import { env, fmt, type Impl, measure } from "./timing.ts";
 
 const env = (name: string) =>
   Deno.permissions.querySync({ name: "env", variable: name }).state ===
@@ -74,37 +75,6 @@ async function webCryptoVerify(
   return false;
 }
 
-type Op = () => unknown;
-interface Impl {
-  name: string;
-  op: Op;
-  isAsync: boolean;
-  n?: number;
-  results: number[];
-}
-
-/** Mean µs per call of `op` over `n` calls (awaiting when it returns a promise). */
-async function timeBatch(op: Op, n: number, isAsync: boolean): Promise<number> {
-  const t0 = performance.now();
-  if (isAsync) { for (let i = 0; i < n; i++) await op(); }
-  else for (let i = 0; i < n; i++) op();
-  return ((performance.now() - t0) * 1000) / n;
-}
-
-/** Warms `impl` up for >= 300 ms and sizes its batches to last >= BATCH_MS. */
-async function calibrate(impl: Impl): Promise<void> {
-  let n = 32;
-  let spent = 0;
-  while (spent < 300) {
-    const us = await timeBatch(impl.op, n, impl.isAsync);
-    spent += (us * n) / 1000;
-    n = Math.max(n, Math.ceil((BATCH_MS * 1000) / us));
-  }
-  impl.n = n;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (us: number) => us < 10 ? us.toFixed(2) : us.toFixed(1);
 const sizeName = (size: number) => size >= 1024 ? `${size / 1024} KB` : `${size} B`;
 const rows: string[] = [];
 const ratios: string[] = [];
@@ -185,13 +155,7 @@ for (const size of SIZES) {
     throw new Error("WebCrypto check failed");
   }
 
-  for (const impl of impls) await calibrate(impl);
-  for (let round = 0; round < BATCHES; round++) {
-    for (const impl of impls) {
-      impl.results.push(await timeBatch(impl.op, impl.n!, impl.isAsync));
-    }
-  }
-  const t = impls.map((impl) => median(impl.results));
+  const t = await measure(impls, BATCHES, BATCH_MS);
   const [ours, , , swh, web] = t;
   const fastestJs = Math.min(swh, web);
   const fastestName = swh < web ? "standardwebhooks" : "WebCrypto";

@@ -199,3 +199,6 @@ export declare function zoomUrlValidation(
 export declare function twitchChallenge(
   body: WebhookBody,
 ): { ok: true; challenge: string } | WebhookFailure;
+
+/** Every scheme's canonical name (`standard`, `stripe`, `github`, `shopify`, then the providers). */
+export declare const schemes: readonly WebhookScheme[];

@@ -54,10 +54,10 @@ const byteLengthOf = Object.getOwnPropertyDescriptor(
 const HeadersClass = typeof Headers === "function" ? Headers : undefined;
 
 /** `{ name, headers }` per scheme spelling, from the wasm module's own table. */
-const schemes = new Map();
+const schemeCache = new Map();
 function schemeOf(value) {
   if (typeof value !== "string") invalid("`scheme` must be a string");
-  let scheme = schemes.get(value);
+  let scheme = schemeCache.get(value);
   if (scheme === undefined) {
     const info = value.length <= 64 ? schemeInfo(value) : undefined;
     if (info === undefined) {
@@ -65,7 +65,7 @@ function schemeOf(value) {
     }
     const [name, ...headers] = info.split(",");
     scheme = { name, headers };
-    if (schemes.size < 64) schemes.set(value, scheme);
+    if (schemeCache.size < 64) schemeCache.set(value, scheme);
   }
   return scheme;
 }
@@ -322,28 +322,26 @@ function signed(scheme, secret, id, timestamp, url, body) {
   return { ok: true, headers };
 }
 
-/** Signs a Standard Webhooks message. See `SignWebhookOptions` in mod.d.ts. */
-export function signWebhook(options) {
+/** Signs as `scheme` from the options of `signWebhook` or `signStripe`. */
+function signAs(scheme, options) {
   return guard(() => {
     const { secret } = signingInput(options);
-    const id = messageId(options.id, true);
+    const id = scheme === "standard" ? messageId(options.id, true) : undefined;
     const timestamp = signedTimestamp(options.timestamp);
     const body = bodyToSign(options.body);
     if (body === undefined) return tooLarge();
-    return signed("standard", secret, id, timestamp, undefined, body);
+    return signed(scheme, secret, id, timestamp, undefined, body);
   });
 }
 
+/** Signs a Standard Webhooks message. See `SignWebhookOptions` in mod.d.ts. */
+export const signWebhook = (options) => signAs("standard", options);
+
 /** Signs a Stripe event payload like Stripe's `generateTestHeaderString`. */
-export function signStripe(options) {
-  return guard(() => {
-    const { secret } = signingInput(options);
-    const timestamp = signedTimestamp(options.timestamp);
-    const body = bodyToSign(options.body);
-    if (body === undefined) return tooLarge();
-    return signed("stripe", secret, undefined, timestamp, undefined, body);
-  });
-}
+export const signStripe = (options) => signAs("stripe", options);
+
+/** Every scheme's canonical name, in the library's order. */
+export const schemes = Object.freeze(schemeNames().split(", "));
 
 /** Signs a request as `scheme` sends it. See `SignRequestOptions` in mod.d.ts. */
 export function signRequest(options) {

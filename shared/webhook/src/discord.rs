@@ -5,9 +5,8 @@
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey};
 
-use super::headers::{self, HeaderSource};
 use super::secret::Secret;
-use super::{Verified, WebhookError};
+use super::{Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "x-signature-ed25519";
@@ -36,24 +35,14 @@ pub fn sign(seed_hex: &str, timestamp: i64, body: &[u8]) -> Result<String, Webho
     Ok(hex::encode(key.sign(&message).to_bytes()))
 }
 
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    now_unix: i64,
-    tolerance_secs: u64,
-) -> Result<Verified, WebhookError> {
-    let value = headers::required(headers, SIGNATURE_HEADER)?;
-    let ts = headers::required(headers, TIMESTAMP_HEADER)?;
-    let timestamp = headers::unix_seconds(ts, TIMESTAMP_HEADER)?;
-    super::check_timestamp(timestamp, now_unix, tolerance_secs)?;
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let (value, ts, timestamp) = r.signed_timestamp(SIGNATURE_HEADER, TIMESTAMP_HEADER)?;
     let signature = super::crypto::decode_lower_hex(value)
         .and_then(|bytes| Signature::from_slice(&bytes).ok())
         .ok_or(WebhookError::NoMatchingSignature)?;
-    let mut message = Vec::with_capacity(ts.len() + body.len());
-    message.extend_from_slice(ts);
-    message.extend_from_slice(body);
-    let matched = secrets
+    let message = [ts, r.body].concat();
+    let matched = r
+        .secrets
         .iter()
         .filter_map(Secret::verifying_key)
         .any(|key| key.verify_strict(&message, &signature).is_ok());

@@ -1,5 +1,8 @@
 //! Webhook signature verification and signing: Standard Webhooks (`v1` HMAC-SHA256 and `v1a`
-//! ed25519, also Svix and Supabase Auth Hooks), Stripe, GitHub and Shopify.
+//! ed25519, also Svix, Clerk, Resend and Supabase Auth Hooks), Stripe, GitHub, Shopify, Slack,
+//! Paddle, Lemon Squeezy, Razorpay, Linear, Zoom, Twitch, Discord, Square, Twilio, Intercom,
+//! Vercel and SendGrid (one module each, with its header names and a `sign` function; [`sign`]
+//! signs as any of them).
 //!
 //! A [`Verifier`] holds a [`Scheme`], its secrets (several, for rotation), a timestamp tolerance
 //! and a body cap. [`Verifier::verify`] takes the request headers (an [`http::HeaderMap`] or a
@@ -24,9 +27,11 @@
 //!   never passes), then compared in constant time;
 //! - unknown signature versions are ignored and one valid entry among invalid ones passes;
 //! - no header content (non-UTF-8, huge, duplicated) panics: it is an error with a stable
-//!   [`WebhookError::code`]. A header that carries one value (ids, timestamps, the Stripe,
-//!   GitHub and Shopify signatures) must appear once; repeated Standard Webhooks signature
+//!   [`WebhookError::code`]. A header that carries one value (ids, timestamps, the
+//!   single-valued signatures) must appear once; repeated Standard Webhooks signature
 //!   headers are read as one list. Values longer than [`MAX_HEADER_LEN`] are malformed;
+//! - where the provider signs a timestamp, it must lie within the tolerance (default 300 s);
+//! - Square and Twilio sign the request URL: [`Verifier::verify_request`] takes it;
 //! - error messages and `Debug` output never contain a secret or say which secret matched.
 
 mod crypto;
@@ -352,27 +357,69 @@ impl Verifier {
                 limit: self.max_body,
             });
         }
-        let (secrets, tolerance) = (&self.secrets, self.tolerance_secs);
-        let (h, b, now) = (headers, body, now_unix);
-        match self.scheme {
-            Scheme::StandardWebhooks => standard::verify(secrets, h, b, now, tolerance),
-            Scheme::Stripe => stripe::verify(secrets, h, b, now, tolerance),
-            Scheme::GitHub => github::verify(secrets, h, b),
-            Scheme::Shopify => shopify::verify(secrets, h, b),
-            Scheme::Slack => slack::verify(secrets, h, b, now, tolerance),
-            Scheme::Paddle => paddle::verify(secrets, h, b, now, tolerance),
-            Scheme::LemonSqueezy => lemonsqueezy::verify(secrets, h, b),
-            Scheme::Razorpay => razorpay::verify(secrets, h, b),
-            Scheme::Linear => linear::verify(secrets, h, b, now, tolerance),
-            Scheme::Zoom => zoom::verify(secrets, h, b, now, tolerance),
-            Scheme::Twitch => twitch::verify(secrets, h, b, now, tolerance),
-            Scheme::Discord => discord::verify(secrets, h, b, now, tolerance),
-            Scheme::Square => square::verify(secrets, h, b, url),
-            Scheme::Twilio => twilio::verify(secrets, h, b, url),
-            Scheme::Intercom => intercom::verify(secrets, h, b),
-            Scheme::Vercel => vercel::verify(secrets, h, b),
-            Scheme::SendGrid => sendgrid::verify(secrets, h, b, now, tolerance),
-        }
+        let headers: &dyn HeaderSource = &headers;
+        scheme_check(self.scheme)(&Request {
+            secrets: &self.secrets,
+            headers,
+            body,
+            url,
+            now_unix,
+            tolerance_secs: self.tolerance_secs,
+        })
+    }
+}
+
+/// One request as a scheme's check reads it.
+#[derive(Clone, Copy)]
+pub(crate) struct Request<'a> {
+    secrets: &'a [Secret],
+    headers: &'a dyn HeaderSource,
+    body: &'a [u8],
+    url: Option<&'a str>,
+    now_unix: i64,
+    tolerance_secs: u64,
+}
+
+impl Request<'_> {
+    /// The signature header and a Unix-seconds timestamp header that the signature covers:
+    /// both required, the timestamp checked against the tolerance. `(signature, timestamp as
+    /// sent, timestamp)`.
+    fn signed_timestamp(
+        &self,
+        signature_header: &'static str,
+        timestamp_header: &'static str,
+    ) -> Result<(&[u8], &[u8], i64), WebhookError> {
+        let value = headers::required(self.headers, signature_header)?;
+        let ts = headers::required(self.headers, timestamp_header)?;
+        let timestamp = headers::unix_seconds(ts, timestamp_header)?;
+        check_timestamp(timestamp, self.now_unix, self.tolerance_secs)?;
+        Ok((value, ts, timestamp))
+    }
+}
+
+/// A scheme's verification.
+type Check = fn(&Request<'_>) -> Result<Verified, WebhookError>;
+
+/// The check of `scheme`.
+fn scheme_check(scheme: Scheme) -> Check {
+    match scheme {
+        Scheme::StandardWebhooks => standard::verify,
+        Scheme::Stripe => stripe::verify,
+        Scheme::GitHub => github::verify,
+        Scheme::Shopify => shopify::verify,
+        Scheme::Slack => slack::verify,
+        Scheme::Paddle => paddle::verify,
+        Scheme::LemonSqueezy => lemonsqueezy::verify,
+        Scheme::Razorpay => razorpay::verify,
+        Scheme::Linear => linear::verify,
+        Scheme::Zoom => zoom::verify,
+        Scheme::Twitch => twitch::verify,
+        Scheme::Discord => discord::verify,
+        Scheme::Square => square::verify,
+        Scheme::Twilio => twilio::verify,
+        Scheme::Intercom => intercom::verify,
+        Scheme::Vercel => vercel::verify,
+        Scheme::SendGrid => sendgrid::verify,
     }
 }
 
@@ -501,15 +548,14 @@ fn body_hmac_sign(digest: Digest, secret: &str, prefix: &str, body: &[u8]) -> St
 
 /// Verifies `<signature header>: <prefix><lower-case hex HMAC(secret, body)>`, returning the
 /// optional (unsigned) id header as [`Verified::id`].
-fn body_hmac_verify<H: HeaderSource + ?Sized>(
+fn body_hmac_verify(
     digest: Digest,
     signature_header: &'static str,
     prefix: &str,
     id_header: Option<&'static str>,
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
+    r: &Request<'_>,
 ) -> Result<Verified, WebhookError> {
+    let (secrets, headers, body) = (r.secrets, r.headers, r.body);
     let value = headers::required(headers, signature_header)?;
     let id = match id_header {
         Some(name) => headers::optional_text(headers, name)?,
@@ -546,18 +592,12 @@ fn v0_sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 /// Verifies a `v0=<hex>` signature header and its Unix-seconds timestamp header (Slack, Zoom).
-fn v0_verify<H: HeaderSource + ?Sized>(
+fn v0_verify(
     (signature_header, timestamp_header): (&'static str, &'static str),
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    now_unix: i64,
-    tolerance_secs: u64,
+    r: &Request<'_>,
 ) -> Result<Verified, WebhookError> {
-    let value = headers::required(headers, signature_header)?;
-    let ts = headers::required(headers, timestamp_header)?;
-    let timestamp = headers::unix_seconds(ts, timestamp_header)?;
-    check_timestamp(timestamp, now_unix, tolerance_secs)?;
+    let (value, ts, timestamp) = r.signed_timestamp(signature_header, timestamp_header)?;
+    let (secrets, body) = (r.secrets, r.body);
     let candidate = value
         .strip_prefix(b"v0=")
         .and_then(crypto::decode_lower_hex)

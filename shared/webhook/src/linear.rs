@@ -5,9 +5,7 @@
 //! [`Verified::timestamp`] `None`. `Linear-Delivery` (not signed) is returned as
 //! [`Verified::id`].
 
-use super::headers::HeaderSource;
-use super::secret::Secret;
-use super::{Digest, Verified, WebhookError};
+use super::{Digest, Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "linear-signature";
@@ -26,23 +24,11 @@ struct Timestamped {
     webhook_timestamp: Option<u64>,
 }
 
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    now_unix: i64,
-    tolerance_secs: u64,
-) -> Result<Verified, WebhookError> {
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let body = r.body;
+    let (now_unix, tolerance_secs) = (r.now_unix, r.tolerance_secs);
     let id = Some(DELIVERY_HEADER);
-    let verified = super::body_hmac_verify(
-        Digest::Sha256,
-        SIGNATURE_HEADER,
-        "",
-        id,
-        secrets,
-        headers,
-        body,
-    )?;
+    let verified = super::body_hmac_verify(Digest::Sha256, SIGNATURE_HEADER, "", id, r)?;
     let millis = serde_json::from_slice::<Timestamped>(body)
         .ok()
         .and_then(|t| t.webhook_timestamp);

@@ -6,9 +6,8 @@
 //! for that). The event id is in the body (`event_id`).
 
 use super::crypto::{decode_lower_hex, hmac_sha256};
-use super::headers::{self, HeaderSource, MAX_SIGNATURE_ENTRIES};
-use super::secret::Secret;
-use super::{Verified, WebhookError};
+use super::headers;
+use super::{Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "paddle-signature";
@@ -20,33 +19,12 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("ts={t};h1={}", hex::encode(tag))
 }
 
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    now_unix: i64,
-    tolerance_secs: u64,
-) -> Result<Verified, WebhookError> {
-    let malformed = WebhookError::MalformedHeader(SIGNATURE_HEADER);
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let (secrets, headers, body) = (r.secrets, r.headers, r.body);
+    let (now_unix, tolerance_secs) = (r.now_unix, r.tolerance_secs);
     let value = headers::required(headers, SIGNATURE_HEADER)?;
-    let (mut ts, mut candidates) = (None, Vec::new());
-    for item in value.split(|&b| b == b';') {
-        let Some(eq) = item.iter().position(|&b| b == b'=') else {
-            continue;
-        };
-        match (headers::trim(&item[..eq]), headers::trim(&item[eq + 1..])) {
-            (b"ts", t) if ts.is_none() => ts = Some(t),
-            (b"ts", _) => return Err(malformed),
-            (b"h1", h1) => {
-                candidates.push(h1);
-                if candidates.len() > MAX_SIGNATURE_ENTRIES {
-                    return Err(malformed);
-                }
-            }
-            _ => {}
-        }
-    }
-    let ts = ts.ok_or(malformed)?;
+    let (ts, candidates) =
+        headers::timestamped_list(value, b';', (b"ts", b"h1"), SIGNATURE_HEADER)?;
     let timestamp = headers::unix_seconds(ts, SIGNATURE_HEADER)?;
     super::check_timestamp(timestamp, now_unix, tolerance_secs)?;
     for candidate in candidates.into_iter().filter_map(decode_lower_hex) {

@@ -1,9 +1,7 @@
 //! Razorpay: `X-Razorpay-Signature: <hex HMAC-SHA256(webhook secret, body)>`. No timestamp;
 //! `X-Razorpay-Event-Id` (not signed) is returned as [`Verified::id`] to deduplicate on.
 
-use super::headers::HeaderSource;
-use super::secret::Secret;
-use super::{Digest, Verified, WebhookError};
+use super::{Digest, Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "x-razorpay-signature";
@@ -15,19 +13,7 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     super::body_hmac_sign(Digest::Sha256, secret, "", body)
 }
 
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-) -> Result<Verified, WebhookError> {
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
     let id = Some(EVENT_ID_HEADER);
-    super::body_hmac_verify(
-        Digest::Sha256,
-        SIGNATURE_HEADER,
-        "",
-        id,
-        secrets,
-        headers,
-        body,
-    )
+    super::body_hmac_verify(Digest::Sha256, SIGNATURE_HEADER, "", id, r)
 }

@@ -7,9 +7,8 @@ use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{DerSignature, SigningKey};
 
 use super::crypto::{decode_base64, decode_base64_lenient, encode_base64};
-use super::headers::{self, HeaderSource};
 use super::secret::Secret;
-use super::{Verified, WebhookError};
+use super::{Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
@@ -42,24 +41,14 @@ pub fn sign(pkcs8_base64: &str, timestamp: i64, body: &[u8]) -> Result<String, W
     Ok(encode_base64(signature.as_bytes()))
 }
 
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    now_unix: i64,
-    tolerance_secs: u64,
-) -> Result<Verified, WebhookError> {
-    let value = headers::required(headers, SIGNATURE_HEADER)?;
-    let ts = headers::required(headers, TIMESTAMP_HEADER)?;
-    let timestamp = headers::unix_seconds(ts, TIMESTAMP_HEADER)?;
-    super::check_timestamp(timestamp, now_unix, tolerance_secs)?;
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let (value, ts, timestamp) = r.signed_timestamp(SIGNATURE_HEADER, TIMESTAMP_HEADER)?;
     let signature = decode_base64(value)
         .and_then(|der| p256::ecdsa::Signature::from_der(&der).ok())
         .ok_or(WebhookError::NoMatchingSignature)?;
-    let mut message = Vec::with_capacity(ts.len() + body.len());
-    message.extend_from_slice(ts);
-    message.extend_from_slice(body);
-    let matched = secrets
+    let message = [ts, r.body].concat();
+    let matched = r
+        .secrets
         .iter()
         .filter_map(Secret::p256_key)
         .any(|key| key.verify(&message, &signature).is_ok());

@@ -2,9 +2,7 @@
 //! `X-Slack-Request-Timestamp: <unix seconds>`. The timestamp must lie within the tolerance
 //! (Slack recommends five minutes). Slack sends no delivery id.
 
-use super::headers::HeaderSource;
-use super::secret::Secret;
-use super::{Verified, WebhookError};
+use super::{Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
@@ -16,15 +14,8 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     super::v0_sign(secret, timestamp, body)
 }
 
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    now_unix: i64,
-    tolerance_secs: u64,
-) -> Result<Verified, WebhookError> {
-    let names = (SIGNATURE_HEADER, TIMESTAMP_HEADER);
-    super::v0_verify(names, secrets, headers, body, now_unix, tolerance_secs)
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    super::v0_verify((SIGNATURE_HEADER, TIMESTAMP_HEADER), r)
 }
 
 #[cfg(test)]

@@ -4,9 +4,8 @@
 //! event id is in the body. The legacy SHA-1 `x-square-signature` header is never read.
 
 use super::crypto::{decode_base64, encode_base64, hmac_sha256};
-use super::headers::{self, HeaderSource};
-use super::secret::Secret;
-use super::{Verified, WebhookError};
+use super::headers::{self};
+use super::{Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "x-square-hmacsha256-signature";
@@ -16,12 +15,8 @@ pub fn sign(secret: &str, url: &str, body: &[u8]) -> String {
     encode_base64(&hmac_sha256(secret.as_bytes(), &[url.as_bytes(), body]).unwrap_or_default())
 }
 
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    url: Option<&str>,
-) -> Result<Verified, WebhookError> {
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let (secrets, headers, body, url) = (r.secrets, r.headers, r.body, r.url);
     let value = headers::required(headers, SIGNATURE_HEADER)?;
     let url = url.ok_or(WebhookError::MissingUrl)?;
     let candidate = decode_base64(value).ok_or(WebhookError::NoMatchingSignature)?;

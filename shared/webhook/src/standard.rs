@@ -14,7 +14,7 @@ use ed25519_dalek::{Signature, Signer as _};
 use super::crypto::{decode_base64, encode_base64, hmac_sha256, tag_matches, Tag};
 use super::headers::{self, HeaderSource, MAX_HEADER_LEN, MAX_SIGNATURE_ENTRIES};
 use super::secret::{Secret, SecretKind};
-use super::{Verified, WebhookError};
+use super::{Request, Verified, WebhookError};
 
 /// The header names of one family (`webhook-*` or `svix-*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,13 +115,9 @@ fn header_names<H: HeaderSource + ?Sized>(headers: &H) -> HeaderNames {
 }
 
 /// Verifies a Standard Webhooks request (the body size is checked by the caller).
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    now_unix: i64,
-    tolerance_secs: u64,
-) -> Result<Verified, WebhookError> {
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let (secrets, headers, body) = (r.secrets, r.headers, r.body);
+    let (now_unix, tolerance_secs) = (r.now_unix, r.tolerance_secs);
     let names = header_names(headers);
     let id = headers::required(headers, names.id)?;
     let id = headers::text(id, names.id)?;

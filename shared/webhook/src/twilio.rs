@@ -11,9 +11,9 @@
 //! returned as [`Verified::id`].
 
 use super::crypto::{bytes_match, decode_base64, encode_base64, hmac_sha1, sha256};
-use super::headers::{self, HeaderSource};
+use super::headers;
 use super::secret::Secret;
-use super::{Verified, WebhookError};
+use super::{Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
@@ -89,12 +89,8 @@ pub fn url_with_body_sha256(url: &str, body: &[u8]) -> String {
     format!("{url}{separator}bodySHA256={}", hex::encode(sha256(body)))
 }
 
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    url: Option<&str>,
-) -> Result<Verified, WebhookError> {
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let (secrets, headers, body, url) = (r.secrets, r.headers, r.body, r.url);
     let value = headers::required(headers, SIGNATURE_HEADER)?;
     let id = headers::optional_text(headers, IDEMPOTENCY_HEADER)?;
     let url = url.ok_or(WebhookError::MissingUrl)?;

@@ -9,9 +9,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::crypto::{decode_lower_hex, hmac_sha256};
-use super::headers::{self, HeaderSource};
-use super::secret::Secret;
-use super::{Verified, WebhookError};
+use super::headers;
+use super::{Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "twitch-eventsub-message-signature";
@@ -51,13 +50,9 @@ pub fn challenge(body: &[u8]) -> Option<String> {
         .map(|c| c.challenge)
 }
 
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    now_unix: i64,
-    tolerance_secs: u64,
-) -> Result<Verified, WebhookError> {
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let (secrets, headers, body) = (r.secrets, r.headers, r.body);
+    let (now_unix, tolerance_secs) = (r.now_unix, r.tolerance_secs);
     let value = headers::required(headers, SIGNATURE_HEADER)?;
     let id = headers::required(headers, ID_HEADER)?;
     let id_text = headers::text(id, ID_HEADER)?;

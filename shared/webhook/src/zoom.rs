@@ -4,9 +4,7 @@
 //! with its HMAC: [`url_validation`].
 
 use super::crypto::hmac_sha256;
-use super::headers::HeaderSource;
-use super::secret::Secret;
-use super::{Verified, WebhookError};
+use super::{Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "x-zm-signature";
@@ -25,15 +23,8 @@ pub fn url_validation(secret: &str, plain_token: &str) -> String {
     hex::encode(hmac_sha256(secret.as_bytes(), &[plain_token.as_bytes()]).unwrap_or_default())
 }
 
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    now_unix: i64,
-    tolerance_secs: u64,
-) -> Result<Verified, WebhookError> {
-    let names = (SIGNATURE_HEADER, TIMESTAMP_HEADER);
-    super::v0_verify(names, secrets, headers, body, now_unix, tolerance_secs)
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    super::v0_verify((SIGNATURE_HEADER, TIMESTAMP_HEADER), r)
 }
 
 #[cfg(test)]
