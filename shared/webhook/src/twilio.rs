@@ -36,12 +36,9 @@ fn signed_data(url: &str, body: &[u8]) -> Vec<u8> {
         return data;
     }
     let mut params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let utf16 = |s: &String| s.encode_utf16().collect::<Vec<u16>>();
-    params.sort_by(|a, b| {
-        utf16(&a.0)
-            .cmp(&utf16(&b.0))
-            .then(utf16(&a.1).cmp(&utf16(&b.1)))
-    });
+    // As JavaScript compares strings: by UTF-16 code units (no allocation per comparison).
+    let js_order = |a: &str, b: &str| a.encode_utf16().cmp(b.encode_utf16());
+    params.sort_by(|a, b| js_order(&a.0, &b.0).then_with(|| js_order(&a.1, &b.1)));
     params.dedup();
     for (name, value) in params {
         data.extend_from_slice(name.as_bytes());
