@@ -251,6 +251,8 @@ pub struct Verified {
 #[derive(Debug, Clone)]
 pub struct Verifier {
     scheme: Scheme,
+    /// The scheme's check, chosen when the verifier is built.
+    check: Check,
     secrets: Vec<Secret>,
     tolerance_secs: u64,
     max_body: usize,
@@ -264,6 +266,7 @@ impl Verifier {
     /// ([`Secret::p256_base64`]); for the other schemes each string is used as it is
     /// ([`Secret::raw`]). No secret at all, or any invalid one, is
     /// [`WebhookError::InvalidSecret`].
+    #[inline(always)]
     pub fn new<S: AsRef<str>>(scheme: Scheme, secrets: &[S]) -> Result<Self, WebhookError> {
         let mut parsed = Vec::with_capacity(secrets.len());
         for secret in secrets {
@@ -280,6 +283,7 @@ impl Verifier {
 
     /// A verifier from already parsed secrets. Empty is [`WebhookError::InvalidSecret`], and so
     /// is a secret of the wrong kind for the scheme (an ed25519 key for an HMAC scheme, say).
+    #[inline(always)]
     pub fn from_secrets(scheme: Scheme, secrets: Vec<Secret>) -> Result<Self, WebhookError> {
         let usable = |s: &Secret| match scheme {
             Scheme::StandardWebhooks => s.p256_key().is_none(),
@@ -292,6 +296,7 @@ impl Verifier {
         }
         Ok(Self {
             scheme,
+            check: scheme_check(scheme),
             secrets,
             tolerance_secs: DEFAULT_TOLERANCE_SECS,
             max_body: DEFAULT_MAX_BODY,
@@ -358,7 +363,7 @@ impl Verifier {
             });
         }
         let headers: &dyn HeaderSource = &headers;
-        scheme_check(self.scheme)(&Request {
+        (self.check)(&Request {
             secrets: &self.secrets,
             headers,
             body,
@@ -401,6 +406,7 @@ impl Request<'_> {
 type Check = fn(&Request<'_>) -> Result<Verified, WebhookError>;
 
 /// The check of `scheme`.
+#[inline(always)]
 fn scheme_check(scheme: Scheme) -> Check {
     match scheme {
         Scheme::StandardWebhooks => standard::verify,
