@@ -43,7 +43,7 @@ export NO_COLOR=1 CARGO_TERM_COLOR=never
 MIN_CARGO_TEST=173        # cargo test --workspace (unit, property and doc tests)
 MIN_CARGO_TEST_SHARED=169 # cargo test of the four shared/ crates (the fast loop)
 MIN_DENO_UNIT=30          # tests/unit
-MIN_INTEROP=11            # tests/interop (provider schemes, their SDKs both ways)
+MIN_INTEROP=12            # tests/interop (provider schemes, their SDKs both ways)
 MIN_E2E=84                # tests/e2e (one legacy-key test fewer with FUNCTION_KEYS=new)
 MIN_BROWSER=3             # tests/browser (headless Chromium; 2 with FUNCTION_KEYS=new)
 MIN_SQL=41                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)

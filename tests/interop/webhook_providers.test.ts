@@ -372,3 +372,66 @@ Deno.test("interop: @octokit/webhooks-methods signs and verifies GitHub's scheme
   assert(await octoVerify(SECRET, BODY, mine.headers["x-hub-signature-256"]), "octokit rejected ours");
   assert(!(await octoVerify(SECRET, BODY + " ", mine.headers["x-hub-signature-256"])));
 });
+
+Deno.test("never throws: hostile options to every provider scheme and to the new functions", () => {
+  const throwing = new Proxy({}, {
+    get() {
+      throw new Error("trap");
+    },
+    ownKeys() {
+      throw new Error("trap");
+    },
+  });
+  const huge = "a".repeat(1024 * 1024);
+  const failureCode = (r: unknown, what: string) => {
+    const f = r as { ok?: unknown; code?: unknown; message?: unknown };
+    assert(f !== null && typeof f === "object" && f.ok === false, `${what}: ${JSON.stringify(r)}`);
+    assert(typeof f.code === "string" && typeof f.message === "string", what);
+    assert(!(f.message as string).includes(SECRET), `${what}: the message has the secret`);
+    return f.code as string;
+  };
+  for (const scheme of SCHEMES) {
+    const good = signed(scheme);
+    const patches: [string, Record<string, unknown>][] = [
+      ["headers Proxy", { headers: throwing }],
+      ["headers number", { headers: 5 }],
+      ["1 MB signature", { headers: Object.fromEntries(Object.keys(good).map((k) => [k, huge])) }],
+      ["non-string values", { headers: Object.fromEntries(Object.keys(good).map((k) => [k, 7])) }],
+      ["secrets Proxy", { secrets: throwing }],
+      ["secrets []", { secrets: [] }],
+      ["secrets huge", { secrets: huge }],
+      ["body Proxy", { body: throwing }],
+      ["url object", { url: {} }],
+      ["now NaN", { now: NaN }],
+    ];
+    for (const [name, patch] of patches) {
+      failureCode(verify(scheme, good, patch), `${scheme}: ${name}`);
+    }
+    // A 1 MB URL: another URL for the schemes that sign it, ignored by the others.
+    const longUrl = verify(scheme, good, { url: huge });
+    if (scheme === "square" || scheme === "twilio") {
+      assertEquals(failureCode(longUrl, `${scheme}: 1 MB url`), "no_matching_signature");
+    } else assert(longUrl.ok, `${scheme}: the URL is ignored`);
+    let n = 0;
+    const sign = (patch: Record<string, unknown>) =>
+      signRequest({ scheme, secret: signingSecret(scheme), id: ID, url: URL_, body: BODY, ...patch } as never);
+    for (
+      const patch of [{ secret: 1 }, { secret: "" }, { body: throwing }, { timestamp: -1 }, { url: 5 }, { scheme: "x" }]
+    ) {
+      failureCode(sign(patch), `${scheme}: sign with ${Object.keys(patch)[0]} #${n++}`);
+    }
+  }
+  for (const [name, bad] of [["null", null], ["undefined", undefined], ["42", 42], ["x", "x"], ["Proxy", throwing]]) {
+    failureCode(signRequest(bad as never), `signRequest(${name})`);
+    failureCode(zoomUrlValidation(bad as never), `zoomUrlValidation(${name})`);
+    if (name !== "x") failureCode(twitchChallenge(bad as never), `twitchChallenge(${name})`);
+  }
+  assertEquals(code(twitchChallenge("x")), "malformed_body");
+  // Twitch needs a message id to sign; Square and Twilio a URL.
+  assertEquals(code(signRequest({ scheme: "twitch", secret: SECRET, body: BODY })), "invalid_input");
+  assertEquals(code(signRequest({ scheme: "square", secret: SECRET, body: BODY })), "missing_url");
+  assertEquals(code(signRequest({ scheme: "discord", secret: "zz", body: BODY })), "invalid_secret");
+  assertEquals(code(signRequest({ scheme: "sendgrid", secret: SENDGRID_PUBLIC, body: BODY })), "invalid_secret");
+  // And the module still works.
+  assert(verify("slack", signed("slack")).ok);
+});
