@@ -13,13 +13,13 @@ DENO := $(ROOT)/node_modules/.bin/deno
 export DENO_DIR := $(TOOLS)/deno
 export DENO_NO_UPDATE_CHECK := 1
 
-.PHONY: help tools build start dev dev-check stop reset status logs test check selftest lint unit deno-test e2e bench soak fuzz clean chromium smoke deploy jwt new-function
+.PHONY: help tools build start dev dev-check stop reset status logs test check selftest lint unit deno-test package e2e bench soak fuzz clean chromium smoke deploy jwt new-function
 
 help:
 	@echo "make start   install tools, build the wasm, run the local stack (prints URLs and keys)"
 	@echo "make test    fmt, clippy (native + wasm32), unit tests, Deno tests, end-to-end tests"
 	@echo "make check   the fast loop: fmt, clippy (native), cargo test (shared/ crates), deno fmt/lint"
-	@echo "make lint | make unit | make deno-test | make e2e | make selftest   one part of make test"
+	@echo "make lint | make unit | make deno-test | make package | make e2e | make selftest   one part of make test"
 	@echo "make dev     make start, then rebuild and restart only the function(s) an edit affects (= make start WATCH=1)"
 	@echo "make stop | make reset | make status | make bench | make soak | make fuzz | make build"
 	@echo "make logs [PART=postgres|rest|gateway|functions|scheduler|<function>]   follow the logs"
@@ -123,6 +123,9 @@ unit:
 
 deno-test: build
 	scripts/test.sh deno-test
+
+package: build
+	scripts/test.sh package
 
 e2e: build chromium
 	scripts/test.sh e2e

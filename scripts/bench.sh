@@ -30,5 +30,8 @@ for b in bench/webhook_verify.ts bench/process_order.ts bench/outbox.ts; do
   echo; echo "## $b"
   "$DENO" run --allow-all "$b"
 done
+# The providers' SDKs come as `npm:` specifiers from DENO_DIR, not from the shared node_modules.
+echo; echo "## bench/webhook_providers.ts"
+"$DENO" run --node-modules-dir=none --allow-all bench/webhook_providers.ts
 echo
 same_row_counts "$STACK/row-counts-before-bench.txt"

@@ -4,12 +4,17 @@
 # the README call, the counter self-test) as one each. Setup steps (starting the stack) are not
 # counted, but a failed one fails the run.
 #
-#   scripts/test.sh [group...]     default: selftest lint unit deno-test sql e2e (what `make test` runs)
+#   scripts/test.sh [group...]     default: selftest lint unit deno-test package sql e2e (what `make test` runs)
 #     selftest   the counter's self-test on crafted logs (scripts/test-selftest.sh)
 #     lint       cargo fmt --check; clippy -D warnings (native and wasm32); deno fmt --check; deno lint;
 #                the lockfiles current (scripts/check-locks.sh)
 #     unit       cargo test --workspace
-#     deno-test  Deno tests of the wasm modules and wrappers (tests/unit; needs `make build`)
+#     deno-test  Deno tests of the wasm modules and wrappers (tests/unit; needs `make build`), and
+#                the webhook schemes' interop with the providers' npm SDKs (tests/interop; Deno
+#                `npm:` specifiers cached under DENO_DIR, downloaded on the first run)
+#     package    webhook-verify as packages: npm pack + install into a /tmp Node project + verify
+#                with Node and Deno (Bun if present); deno publish --dry-run; cargo package of
+#                edge-webhook (scripts/package-check.sh; needs `make build`)
 #     sql        the SQL rules against PostgreSQL (tests/sql; starts the database if needed)
 #     e2e        the README call and tests/e2e against the local stack (started here if it is not
 #                running, and stopped again at the end if this script started it; needs `make build`)
@@ -38,10 +43,11 @@ export NO_COLOR=1 CARGO_TERM_COLOR=never
 # suite that silently shrinks (a file no longer picked up, tests skipped) fails. Raise them when
 # you add tests; lower them only on purpose, in the same commit that removes tests.
 # Deno counts are JUnit <testcase> elements: tests and their steps.
-MIN_CARGO_TEST=157        # cargo test --workspace: unit and property tests (libtest JSON)
+MIN_CARGO_TEST=169        # cargo test --workspace: unit and property tests (libtest JSON)
 MIN_CARGO_DOC=4           # cargo test --workspace --doc
-MIN_CARGO_TEST_SHARED=152 # the four shared/ crates (the fast loop), without doc tests
+MIN_CARGO_TEST_SHARED=165 # the four shared/ crates (the fast loop), without doc tests
 MIN_DENO_UNIT=31          # tests/unit
+MIN_INTEROP=12            # tests/interop (provider schemes, their SDKs both ways)
 MIN_E2E=85                # tests/e2e
 MIN_E2E_NEW=84            # tests/e2e with FUNCTION_KEYS=new (one legacy-key test fewer)
 MIN_BROWSER=3             # tests/browser (headless Chromium)
@@ -71,8 +77,17 @@ run_unit() {
 run_deno_unit() {
   suite deno-unit deno "$MIN_DENO_UNIT" 5m \
     "$DENO" test --junit-path=@JUNIT@ --allow-read --allow-env --allow-write=/tmp --allow-net=127.0.0.1 tests/unit/
+  # The providers' SDKs come as `npm:` specifiers from DENO_DIR, not from the shared node_modules.
+  suite webhook-interop deno "$MIN_INTEROP" 10m \
+    "$DENO" test --junit-path=@JUNIT@ --node-modules-dir=none --allow-read --allow-env --allow-net --allow-sys tests/interop/
   # LEAD: the bundle test goes here (or in its own group), e.g.
   #   suite bundle deno "$MIN_BUNDLE" 10m "$DENO" test --junit-path=@JUNIT@ --allow-all tests/bundle/
+}
+
+run_package() {
+  suite "package: npm pack, install, verify (node, deno)" check - 5m scripts/package-check.sh npm
+  suite "package: deno publish --dry-run" check - 5m scripts/package-check.sh jsr
+  suite "package: cargo package edge-webhook" check - 10m scripts/package-check.sh cargo
 }
 
 # tests/sql needs the database only (each file builds and drops its own scratch database).
@@ -159,17 +174,18 @@ run_check() {
 }
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(selftest lint unit deno-test sql e2e)
+[ ${#groups[@]} -gt 0 ] || groups=(selftest lint unit deno-test package sql e2e)
 for g in "${groups[@]}"; do
   case "$g" in
     selftest) run_selftest ;;
     lint) run_lint ;;
     unit) run_unit ;;
     deno-test) run_deno_unit ;;
+    package) run_package ;;
     sql) run_sql ;;
     e2e) run_e2e ;;
     check) run_check ;;
-    *) die "unknown group '$g' (selftest lint unit deno-test sql e2e check)" ;;
+    *) die "unknown group '$g' (selftest lint unit deno-test package sql e2e check)" ;;
   esac
 done
 

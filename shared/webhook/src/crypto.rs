@@ -63,3 +63,26 @@ pub(crate) fn decode_lower_hex(value: &[u8]) -> Option<Vec<u8>> {
     }
     hex::decode(value).ok()
 }
+
+/// HMAC-SHA1 of the concatenation of `parts` under `key` (Twilio, Intercom, Vercel).
+pub(crate) fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
+    // HMAC takes keys of any length: `new_from_slice` cannot fail.
+    let Ok(mut mac) = <Hmac<sha1::Sha1> as Mac>::new_from_slice(key) else {
+        return [0; 20];
+    };
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// SHA-256 of `bytes`.
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    Sha256::digest(bytes).into()
+}
+
+/// Whether `candidate` is exactly `expected` (same length), compared in constant time.
+pub(crate) fn bytes_match(expected: &[u8], candidate: &[u8]) -> bool {
+    candidate.len() == expected.len() && bool::from(expected.ct_eq(candidate))
+}

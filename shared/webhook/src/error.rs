@@ -27,6 +27,13 @@ pub enum WebhookError {
         /// The cap in bytes.
         limit: usize,
     },
+    /// The scheme signs the request URL (Square, Twilio) and none was given.
+    #[error("this scheme signs the request URL: pass the URL the provider was configured with")]
+    MissingUrl,
+    /// The signature matched but the signed body is not what the scheme requires (Linear's
+    /// `webhookTimestamp`, Twilio's `bodySHA256`, a form body that does not decode).
+    #[error("malformed body")]
+    MalformedBody,
     /// A configured secret is empty, has the wrong prefix, is not valid base64 or has the wrong
     /// length (or a public key was given where signing needs a secret key).
     #[error("invalid webhook secret")]
@@ -43,6 +50,8 @@ impl WebhookError {
             Self::NoMatchingSignature => "no_matching_signature",
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::InvalidSecret => "invalid_secret",
+            Self::MissingUrl => "missing_url",
+            Self::MalformedBody => "malformed_body",
         }
     }
 
@@ -53,7 +62,7 @@ impl WebhookError {
         use ::http::StatusCode;
         match self {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::InvalidSecret => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InvalidSecret | Self::MissingUrl => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }

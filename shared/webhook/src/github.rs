@@ -6,9 +6,8 @@
 //! `X-Hub-Signature` header is never read.
 
 use super::crypto::{decode_lower_hex, hmac_sha256};
-use super::headers::{self, HeaderSource};
-use super::secret::Secret;
-use super::{Verified, WebhookError};
+use super::headers;
+use super::{Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -23,11 +22,8 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 }
 
 /// Verifies a GitHub request (the body size is checked by the caller).
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-) -> Result<Verified, WebhookError> {
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let (secrets, headers, body) = (r.secrets, r.headers, r.body);
     let value = headers::required(headers, SIGNATURE_HEADER)?;
     let id = headers::optional_text(headers, DELIVERY_HEADER)?;
     // Another algorithm prefix is an unknown version: ignored, so nothing matches.

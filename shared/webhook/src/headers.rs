@@ -120,3 +120,35 @@ pub(crate) fn trim(mut value: &[u8]) -> &[u8] {
     }
     value
 }
+
+/// A `key=value` list carrying one timestamp and any number of signatures (Stripe's
+/// `t=…,v1=…`, Paddle's `ts=…;h1=…`), items split on `separator`, spaces around keys and values
+/// ignored, other keys and items without `=` ignored. Returns the timestamp as sent and the
+/// signatures; a missing or repeated timestamp, or more than [`MAX_SIGNATURE_ENTRIES`]
+/// signatures, is malformed.
+pub(crate) fn timestamped_list<'h>(
+    value: &'h [u8],
+    separator: u8,
+    (ts_key, signature_key): (&[u8], &[u8]),
+    name: &'static str,
+) -> Result<(&'h [u8], Vec<&'h [u8]>), WebhookError> {
+    let malformed = || WebhookError::MalformedHeader(name);
+    let (mut timestamp, mut signatures) = (None, Vec::new());
+    for item in value.split(|&b| b == separator) {
+        let Some(eq) = item.iter().position(|&b| b == b'=') else {
+            continue; // not a key=value pair: ignored like an unknown version
+        };
+        let (key, value) = (trim(&item[..eq]), trim(&item[eq + 1..]));
+        if key == ts_key {
+            if timestamp.replace(value).is_some() {
+                return Err(malformed());
+            }
+        } else if key == signature_key {
+            signatures.push(value);
+            if signatures.len() > MAX_SIGNATURE_ENTRIES {
+                return Err(malformed());
+            }
+        }
+    }
+    Ok((timestamp.ok_or_else(malformed)?, signatures))
+}

@@ -4,9 +4,8 @@
 //! the verifier returns as [`Verified::id`]. That header is *not* covered by the signature.
 
 use super::crypto::{decode_base64, encode_base64, hmac_sha256};
-use super::headers::{self, HeaderSource};
-use super::secret::Secret;
-use super::{Verified, WebhookError};
+use super::headers;
+use super::{Request, Verified, WebhookError};
 
 /// The signature header (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "x-shopify-hmac-sha256";
@@ -20,11 +19,8 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 }
 
 /// Verifies a Shopify request (the body size is checked by the caller).
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-) -> Result<Verified, WebhookError> {
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let (secrets, headers, body) = (r.secrets, r.headers, r.body);
     let value = headers::required(headers, SIGNATURE_HEADER)?;
     let id = headers::optional_text(headers, WEBHOOK_ID_HEADER)?;
     let candidate = decode_base64(value).ok_or(WebhookError::NoMatchingSignature)?;

@@ -14,7 +14,7 @@ use ed25519_dalek::{Signature, Signer as _};
 use super::crypto::{decode_base64, encode_base64, hmac_sha256, tag_matches, Tag};
 use super::headers::{self, HeaderSource, MAX_HEADER_LEN, MAX_SIGNATURE_ENTRIES};
 use super::secret::{Secret, SecretKind};
-use super::{Verified, WebhookError};
+use super::{Request, Verified, WebhookError};
 
 /// The header names of one family (`webhook-*` or `svix-*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,9 @@ pub fn sign(
                 let signature = key.sign(&signed_content(msg_id.as_bytes(), &timestamp, body));
                 Ok(format!("v1a,{}", encode_base64(&signature.to_bytes())))
             }
-            SecretKind::Ed25519Public(_) => Err(WebhookError::InvalidSecret),
+            SecretKind::Ed25519Public(_) | SecretKind::P256Public(_) => {
+                Err(WebhookError::InvalidSecret)
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(entries.join(" "))
@@ -113,13 +115,9 @@ fn header_names<H: HeaderSource + ?Sized>(headers: &H) -> HeaderNames {
 }
 
 /// Verifies a Standard Webhooks request (the body size is checked by the caller).
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    now_unix: i64,
-    tolerance_secs: u64,
-) -> Result<Verified, WebhookError> {
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let (secrets, headers, body) = (r.secrets, r.headers, r.body);
+    let (now_unix, tolerance_secs) = (r.now_unix, r.tolerance_secs);
     let names = header_names(headers);
     let id = headers::required(headers, names.id)?;
     let id = headers::text(id, names.id)?;
@@ -137,14 +135,10 @@ pub(crate) fn verify<H: HeaderSource + ?Sized>(
     let timestamp_text = timestamp.to_string();
     let tags = secrets
         .iter()
-        .filter_map(Secret::hmac_key)
-        .map(|key| {
-            hmac_sha256(
-                key,
-                &[id.as_bytes(), b".", timestamp_text.as_bytes(), b".", body],
-            )
+        .filter_map(|s| {
+            s.hmac_sha256(&[id.as_bytes(), b".", timestamp_text.as_bytes(), b".", body])
         })
-        .collect::<Result<Vec<Tag>, _>>()?;
+        .collect::<Vec<Tag>>();
     let public_keys: Vec<_> = secrets.iter().filter_map(Secret::verifying_key).collect();
     let mut content = None;
 

@@ -10,9 +10,8 @@
 //! replayed for as long as that future lasts. A sender's clock up to the tolerance ahead is fine.
 
 use super::crypto::{decode_lower_hex, hmac_sha256, tag_matches};
-use super::headers::{self, HeaderSource, MAX_SIGNATURE_ENTRIES};
-use super::secret::Secret;
-use super::{Verified, WebhookError};
+use super::headers;
+use super::{Request, Verified, WebhookError};
 
 /// The header Stripe signs with (lower-case; lookups ignore case).
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
@@ -27,47 +26,19 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 /// Verifies a Stripe request (the body size is checked by the caller).
-pub(crate) fn verify<H: HeaderSource + ?Sized>(
-    secrets: &[Secret],
-    headers: &H,
-    body: &[u8],
-    now_unix: i64,
-    tolerance_secs: u64,
-) -> Result<Verified, WebhookError> {
-    let malformed = WebhookError::MalformedHeader(SIGNATURE_HEADER);
+pub(crate) fn verify(r: &Request<'_>) -> Result<Verified, WebhookError> {
+    let (secrets, headers, body) = (r.secrets, r.headers, r.body);
+    let (now_unix, tolerance_secs) = (r.now_unix, r.tolerance_secs);
     let value = headers::required(headers, SIGNATURE_HEADER)?;
-
-    let mut timestamp = None;
-    let mut candidates = Vec::new();
-    for item in value.split(|&b| b == b',') {
-        let Some(eq) = item.iter().position(|&b| b == b'=') else {
-            continue; // not a key=value pair: ignored like an unknown scheme
-        };
-        match (headers::trim(&item[..eq]), headers::trim(&item[eq + 1..])) {
-            (b"t", t) => {
-                if timestamp.is_some() {
-                    return Err(malformed);
-                }
-                timestamp = Some(headers::unix_seconds(t, SIGNATURE_HEADER)?);
-            }
-            (b"v1", signature) => {
-                candidates.push(signature);
-                if candidates.len() > MAX_SIGNATURE_ENTRIES {
-                    return Err(malformed);
-                }
-            }
-            _ => {}
-        }
-    }
-    let timestamp = timestamp.ok_or(malformed)?;
+    let (t, candidates) = headers::timestamped_list(value, b',', (b"t", b"v1"), SIGNATURE_HEADER)?;
+    let timestamp = headers::unix_seconds(t, SIGNATURE_HEADER)?;
     super::check_timestamp(timestamp, now_unix, tolerance_secs)?;
 
     let t = timestamp.to_string();
     let tags = secrets
         .iter()
-        .filter_map(Secret::hmac_key)
-        .map(|key| hmac_sha256(key, &[t.as_bytes(), b".", body]))
-        .collect::<Result<Vec<_>, _>>()?;
+        .filter_map(|s| s.hmac_sha256(&[t.as_bytes(), b".", body]))
+        .collect::<Vec<_>>();
     let matched = candidates
         .iter()
         .filter_map(|candidate| decode_lower_hex(candidate))

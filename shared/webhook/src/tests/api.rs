@@ -160,3 +160,30 @@ fn tolerance_is_configurable_and_overflow_free() {
     assert!(check_timestamp(i64::MIN, i64::MAX, 0).is_err());
     assert!(check_timestamp(7, 7, 0).is_ok());
 }
+
+#[test]
+fn scheme_headers_are_all_a_verifier_reads() {
+    for scheme in Scheme::ALL {
+        let names = scheme.headers();
+        assert!(
+            names.iter().all(|n| *n == n.to_ascii_lowercase()),
+            "{scheme}"
+        );
+        let mut headers = valid_headers(scheme);
+        headers.push(("x-unrelated", b"1".to_vec()));
+        let kept: Headers = headers
+            .iter()
+            .filter(|(n, _)| names.iter().any(|k| k.eq_ignore_ascii_case(n)))
+            .cloned()
+            .collect();
+        assert_eq!(
+            kept.len(),
+            headers.len() - 1,
+            "{scheme}: a signed header is not listed"
+        );
+        assert!(
+            verifier(scheme).verify_at(&kept, BODY, TS).is_ok(),
+            "{scheme}"
+        );
+    }
+}
