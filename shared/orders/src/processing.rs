@@ -53,7 +53,7 @@ pub struct CancelledOrder {
 }
 
 /// The order read, or 404 (also when it is someone else's: existence does not leak).
-fn found(snapshot: Option<OrderSnapshot>, order_id: i64) -> Result<OrderSnapshot> {
+fn found(snapshot: Option<Box<OrderSnapshot>>, order_id: i64) -> Result<Box<OrderSnapshot>> {
     snapshot.ok_or_else(|| Error::NotFound(format!("order {order_id} not found")))
 }
 
@@ -205,7 +205,7 @@ async fn process_read<S: OrderStore>(
     store: &S,
     caller: &Caller,
     order_id: i64,
-    snapshot: Option<OrderSnapshot>,
+    snapshot: Option<Box<OrderSnapshot>>,
     claim: Option<&str>,
 ) -> FlowOutcome<ProcessedOrder> {
     let decided = (|| {
@@ -257,7 +257,7 @@ async fn cancel_read<S: OrderStore>(
     store: &S,
     caller: &Caller,
     order_id: i64,
-    snapshot: Option<OrderSnapshot>,
+    snapshot: Option<Box<OrderSnapshot>>,
     claim: Option<&str>,
 ) -> FlowOutcome<CancelledOrder> {
     let t = match found(snapshot, order_id)

@@ -232,7 +232,7 @@ pub enum Begin {
     /// The order as the caller sees it (`None`: not found or not theirs); `claim` is set when
     /// the request has a key and now holds it.
     Read {
-        snapshot: Option<OrderSnapshot>,
+        snapshot: Option<Box<OrderSnapshot>>,
         #[serde(default)]
         claim: Option<String>,
     },
@@ -275,7 +275,10 @@ pub trait OrderStore {
     ) -> Result<Begin> {
         let _ = key;
         Ok(Begin::Read {
-            snapshot: self.order_for_processing(caller, order_id).await?,
+            snapshot: self
+                .order_for_processing(caller, order_id)
+                .await?
+                .map(Box::new),
             claim: None,
         })
     }

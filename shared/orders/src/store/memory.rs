@@ -165,7 +165,10 @@ impl OrderStore for ScriptedStore {
         order_id: i64,
         key: Option<&KeyedRequest<'_>>,
     ) -> Result<Begin> {
-        let snapshot = self.order_for_processing(caller, order_id).await?;
+        let snapshot = self
+            .order_for_processing(caller, order_id)
+            .await?
+            .map(Box::new);
         let Some(key) = key else {
             return Ok(Begin::Read {
                 snapshot,
