@@ -306,6 +306,8 @@ declare
   l record;
   o public.orders;
   refusal jsonb;
+  ids bigint[];
+  qtys bigint[];
 begin
   perform set_config('app.actor', coalesce(actor::text, ''), true);
   select * into l from private.lock_order(order_transition.order_id, from_status);
@@ -313,9 +315,14 @@ begin
   refusal := l.refusal;
   if refusal is null then
     if from_status = 'processed' and to_status = 'cancelled' then
-      update public.products p set stock = p.stock + s.needed
-        from private.lock_stock_needed(o.id) s
-       where p.id = s.product_id;
+      -- Lock first, update in a statement of its own: its snapshot, taken after the locks, sees
+      -- the versions locked. (An UPDATE joined to the locking function scanned the versions
+      -- of its own, older snapshot and deadlocked with processing under load.)
+      select array_agg(s.product_id), array_agg(s.needed) into ids, qtys
+        from private.lock_stock_needed(o.id) s;
+      update public.products p set stock = p.stock + n.qty
+        from unnest(ids, qtys) as n(id, qty)
+       where p.id = n.id;
     end if;
     update public.orders set status = to_status where id = o.id;
   end if;
