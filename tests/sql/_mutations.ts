@@ -6,6 +6,7 @@ export type Mutation = { about: string; edits: { fn: string; from: string; to: s
 const APPLY =
   "public.apply_order_processing(bigint,text,bigint,bigint,bigint,bigint,bigint,jsonb,text,uuid,uuid,text,jsonb)";
 const STOCK = "private.lock_stock_needed(bigint)";
+const TRANSITION = "public.order_transition(bigint,text,text,uuid,uuid,text)";
 const CLAIM = "public.claim_outbox_events(integer,integer,integer)";
 const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb)";
 const ANSWER = "private.idempotency_answer(public.idempotency_keys,text)";
@@ -73,6 +74,20 @@ export const MUTATIONS: Record<string, Mutation> = {
           "   for no key update of p",
       },
     ],
+  },
+  release_with_old_versions: {
+    about: "order_transition updates the stock it releases in the statement that locks it (old row versions)",
+    edits: [{
+      fn: TRANSITION,
+      from: `      select array_agg(s.product_id), array_agg(s.needed) into ids, qtys
+        from private.lock_stock_needed(o.id) s;
+      update public.products p set stock = p.stock + n.qty
+        from unnest(ids, qtys) as n(id, qty)
+       where p.id = n.id;`,
+      to: `      update public.products p set stock = p.stock + s.needed
+        from private.lock_stock_needed(o.id) s
+       where p.id = s.product_id;`,
+    }],
   },
   idempotency_in_flight: {
     about: "begin_order_request without the in-flight check (a live lease of another request)",

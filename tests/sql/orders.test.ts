@@ -333,6 +333,48 @@ sqlTest("F2: place_order with products in reverse order does not deadlock with p
   assertEquals([await fx.stock(p1), await fx.stock(p2)], [98, 99]);
 });
 
+sqlTest("a cancel releasing stock while processing waits on the same products: no deadlock", async () => {
+  // The cancel waits for a holder of p1 (while a user's place_order holds FOR KEY SHARE on it);
+  // processing of another order queues behind the cancel. When the holder commits, the cancel
+  // must update the versions it locked: an UPDATE joined to the locking scan took the old
+  // versions of its own snapshot and deadlocked with the waiter (40P01, seen in the soak).
+  const user = await fx.user();
+  const p1 = await fx.product({ stock: 100 });
+  const p2 = await fx.product({ stock: 100 });
+  const x = await fx.order(user, [[p1, 2], [p2, 2]]);
+  const y = await fx.order(user, [[p1, 3], [p2, 3]]);
+  const s = await db.session("processing X");
+  await s.begin(SERVICE);
+  assertEquals((await applyProcessing(s.sql, x, await fx.pricedLines(x))).refusal, null);
+  await s.commit();
+  // A user placing an order with p1 meanwhile: its foreign key holds FOR KEY SHARE on p1.
+  const k = await db.session("place_order with p1");
+  await k.begin(userClaims(user));
+  await k.sql`select (public.place_order('USD', ${k.sql.json([{ product_id: p1, quantity: 1 }])})).id`;
+  const g = await holdP1(p1);
+  const a = await db.session("cancel X");
+  const b = await db.session("processing Y");
+
+  await a.begin(SERVICE);
+  const cancel = a.start(transition(a.sql, x, "processed", "cancelled"));
+  await a.waitUntilBlocked(cancel);
+  await b.begin(SERVICE);
+  const processY = b.start(applyProcessing(b.sql, y, await fx.pricedLines(y)));
+  await b.waitUntilBlocked(processY);
+  await g.commit();
+  const rc = await cancel.result;
+  await a.commit();
+  const ry = await processY.result;
+  await b.commit();
+  await k.rollback();
+  assertEquals([codeOf(rc), codeOf(ry)], ["ok", "ok"]);
+  assert(rc.ok && ry.ok);
+  assertEquals([rc.value.refusal, ry.value.refusal], [null, null]);
+  assertEquals([await fx.status(x), await fx.status(y)], ["cancelled", "processed"]);
+  // 100 - 2 (X) - 1 (the holder) + 2 (X cancelled) - 3 (Y); 100 - 2 + 2 - 3.
+  assertEquals([await fx.stock(p1), await fx.stock(p2)], [96, 97]);
+});
+
 sqlTest("F2: two orders with the same products in opposite order are processed without deadlock", async () => {
   const user = await fx.user();
   const p1 = await fx.product({ stock: 100 });
