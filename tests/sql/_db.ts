@@ -33,8 +33,30 @@ function urlFor(db: string): string {
   return u.toString();
 }
 
-/** Create (or re-create) database `name` from the bootstrap and the migrations. */
-async function buildDatabase(name: string): Promise<void> {
+/** The migration files, in order. */
+function migrationFiles(): string[] {
+  const dir = new URL("supabase/migrations/", ROOT);
+  return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".sql")).sort();
+}
+
+/** Apply the migrations whose version is at least `from` (and below SQL_TEST_UNTIL) to `db`. */
+async function applyMigrations(db: Sql, from = "", before = UNTIL): Promise<string[]> {
+  const applied = [];
+  for (const f of migrationFiles()) {
+    const version = f.split("_")[0];
+    if (version < from || (before && version >= before)) continue;
+    // One simple-protocol query: the statements of a file run in one implicit transaction.
+    await db.unsafe(await Deno.readTextFile(new URL(`supabase/migrations/${f}`, ROOT)));
+    applied.push(f);
+  }
+  return applied;
+}
+
+/**
+ * Create (or re-create) database `name` from the bootstrap and the migrations (those before
+ * `before` only, when given: a database at an older schema).
+ */
+async function buildDatabase(name: string, before?: string): Promise<void> {
   const server = postgres(BASE_URL, { max: 1, onnotice: () => {} });
   try {
     await server.unsafe(`drop database if exists "${name}" with (force)`);
@@ -46,14 +68,8 @@ async function buildDatabase(name: string): Promise<void> {
   try {
     const bootstrap = Deno.env.get("SQL_TEST_BOOTSTRAP") ?? new URL("scripts/sql/bootstrap.sql", ROOT);
     await db.unsafe(await Deno.readTextFile(bootstrap));
-    const dir = new URL("supabase/migrations/", ROOT);
-    const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".sql")).sort();
-    for (const f of files) {
-      if (UNTIL && f.split("_")[0] >= UNTIL) continue;
-      // One simple-protocol query: the statements of a file run in one implicit transaction.
-      await db.unsafe(await Deno.readTextFile(new URL(f, dir)));
-    }
-    if (MUTATE) {
+    await applyMigrations(db, "", before ?? UNTIL);
+    if (MUTATE && !before) {
       const m = MUTATIONS[MUTATE];
       if (!m) throw new Error(`unknown mutation ${MUTATE}; known: ${Object.keys(MUTATIONS).join(", ")}`);
       for (const { fn, from, to } of m.edits) {
@@ -71,15 +87,19 @@ async function buildDatabase(name: string): Promise<void> {
  * The database of one test file: built once when the file loads. `admin` (a superuser pool)
  * arranges fixtures and checks effects; `session()` opens one dedicated connection.
  */
-export async function testDatabase(name: string) {
+export async function testDatabase(name: string, opts: { before?: string } = {}) {
   const dbName = `sql_tests_${name}`;
-  await buildDatabase(dbName);
+  await buildDatabase(dbName, opts.before);
   const url = urlFor(dbName);
   const admin = postgres(url, { max: 4, onnotice: () => {} });
   const sessions: Session[] = [];
   return {
     admin,
     url,
+    /** Apply the migrations from version `from` on (a database built with `before`): the upgrade. */
+    migrate(from: string): Promise<string[]> {
+      return applyMigrations(admin, from);
+    },
     async session(label = "session"): Promise<Session> {
       const sql = postgres(url, {
         max: 1,

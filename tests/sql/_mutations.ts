@@ -3,21 +3,22 @@
 // file's own database after the migrations). Each must make at least one test of tests/sql fail.
 export type Mutation = { about: string; edits: { fn: string; from: string; to: string }[] };
 
-const APPLY = "public.apply_order_processing(bigint,text,bigint,bigint,bigint,bigint,bigint,jsonb,text,uuid)";
-const TRANSITION = "public.order_transition(bigint,text,text,uuid)";
+const APPLY =
+  "public.apply_order_processing(bigint,text,bigint,bigint,bigint,bigint,bigint,jsonb,text,uuid,uuid,text,jsonb)";
+const STOCK = "private.lock_stock_needed(bigint)";
+const TRANSITION = "public.order_transition(bigint,text,text,uuid,uuid,text)";
 const CLAIM = "public.claim_outbox_events(integer,integer,integer)";
 const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb)";
-const BEGIN = "public.idempotency_begin(text,text,text,text,integer)";
+const ANSWER = "private.idempotency_answer(public.idempotency_keys,text)";
 
 export const MUTATIONS: Record<string, Mutation> = {
   order_changed: {
     about: "apply_order_processing without the order_changed check (priced lines vs current lines)",
     edits: [{
       fn: APPLY,
-      from: `  if priced <> current then
-    return jsonb_build_object('ok', false, 'reason', 'order_changed');
-  end if;`,
-      to: "",
+      from: `      refusal := jsonb_build_object('kind', 'order_changed');
+      exit checks;`,
+      to: "      null;",
     }],
   },
   claim_per_order: {
@@ -63,32 +64,36 @@ export const MUTATIONS: Record<string, Mutation> = {
   product_lock_order: {
     // Without the product id order, the locks follow the order the client listed the lines in
     // (what a lock statement over the items does without it).
-    about: "apply_order_processing and order_transition lock products in the lines' order, not by product id",
+    about: "processing and cancelling (private.lock_stock_needed) lock products in the lines' order, not by product id",
     edits: [
       {
-        fn: APPLY,
-        from: "    order by p.id\n    for no key update of p;",
-        to:
-          "    order by (select min(l.id) from public.order_items l where l.order_id = o.id and l.product_id = p.id)\n" +
-          "    for no key update of p;",
-      },
-      {
-        fn: TRANSITION,
-        from: "      order by p.id\n      for no key update of p;",
-        to:
-          "      order by (select min(l.id) from public.order_items l where l.order_id = o.id and l.product_id = p.id)\n" +
-          "      for no key update of p;",
+        fn: STOCK,
+        from: "   order by p.id\n   for no key update of p",
+        to: "   order by (select min(l.id) from public.order_items l\n" +
+          "              where l.order_id = lock_stock_needed.order_id and l.product_id = p.id)\n" +
+          "   for no key update of p",
       },
     ],
   },
-  idempotency_in_flight: {
-    about: "idempotency_begin without the in-flight check (a live lease of another request)",
+  release_with_old_versions: {
+    about: "order_transition updates the stock it releases in the statement that locks it (old row versions)",
     edits: [{
-      fn: BEGIN,
-      from: `  if k.locked_until > now() then
-    return jsonb_build_object('state', 'in_flight');
-  end if;
-`,
+      fn: TRANSITION,
+      from: `      select array_agg(s.product_id), array_agg(s.needed) into ids, qtys
+        from private.lock_stock_needed(o.id) s;
+      update public.products p set stock = p.stock + n.qty
+        from unnest(ids, qtys) as n(id, qty)
+       where p.id = n.id;`,
+      to: `      update public.products p set stock = p.stock + s.needed
+        from private.lock_stock_needed(o.id) s
+       where p.id = s.product_id;`,
+    }],
+  },
+  idempotency_in_flight: {
+    about: "begin_order_request without the in-flight check (a live lease of another request)",
+    edits: [{
+      fn: ANSWER,
+      from: `    when k.locked_until > now() then jsonb_build_object('state', 'in_flight')\n`,
       to: "",
     }],
   },

@@ -84,10 +84,11 @@ sqlTest("F6: the largest accepted order makes an event far below the receiver's 
 });
 
 sqlTest("F6: Idempotency-Key values over 255 characters are refused by the table", async () => {
+  const order = await fx.order(await fx.user(), [[await fx.product(), 1]]);
   const s = await db.session("service");
   await s.begin(SERVICE);
   const r = await s.start(
-    s.sql`select public.idempotency_begin('role:service_role', 'process-order', ${"k".repeat(256)}, 'h', 30)`,
+    s.sql`select public.begin_order_request(${order}, 'process-order', ${"k".repeat(256)}, 'h', 30)`,
   ).result;
   await s.rollback();
   assertEquals(codeOf(r), "23514");

@@ -1,19 +1,33 @@
-// Idempotency keys (20261121000500): two requests with the same key at once, replays, leases.
+// Idempotency keys (20261121000500, handled inside the read and apply RPCs since
+// 20261204001000): two requests with the same key at once, replays, leases.
 import { assert, assertEquals } from "../assert.ts";
-import { SERVICE, type Sql, sqlTest, testDatabase } from "./_db.ts";
+import { fixtures, SERVICE, type Sql, sqlTest, testDatabase } from "./_db.ts";
 
 const db = await testDatabase("idempotency");
 const { admin } = db;
+const fx = fixtures(admin);
+const ORDER = await fx.order(await fx.user(), [[await fx.product(), 1]]);
+/** The claim each key's last "new" answer handed out. */
+const claims = new Map<string, string>();
 
+/** begin_order_request as process-order calls it with a key; a claimed read reads as {state: "new"}. */
 function begin(sql: Sql, key: string, hash = "h1", lease = 30) {
-  return sql`select public.idempotency_begin('role:service_role', 'process-order', ${key}, ${hash}, ${lease}) as r`
-    .then((rows) => rows[0].r as Record<string, any>);
+  return sql`select public.begin_order_request(order_id => ${ORDER}, endpoint => 'process-order',
+      idempotency_key => ${key}, request_hash => ${hash}, lease_seconds => ${lease}) as r`
+    .then((rows) => {
+      const r = rows[0].r as Record<string, any>;
+      if (r.state !== "read") return r;
+      assert(r.snapshot?.order?.id === ORDER, JSON.stringify(r));
+      if (r.claim === null) return { state: "read without a claim" };
+      claims.set(key, r.claim);
+      return { state: "new" };
+    });
 }
 
 /** idempotency_finish as shared/orders/src/store/postgrest.rs calls it: the body as sent, text. */
 function finish(sql: Sql, key: string, status: number, text: string, store = true) {
-  return sql`select public.idempotency_finish(scope => 'role:service_role', endpoint => 'process-order',
-    key => ${key}, response_status => ${status}, response_text => ${text}, store => ${store})`;
+  return sql`select public.idempotency_finish(claim => ${claims.get(key)!}::uuid,
+    response_status => ${store ? status : null}, response_text => ${text})`;
 }
 
 async function row(key: string) {
@@ -45,7 +59,13 @@ sqlTest("two requests with the same key at once: the second waits, then sees it 
   await finish(a.sql, key, 200, sent);
   await a.commit();
   await b.begin(SERVICE);
-  assertEquals(await begin(b.sql, key), { state: "replay", status: 200, body: null, body_text: sent });
+  assertEquals(await begin(b.sql, key), {
+    state: "replay",
+    status: 200,
+    body: null,
+    body_text: sent,
+    refusal: null,
+  });
   assertEquals(await begin(b.sql, key, "h2"), { state: "mismatch" });
   await b.commit();
 });

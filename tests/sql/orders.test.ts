@@ -29,7 +29,7 @@ sqlTest("F1: an item inserted while the order is processed waits for it and is t
 
   await a.begin(SERVICE);
   const applied = await applyProcessing(a.sql, order, lines);
-  assertEquals(applied.ok, true);
+  assertEquals(applied.refusal, null);
   await b.begin(userClaims(user));
   const insert = b.start(insertItem(b, order, p, 50));
   await b.waitUntilBlocked(insert);
@@ -47,7 +47,7 @@ sqlTest("F1: an item inserted while the order is processed waits for it and is t
   // Cancelling releases exactly what processing reserved.
   const s = await db.session("cancel");
   await s.begin(SERVICE);
-  assertEquals((await transition(s.sql, order, "processed", "cancelled")).ok, true);
+  assertEquals((await transition(s.sql, order, "processed", "cancelled")).refusal, null);
   await s.commit();
   assertEquals(await fx.stock(p), 100);
 });
@@ -58,7 +58,7 @@ sqlTest("F1: no role may add, change or delete the items of an order that is no 
   const order = await fx.order(user, [[p, 2]]);
   const s = await db.session("service");
   await s.begin(SERVICE);
-  assertEquals((await applyProcessing(s.sql, order, await fx.pricedLines(order))).ok, true);
+  assertEquals((await applyProcessing(s.sql, order, await fx.pricedLines(order))).refusal, null);
   await s.commit();
   const before = await auditCount("order_items", order);
   for (
@@ -99,7 +99,7 @@ sqlTest("order_changed: an item inserted before processing applies makes it writ
   await b.commit();
 
   assert(r.ok, String(!r.ok && r.error));
-  assertEquals(r.value, { ok: false, reason: "order_changed" });
+  assertEquals(r.value, { refusal: { kind: "order_changed" } });
   assertEquals(await fx.status(order), "pending");
   assertEquals([await fx.stock(p), await fx.stock(q)], [100, 100]);
 });
@@ -113,7 +113,7 @@ sqlTest("processing the same order from two sessions at once applies it once", a
   const b = await db.session("second");
 
   await a.begin(SERVICE);
-  assertEquals((await applyProcessing(a.sql, order, lines)).ok, true);
+  assertEquals((await applyProcessing(a.sql, order, lines)).refusal, null);
   await b.begin(SERVICE);
   const second = b.start(applyProcessing(b.sql, order, lines));
   await b.waitUntilBlocked(second);
@@ -122,7 +122,7 @@ sqlTest("processing the same order from two sessions at once applies it once", a
   await b.commit();
 
   assert(r.ok);
-  assertEquals(r.value, { ok: false, reason: "status_conflict", current_status: "processed" });
+  assertEquals(r.value, { refusal: { kind: "status_conflict", current_status: "processed" } });
   assertEquals(await fx.stock(p), 7);
   const [{ n }] = await admin`select count(*)::int as n from public.audit_log
     where table_name = 'orders' and record_id = ${String(order)} and new_data ->> 'status' = 'processed'
@@ -139,7 +139,7 @@ sqlTest("cancel vs process: whichever locks the order first wins, the other sees
   const a = await db.session("processing");
   const b = await db.session("cancel");
   await a.begin(SERVICE);
-  assertEquals((await applyProcessing(a.sql, o1, await fx.pricedLines(o1))).ok, true);
+  assertEquals((await applyProcessing(a.sql, o1, await fx.pricedLines(o1))).refusal, null);
   await b.begin(SERVICE);
   const cancel = b.start(transition(b.sql, o1, "pending", "cancelled"));
   await b.waitUntilBlocked(cancel);
@@ -147,14 +147,14 @@ sqlTest("cancel vs process: whichever locks the order first wins, the other sees
   const rc = await cancel.result;
   await b.commit();
   assert(rc.ok);
-  assertEquals(rc.value, { ok: false, reason: "status_conflict", current_status: "processed" });
+  assertEquals(rc.value, { refusal: { kind: "status_conflict", current_status: "processed" } });
   assertEquals([await fx.status(o1), await fx.stock(p)], ["processed", 8]);
 
   // Cancel first: processing waits, then finds it cancelled and reserves nothing.
   const o2 = await fx.order(user, [[p, 5]]);
   const lines = await fx.pricedLines(o2);
   await b.begin(SERVICE);
-  assertEquals((await transition(b.sql, o2, "pending", "cancelled")).ok, true);
+  assertEquals((await transition(b.sql, o2, "pending", "cancelled")).refusal, null);
   await a.begin(SERVICE);
   const apply = a.start(applyProcessing(a.sql, o2, lines));
   await a.waitUntilBlocked(apply);
@@ -162,11 +162,11 @@ sqlTest("cancel vs process: whichever locks the order first wins, the other sees
   const ra = await apply.result;
   await a.commit();
   assert(ra.ok);
-  assertEquals(ra.value, { ok: false, reason: "status_conflict", current_status: "cancelled" });
+  assertEquals(ra.value, { refusal: { kind: "status_conflict", current_status: "cancelled" } });
   assertEquals([await fx.status(o2), await fx.stock(p)], ["cancelled", 8]);
 });
 
-/** apply_order_event_processing as order-events calls it for a new order's INSERT event. */
+/** apply_order_processing with the event's receipt, as order-events calls it for a new order's INSERT event. */
 function applyEventProcessing(
   sql: Awaited<ReturnType<typeof db.session>>["sql"],
   event: string,
@@ -174,8 +174,8 @@ function applyEventProcessing(
   lines: { product_id: number; quantity: number; unit_amount: number }[],
 ) {
   const subtotal = lines.reduce((a, l) => a + l.quantity * l.unit_amount, 0);
-  return sql`select public.apply_order_event_processing(
-      source => 'event_outbox', event_id => ${event}, event_type => 'INSERT', order_id => ${order},
+  const receipt = { source: "event_outbox", event_id: event, event_type: "INSERT" };
+  return sql`select public.apply_order_processing(receipt => ${sql.json(receipt)}, order_id => ${order},
       expected_status => 'pending', subtotal_amount => ${subtotal}, discount_amount => 0, tax_amount => 0,
       shipping_amount => 0, total_amount => ${subtotal}, lines => ${sql.json(lines)}) as r`
     .then((rows) => rows[0].r as Record<string, any>);
@@ -197,7 +197,7 @@ sqlTest("process-order vs automatic processing of the same new order: one applie
   const lines1 = await fx.pricedLines(o1);
   const e1 = `evt_${crypto.randomUUID()}`;
   await a.begin(SERVICE);
-  assertEquals((await applyEventProcessing(a.sql, e1, o1, lines1)).ok, true);
+  assertEquals((await applyEventProcessing(a.sql, e1, o1, lines1)).refusal, null);
   await b.begin(SERVICE);
   const explicit = b.start(applyProcessing(b.sql, o1, lines1));
   await b.waitUntilBlocked(explicit);
@@ -205,7 +205,7 @@ sqlTest("process-order vs automatic processing of the same new order: one applie
   const rb = await explicit.result;
   await b.commit();
   assert(rb.ok);
-  assertEquals(rb.value, { ok: false, reason: "status_conflict", current_status: "processed" });
+  assertEquals(rb.value, { refusal: { kind: "status_conflict", current_status: "processed" } });
   assertEquals([await fx.stock(p), ...(await receipts(e1))], [9, "processed"]);
 
   // process-order first: the event's processing waits, conflicts, and leaves no receipt.
@@ -213,7 +213,7 @@ sqlTest("process-order vs automatic processing of the same new order: one applie
   const lines2 = await fx.pricedLines(o2);
   const e2 = `evt_${crypto.randomUUID()}`;
   await b.begin(SERVICE);
-  assertEquals((await applyProcessing(b.sql, o2, lines2)).ok, true);
+  assertEquals((await applyProcessing(b.sql, o2, lines2)).refusal, null);
   await a.begin(SERVICE);
   const automatic = a.start(applyEventProcessing(a.sql, e2, o2, lines2));
   await a.waitUntilBlocked(automatic);
@@ -221,7 +221,7 @@ sqlTest("process-order vs automatic processing of the same new order: one applie
   const ra = await automatic.result;
   await a.commit();
   assert(ra.ok);
-  assertEquals(ra.value, { ok: false, reason: "status_conflict", current_status: "processed" });
+  assertEquals(ra.value, { refusal: { kind: "status_conflict", current_status: "processed" } });
   assertEquals([await fx.stock(p), ...(await receipts(e2))], [7]);
 });
 
@@ -236,7 +236,7 @@ sqlTest("the last redemption of a discount, claimed by two processings at once, 
   const b = await db.session("second");
   await a.begin(SERVICE);
   const r1 = await applyProcessing(a.sql, o1, await fx.pricedLines(o1), { discount_code: code, discount: 100 });
-  assertEquals(r1.ok, true);
+  assertEquals(r1.refusal, null);
   await b.begin(SERVICE);
   const second = b.start(applyProcessing(b.sql, o2, await fx.pricedLines(o2), { discount_code: code, discount: 100 }));
   await b.waitUntilBlocked(second);
@@ -244,7 +244,7 @@ sqlTest("the last redemption of a discount, claimed by two processings at once, 
   const r2 = await second.result;
   await b.commit();
   assert(r2.ok);
-  assertEquals(r2.value, { ok: false, reason: "discount_exhausted" });
+  assertEquals(r2.value, { refusal: { kind: "discount_exhausted" } });
   const [d] = await admin`select redemptions from public.discount_codes where code = ${code}`;
   assertEquals(d.redemptions, 1);
   assertEquals([await fx.status(o2), await fx.stock(q)], ["pending", 10]);
@@ -265,7 +265,7 @@ sqlTest("audit rows: items and stock changes are audited with the acting user an
     subtotal_amount => 2000, discount_amount => 0, tax_amount => 0, shipping_amount => 0, total_amount => 2000,
     lines => ${s.sql.json(await fx.pricedLines(order))}, actor => ${user}::uuid) as r`;
   await s.commit();
-  assertEquals(r.r.ok, true);
+  assertEquals(r.r.refusal, null);
   const rows = await admin`select action, actor, actor_role, changed_fields, old_data ->> 'stock' as old_stock,
       new_data ->> 'stock' as new_stock
     from public.audit_log where table_name = 'products' and record_id = ${String(p)} and action = 'UPDATE'`;
@@ -299,7 +299,7 @@ async function holdP1(p1: number) {
   const z = await fx.order(user, [[p1, 1]]);
   const g = await db.session("holder of p1");
   await g.begin(SERVICE);
-  assertEquals((await applyProcessing(g.sql, z, await fx.pricedLines(z))).ok, true);
+  assertEquals((await applyProcessing(g.sql, z, await fx.pricedLines(z))).refusal, null);
   return g;
 }
 
@@ -329,8 +329,50 @@ sqlTest("F2: place_order with products in reverse order does not deadlock with p
   await a.commit();
   await b.commit();
   assert(ry.ok);
-  assertEquals(ry.value.ok, true);
+  assertEquals(ry.value.refusal, null);
   assertEquals([await fx.stock(p1), await fx.stock(p2)], [98, 99]);
+});
+
+sqlTest("a cancel releasing stock while processing waits on the same products: no deadlock", async () => {
+  // The cancel waits for a holder of p1 (while a user's place_order holds FOR KEY SHARE on it);
+  // processing of another order queues behind the cancel. When the holder commits, the cancel
+  // must update the versions it locked: an UPDATE joined to the locking scan took the old
+  // versions of its own snapshot and deadlocked with the waiter (40P01, seen in the soak).
+  const user = await fx.user();
+  const p1 = await fx.product({ stock: 100 });
+  const p2 = await fx.product({ stock: 100 });
+  const x = await fx.order(user, [[p1, 2], [p2, 2]]);
+  const y = await fx.order(user, [[p1, 3], [p2, 3]]);
+  const s = await db.session("processing X");
+  await s.begin(SERVICE);
+  assertEquals((await applyProcessing(s.sql, x, await fx.pricedLines(x))).refusal, null);
+  await s.commit();
+  // A user placing an order with p1 meanwhile: its foreign key holds FOR KEY SHARE on p1.
+  const k = await db.session("place_order with p1");
+  await k.begin(userClaims(user));
+  await k.sql`select (public.place_order('USD', ${k.sql.json([{ product_id: p1, quantity: 1 }])})).id`;
+  const g = await holdP1(p1);
+  const a = await db.session("cancel X");
+  const b = await db.session("processing Y");
+
+  await a.begin(SERVICE);
+  const cancel = a.start(transition(a.sql, x, "processed", "cancelled"));
+  await a.waitUntilBlocked(cancel);
+  await b.begin(SERVICE);
+  const processY = b.start(applyProcessing(b.sql, y, await fx.pricedLines(y)));
+  await b.waitUntilBlocked(processY);
+  await g.commit();
+  const rc = await cancel.result;
+  await a.commit();
+  const ry = await processY.result;
+  await b.commit();
+  await k.rollback();
+  assertEquals([codeOf(rc), codeOf(ry)], ["ok", "ok"]);
+  assert(rc.ok && ry.ok);
+  assertEquals([rc.value.refusal, ry.value.refusal], [null, null]);
+  assertEquals([await fx.status(x), await fx.status(y)], ["cancelled", "processed"]);
+  // 100 - 2 (X) - 1 (the holder) + 2 (X cancelled) - 3 (Y); 100 - 2 + 2 - 3.
+  assertEquals([await fx.stock(p1), await fx.stock(p2)], [96, 97]);
 });
 
 sqlTest("F2: two orders with the same products in opposite order are processed without deadlock", async () => {
@@ -359,7 +401,7 @@ sqlTest("F2: two orders with the same products in opposite order are processed w
   await a.commit();
   assertEquals([codeOf(rx), codeOf(ry)], ["ok", "ok"]);
   assert(rx.ok && ry.ok);
-  assertEquals([rx.value.ok, ry.value.ok], [true, true]);
+  assertEquals([rx.value.refusal, ry.value.refusal], [null, null]);
   assertEquals([await fx.stock(p1), await fx.stock(p2)], [100 - 1 - 2 - 3, 100 - 2 - 3]);
 });
 
@@ -372,7 +414,7 @@ sqlTest(
     const x = await fx.order(user, [[p2, 4], [p1, 4]]);
     const s = await db.session("setup");
     await s.begin(SERVICE);
-    assertEquals((await applyProcessing(s.sql, x, await fx.pricedLines(x))).ok, true);
+    assertEquals((await applyProcessing(s.sql, x, await fx.pricedLines(x))).refusal, null);
     await s.commit();
     const y = await fx.order(user, [[p1, 1], [p2, 1]]);
     const yLines = await fx.pricedLines(y);
@@ -395,7 +437,7 @@ sqlTest(
     await a.commit();
     assertEquals([codeOf(rx), codeOf(ry)], ["ok", "ok"]);
     assert(rx.ok && ry.ok);
-    assertEquals([rx.value.ok, ry.value.ok], [true, true]);
+    assertEquals([rx.value.refusal, ry.value.refusal], [null, null]);
     // p1: -1 (Z) -4 (X) +4 (X cancelled) -1 (Y); p2: -4 +4 -1.
     assertEquals([await fx.stock(p1), await fx.stock(p2)], [98, 99]);
   },
@@ -413,9 +455,7 @@ sqlTest("stock is checked per product, summed over the order's lines: short line
   const r = await applyProcessing(s.sql, order, await fx.pricedLines(order));
   await s.commit();
   assertEquals(r, {
-    ok: false,
-    reason: "insufficient_stock",
-    lines: [{ product_id: p, sku, requested: 6, available: 5 }],
+    refusal: { kind: "insufficient_stock", lines: [{ product_id: p, sku, requested: 6, available: 5 }] },
   });
   assertEquals([await fx.status(order), await fx.stock(p), await fx.stock(q)], ["pending", 5, 10]);
 });
@@ -431,7 +471,7 @@ sqlTest("a discount code that does not exist is refused when the processing appl
     discount: 100,
   });
   await s.commit();
-  assertEquals(r, { ok: false, reason: "discount_unknown" });
+  assertEquals(r, { refusal: { kind: "discount_unknown" } });
   const [o] = await admin`select status, total_amount from public.orders where id = ${order}`;
   assertEquals([o.status, o.total_amount, await fx.stock(p)], ["pending", null, 10]);
 });

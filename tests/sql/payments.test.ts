@@ -14,7 +14,7 @@ async function processedOrder(stock = 10): Promise<{ order: number; product: num
   const order = await fx.order(user, [[product, 2]]);
   const s = await db.session("setup");
   await s.begin(SERVICE);
-  assertEquals((await applyProcessing(s.sql, order, await fx.pricedLines(order))).ok, true);
+  assertEquals((await applyProcessing(s.sql, order, await fx.pricedLines(order))).refusal, null);
   await s.commit();
   return { order, product };
 }
@@ -64,7 +64,7 @@ sqlTest("payment vs cancel: the payment first, the cancel waits and finds the or
   const r = await cancel.result;
   await b.commit();
   assert(r.ok);
-  assertEquals(r.value, { ok: false, reason: "status_conflict", current_status: "paid" });
+  assertEquals(r.value, { refusal: { kind: "status_conflict", current_status: "paid" } });
   assertEquals([await fx.status(order), await fx.stock(product)], ["paid", 8]);
 });
 
@@ -73,7 +73,7 @@ sqlTest("payment vs cancel: the cancel first, the payment waits and is recorded 
   const a = await db.session("cancel");
   const b = await db.session("payment");
   await a.begin(SERVICE);
-  assertEquals((await transition(a.sql, order, "processed", "cancelled")).ok, true);
+  assertEquals((await transition(a.sql, order, "processed", "cancelled")).refusal, null);
   await b.begin(SERVICE);
   const pay = b.start(payment(b.sql, order, "paid", "processed"));
   await b.waitUntilBlocked(pay);
@@ -97,7 +97,7 @@ sqlTest("apply_payment_event rechecks the status: a stale decision passed straig
   const { order } = await processedOrder();
   const s = await db.session("cancel");
   await s.begin(SERVICE);
-  assertEquals((await transition(s.sql, order, "processed", "cancelled")).ok, true);
+  assertEquals((await transition(s.sql, order, "processed", "cancelled")).refusal, null);
   await s.commit();
   const [before] = await admin`select * from public.orders where id = ${order}`;
   const event = `evt_${crypto.randomUUID()}`;

@@ -8,12 +8,13 @@
 //! 5xx responses are not stored: the key is released so a retry runs again.
 
 use std::borrow::Cow;
-use std::future::Future;
 
 use sha2::{Digest, Sha256};
 
-use crate::store::{IdempotencyBegin, IdempotencyStore};
-use edge_platform::http::{self, Caller, Request, Response};
+use crate::order::OrderStatus;
+use crate::processing::refusal_error;
+use crate::store::{Begin, IdempotencyStore};
+use edge_platform::http::{self, Request, Response};
 use edge_platform::{Error, Result};
 
 /// Longest key accepted.
@@ -45,77 +46,70 @@ pub fn key_of(req: &Request) -> Result<Option<String>> {
     Ok(Some(key.to_owned()))
 }
 
-/// Run `run` under the request's idempotency key (or directly when it has none).
-///
-/// `run`'s outcome is recorded as the client will see it: a response as is, an error as its
-/// JSON body ([`Error::body`], the bytes [`Error::to_response`] renders) with its status. A
-/// 5xx is not stored. The outcome itself is returned unchanged: an error stays an `Err`, for
-/// the boundary to render ([`http::respond`]).
-pub async fn with_idempotency<S, F, Fut>(
-    store: &S,
-    caller: &Caller,
-    endpoint: &str,
-    req: &Request,
-    run: F,
-) -> Result<Response>
-where
-    S: IdempotencyStore,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Response>>,
-{
-    let Some(key) = key_of(req)? else {
-        return run().await;
-    };
-    let scope = caller.scope();
-    let hash = hex::encode(Sha256::digest(req.body()));
-    match store
-        .idempotency_begin(&scope, endpoint, &key, &hash)
-        .await?
-    {
-        IdempotencyBegin::Mismatch => Err(Error::unprocessable(
+/// SHA-256 of a request body, hex: what a key is bound to.
+pub fn request_hash(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+/// The answer for a key whose outcome the read found instead of the order: the stored
+/// response (its exact bytes, or the stored refusal rendered by the function that rendered
+/// it first), the 422 of a key reused with another body, the 409 of a key in flight.
+pub fn answer(stored: Begin, order_id: i64, to: OrderStatus) -> Result<Response> {
+    match stored {
+        Begin::Mismatch => Err(Error::unprocessable(
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request body",
             None,
         )),
-        IdempotencyBegin::InFlight => Err(Error::conflict(
+        Begin::InFlight => Err(Error::conflict(
             "idempotency_key_in_flight",
             "a request with this Idempotency-Key is still being processed; retry later",
             None,
         )),
-        IdempotencyBegin::Replay {
+        Begin::Replay {
             status,
             body,
             body_text,
+            refusal,
         } => {
-            let mut resp = http::json(status, &body);
-            if let Some(text) = body_text {
-                // The same bytes as the first response, not a re-serialization of them.
-                *resp.body_mut() = text.into_bytes();
-            }
+            let mut resp = match (refusal, status) {
+                (Some(r), _) => http::respond(Err(refusal_error(r, order_id, to))),
+                (None, Some(status)) => {
+                    let mut resp = http::json(status, &body);
+                    if let Some(text) = body_text {
+                        // The same bytes as the first response, not a re-serialization of them.
+                        *resp.body_mut() = text.into_bytes();
+                    }
+                    resp
+                }
+                (None, None) => {
+                    return Err(Error::Internal(
+                        "a stored idempotent response without status".into(),
+                    ))
+                }
+            };
             resp.headers_mut().insert(
                 "idempotent-replayed",
                 ::http::HeaderValue::from_static("true"),
             );
             Ok(resp)
         }
-        IdempotencyBegin::New => {
-            let result = run().await;
-            let (status, body) = match &result {
-                // Handlers answer JSON, which is UTF-8.
-                Ok(resp) => (resp.status().as_u16(), String::from_utf8_lossy(resp.body())),
-                Err(e) => (e.status(), Cow::Owned(e.body().to_string())),
-            };
-            if let Err(e) = store
-                .idempotency_finish(&scope, endpoint, &key, status, &body, status < 500)
-                .await
-            {
-                // The effect (if any) is committed; only the replay record is missing. The next
-                // retry after the lease runs again and meets the state machine's 409.
-                http::log_error(&format!(
-                    "idempotency_finish failed for key in scope {scope}: {e}"
-                ));
-            }
-            result
-        }
+        Begin::Read { .. } => Err(Error::Internal("not a stored outcome".into())),
+    }
+}
+
+/// Record the outcome of a claimed request that ended before the apply RPC stored it: as the
+/// client will see it (a response as is, an error as its JSON body, [`Error::body`]), or, for
+/// a 5xx, the claim released so that a retry runs again. A failure here is logged: the effect
+/// (if any) is committed; only the replay record is missing.
+pub async fn finish<S: IdempotencyStore>(store: &S, claim: &str, outcome: &Result<Response>) {
+    let (status, body) = match outcome {
+        // Handlers answer JSON, which is UTF-8.
+        Ok(resp) => (resp.status().as_u16(), String::from_utf8_lossy(resp.body())),
+        Err(e) => (e.status(), Cow::Owned(e.body().to_string())),
+    };
+    let stored = (status < 500).then_some(status);
+    if let Err(e) = store.idempotency_finish(claim, stored, &body).await {
+        http::log_error(&format!("idempotency_finish failed: {e}"));
     }
 }

@@ -493,15 +493,9 @@ impl PaymentStore for edge_platform::rest::PostgrestStore {
         let Some(head) = snap.map(|s| s.order) else {
             return Ok(None);
         };
-        let status = OrderStatus::parse(&head.status).ok_or_else(|| {
-            Error::Internal(format!(
-                "order {} has unknown status {}",
-                head.id, head.status
-            ))
-        })?;
         Ok(Some(PaymentOrder {
             id: head.id,
-            status,
+            status: head.status,
             currency: head.currency,
             total_amount: head.total_amount,
         }))

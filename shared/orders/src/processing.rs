@@ -8,15 +8,18 @@
 //! the others get the state machine's 409.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::idempotency::with_idempotency;
+use crate::idempotency;
 use crate::money::Currency;
 use crate::order::{self, OrderStatus, Transition};
 use crate::pricing::{
     self, DiscountInput, DiscountKind, LineInput, OrderInput, PricedLine, ShippingRule, TaxRate,
 };
-use crate::store::{ApplyOutcome, ApplyProcessing, IdempotencyStore, OrderSnapshot, OrderStore};
+use crate::store::{
+    ApplyProcessing, Begin, Claimed, IdempotencyStore, KeyedRequest, OrderSnapshot, OrderStore,
+    Refusal, TransitionParams,
+};
 use edge_platform::auth::AuthConfig;
 use edge_platform::http::{self, Caller, Request, Response};
 use edge_platform::{Error, Result};
@@ -49,25 +52,9 @@ pub struct CancelledOrder {
     pub previous_status: OrderStatus,
 }
 
-/// Read the order or 404 (also when it is someone else's: existence does not leak).
-async fn snapshot<S: OrderStore>(
-    store: &S,
-    caller: &Caller,
-    order_id: i64,
-) -> Result<OrderSnapshot> {
-    store
-        .order_for_processing(caller, order_id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("order {order_id} not found")))
-}
-
-fn status_of(snap: &OrderSnapshot) -> Result<OrderStatus> {
-    OrderStatus::parse(&snap.order.status).ok_or_else(|| {
-        Error::Internal(format!(
-            "order {} has unknown status {}",
-            snap.order.id, snap.order.status
-        ))
-    })
+/// The order read, or 404 (also when it is someone else's: existence does not leak).
+fn found(snapshot: Option<Box<OrderSnapshot>>, order_id: i64) -> Result<Box<OrderSnapshot>> {
+    snapshot.ok_or_else(|| Error::NotFound(format!("order {order_id} not found")))
 }
 
 /// Turn what the database holds into pricing input.
@@ -145,76 +132,57 @@ pub fn pricing_input(snap: &OrderSnapshot) -> Result<OrderInput> {
     })
 }
 
-/// Map an apply RPC's refusal to the HTTP error it means.
-fn refusal(outcome: ApplyOutcome, t: &Transition) -> Error {
-    match outcome.reason.as_deref() {
-        Some("not_found") => Error::NotFound(format!("order {} not found", t.order_id)),
-        Some("status_conflict") => match outcome
-            .current_status
-            .as_deref()
-            .and_then(OrderStatus::parse)
-        {
-            Some(current) => order::status_conflict(t.order_id, current, t.to),
-            None => Error::Internal("status_conflict without a known current status".into()),
-        },
-        Some("order_changed") => Error::conflict(
+/// The HTTP error a refusal of the database means, for a request to move `order_id` to `to`:
+/// the one place refusals become errors (first answers and replays alike).
+pub fn refusal_error(refusal: Refusal, order_id: i64, to: OrderStatus) -> Error {
+    match refusal {
+        Refusal::NotFound => Error::NotFound(format!("order {order_id} not found")),
+        Refusal::StatusConflict { current_status } => {
+            order::status_conflict(order_id, current_status, to)
+        }
+        Refusal::OrderChanged => Error::conflict(
             "order_changed",
-            format!(
-                "order {} changed while it was being processed; retry",
-                t.order_id
-            ),
+            format!("order {order_id} changed while it was being processed; retry"),
             None,
         ),
-        Some("insufficient_stock") => Error::unprocessable(
+        Refusal::InsufficientStock { lines } => Error::unprocessable(
             "insufficient_stock",
             "not enough stock for some lines; nothing was reserved",
-            Some(json!({ "lines": outcome.lines.unwrap_or(Value::Null) })),
+            Some(json!({ "lines": lines })),
         ),
-        Some("discount_exhausted") => Error::unprocessable(
+        Refusal::DiscountExhausted => Error::unprocessable(
             "discount_rejected",
             "the discount code has no redemptions left",
             Some(json!({ "reason": "exhausted" })),
         ),
-        Some("discount_unknown") => Error::unprocessable(
+        Refusal::DiscountUnknown => Error::unprocessable(
             "discount_rejected",
             "the discount code does not exist",
             Some(json!({ "reason": "unknown" })),
         ),
-        other => Error::Internal(format!("apply refused with unexpected reason {other:?}")),
     }
 }
 
-/// Price and process a pending order.
+/// What a flow did: its response, and whether the apply RPC answered (then it stored the
+/// outcome under the request's claim itself).
+struct FlowOutcome<T> {
+    result: Result<T>,
+    settled: bool,
+}
+
+/// Price and process a pending order (no Idempotency-Key: the outbox receiver's entry).
 pub async fn process_order<S: OrderStore>(
     store: &S,
     caller: &Caller,
     order_id: i64,
 ) -> Result<ProcessedOrder> {
-    let snap = snapshot(store, caller, order_id).await?;
-    let t = order::transition(order_id, status_of(&snap)?, OrderStatus::Processed)?;
-    let priced = pricing::price(&pricing_input(&snap)?)
-        .map_err(|e| Error::unprocessable(e.code(), e.to_string(), Some(e.details())))?;
-    let outcome = store
-        .apply_processing(&ApplyProcessing {
-            transition: t,
-            priced: &priced,
-            actor: caller.user_id(),
-        })
-        .await?;
-    if !outcome.ok {
-        return Err(refusal(outcome, &t));
-    }
-    Ok(ProcessedOrder {
-        order_id,
-        status: OrderStatus::Processed,
-        currency: priced.currency,
-        subtotal_amount: priced.subtotal_amount,
-        discount_amount: priced.discount_amount,
-        tax_amount: priced.tax_amount,
-        shipping_amount: priced.shipping_amount,
-        total_amount: priced.total_amount,
-        lines: priced.lines,
-    })
+    let snapshot = match store.begin_request(caller, order_id, None).await? {
+        Begin::Read { snapshot, .. } => snapshot,
+        other => return Err(Error::Internal(format!("unkeyed read answered {other:?}"))),
+    };
+    process_read(store, caller, order_id, snapshot, None)
+        .await
+        .result
 }
 
 /// Cancel a pending or processed order (a processed order's stock is released).
@@ -223,38 +191,137 @@ pub async fn cancel_order<S: OrderStore>(
     caller: &Caller,
     order_id: i64,
 ) -> Result<CancelledOrder> {
-    let snap = snapshot(store, caller, order_id).await?;
-    let t = order::transition(order_id, status_of(&snap)?, OrderStatus::Cancelled)?;
-    let outcome = store.apply_transition(&t, caller.user_id()).await?;
-    if !outcome.ok {
-        return Err(refusal(outcome, &t));
-    }
-    Ok(CancelledOrder {
+    let snapshot = match store.begin_request(caller, order_id, None).await? {
+        Begin::Read { snapshot, .. } => snapshot,
+        other => return Err(Error::Internal(format!("unkeyed read answered {other:?}"))),
+    };
+    cancel_read(store, caller, order_id, snapshot, None)
+        .await
+        .result
+}
+
+/// Process an order as read: decide, price, apply (storing the outcome under `claim`).
+async fn process_read<S: OrderStore>(
+    store: &S,
+    caller: &Caller,
+    order_id: i64,
+    snapshot: Option<Box<OrderSnapshot>>,
+    claim: Option<&str>,
+) -> FlowOutcome<ProcessedOrder> {
+    let decided = (|| {
+        let snap = found(snapshot, order_id)?;
+        let t = order::transition(order_id, snap.order.status, OrderStatus::Processed)?;
+        let priced = pricing::price(&pricing_input(&snap)?)
+            .map_err(|e| Error::unprocessable(e.code(), e.to_string(), Some(e.details())))?;
+        Ok((t, priced))
+    })();
+    let (t, priced) = match decided {
+        Ok(v) => v,
+        Err(e) => {
+            return FlowOutcome {
+                result: Err(e),
+                settled: false,
+            }
+        }
+    };
+    let answer = ProcessedOrder {
+        order_id,
+        status: OrderStatus::Processed,
+        currency: priced.currency,
+        subtotal_amount: priced.subtotal_amount,
+        discount_amount: priced.discount_amount,
+        tax_amount: priced.tax_amount,
+        shipping_amount: priced.shipping_amount,
+        total_amount: priced.total_amount,
+        lines: priced.lines.clone(),
+    };
+    // With a key, the apply stores the answer's bytes (http::json renders the same ones).
+    let text = claim.map(|_| serde_json::to_string(&answer).unwrap_or_default());
+    let applied = store
+        .apply_processing(&ApplyProcessing {
+            transition: t,
+            priced: &priced,
+            actor: caller.user_id(),
+            claimed: Claimed {
+                claim,
+                response_text: text.as_deref(),
+            },
+            receipt: None,
+        })
+        .await;
+    settle(applied.map(|a| a.refusal), answer, &t)
+}
+
+/// Cancel an order as read (storing the outcome under `claim`).
+async fn cancel_read<S: OrderStore>(
+    store: &S,
+    caller: &Caller,
+    order_id: i64,
+    snapshot: Option<Box<OrderSnapshot>>,
+    claim: Option<&str>,
+) -> FlowOutcome<CancelledOrder> {
+    let t = match found(snapshot, order_id)
+        .and_then(|snap| order::transition(order_id, snap.order.status, OrderStatus::Cancelled))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            return FlowOutcome {
+                result: Err(e),
+                settled: false,
+            }
+        }
+    };
+    let answer = CancelledOrder {
         order_id,
         status: OrderStatus::Cancelled,
         previous_status: t.from,
-    })
+    };
+    let text = claim.map(|_| serde_json::to_string(&answer).unwrap_or_default());
+    let claimed = Claimed {
+        claim,
+        response_text: text.as_deref(),
+    };
+    let applied = store
+        .apply_transition(&TransitionParams::new(&t, caller.user_id(), claimed))
+        .await;
+    settle(applied.map(|a| a.refusal), answer, &t)
+}
+
+/// The response once the apply RPC answered (or failed to).
+fn settle<T>(applied: Result<Option<Refusal>>, answer: T, t: &Transition) -> FlowOutcome<T> {
+    match applied {
+        Ok(None) => FlowOutcome {
+            result: Ok(answer),
+            settled: true,
+        },
+        Ok(Some(r)) => FlowOutcome {
+            result: Err(refusal_error(r, t.order_id, t.to)),
+            settled: true,
+        },
+        Err(e) => FlowOutcome {
+            result: Err(e),
+            settled: false,
+        },
+    }
 }
 
 /// Largest request body the order endpoints read (`{"order_id": ...}` is a few bytes).
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// The HTTP handler shape of both endpoints: POST, a signed-in user or the service role
-/// (authenticated by `auth` against `now_unix`), `{"order_id"}`, an optional
-/// `Idempotency-Key`; `flow` does the work.
-pub async fn handle_order_request<S, T, F, Fut>(
+/// Both endpoints over any store: POST, a signed-in user or the service role (authenticated by
+/// `auth` against `now_unix`), `{"order_id"}`, an optional `Idempotency-Key`. Two round trips
+/// with or without a key: the read (`begin_order_request`, which also claims the key or
+/// answers its stored outcome) and the apply (which stores the outcome under the claim). A
+/// request the flow refuses between the two stores its answer with `idempotency_finish`.
+pub async fn handle_order_request<S>(
     store: &S,
     auth: &AuthConfig,
     now_unix: i64,
-    endpoint: &str,
+    endpoint: Endpoint,
     req: Request,
-    flow: F,
 ) -> Result<Response>
 where
     S: OrderStore + IdempotencyStore,
-    T: Serialize,
-    F: FnOnce(Caller, i64) -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
 {
     http::require_method(&req, ::http::Method::POST, "POST")?;
     // The publishable (or anon) key acts for nobody: orders need a user or the service role.
@@ -264,14 +331,39 @@ where
     if req.body().len() > MAX_BODY {
         return Err(Error::PayloadTooLarge { limit: MAX_BODY });
     }
-    let req_ref = &req;
-    let caller_ref = caller.clone();
-    with_idempotency(store, &caller, endpoint, req_ref, || async move {
-        let body: OrderRef = http::parse_json(req_ref.body())?;
-        let v = flow(caller_ref, body.order_id).await?;
-        Ok(http::json(200, &v))
-    })
-    .await
+    let key = idempotency::key_of(&req)?;
+    let body: OrderRef = http::parse_json(req.body())?;
+    let hash = key.as_ref().map(|_| idempotency::request_hash(req.body()));
+    let keyed = key
+        .as_deref()
+        .zip(hash.as_deref())
+        .map(|(k, h)| KeyedRequest {
+            endpoint: endpoint.name(),
+            idempotency_key: k,
+            request_hash: h,
+        });
+    let (snapshot, claim) = match store
+        .begin_request(&caller, body.order_id, keyed.as_ref())
+        .await?
+    {
+        Begin::Read { snapshot, claim } => (snapshot, claim),
+        stored => return idempotency::answer(stored, body.order_id, endpoint.target()),
+    };
+    let claim = claim.as_deref();
+    let (result, settled) = match endpoint {
+        Endpoint::Process => {
+            let out = process_read(store, &caller, body.order_id, snapshot, claim).await;
+            (out.result.map(|v| http::json(200, &v)), out.settled)
+        }
+        Endpoint::Cancel => {
+            let out = cancel_read(store, &caller, body.order_id, snapshot, claim).await;
+            (out.result.map(|v| http::json(200, &v)), out.settled)
+        }
+    };
+    if let (Some(claim), false) = (claim, settled) {
+        idempotency::finish(store, claim, &result).await;
+    }
+    result
 }
 
 #[cfg(test)]
@@ -286,6 +378,24 @@ pub enum Endpoint {
     Cancel,
 }
 
+impl Endpoint {
+    /// The function's name (an idempotency key's endpoint).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Process => "process-order",
+            Self::Cancel => "cancel-order",
+        }
+    }
+
+    /// The status the endpoint moves an order to.
+    pub fn target(self) -> OrderStatus {
+        match self {
+            Self::Process => OrderStatus::Processed,
+            Self::Cancel => OrderStatus::Cancelled,
+        }
+    }
+}
+
 /// A whole order endpoint over PostgREST: what a function crate's export runs.
 #[cfg(target_arch = "wasm32")]
 pub async fn serve_order_endpoint(
@@ -295,19 +405,5 @@ pub async fn serve_order_endpoint(
 ) -> Result<Response> {
     let store = ctx.store()?;
     let auth = ctx.auth()?;
-    let (s, auth, now) = (&store, &*auth, ctx.now_unix());
-    match endpoint {
-        Endpoint::Process => {
-            handle_order_request(s, auth, now, "process-order", req, |c, id| async move {
-                process_order(s, &c, id).await
-            })
-            .await
-        }
-        Endpoint::Cancel => {
-            handle_order_request(s, auth, now, "cancel-order", req, |c, id| async move {
-                cancel_order(s, &c, id).await
-            })
-            .await
-        }
-    }
+    handle_order_request(&store, &auth, ctx.now_unix(), endpoint, req).await
 }

@@ -6,11 +6,11 @@
 //! scripted implementation (`store/memory.rs`) that answers what a test arranges; the RPCs' own rules
 //! are tested against PostgreSQL (`tests/sql/`).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::order::Transition;
-use crate::pricing::PricedOrder;
+use crate::order::{OrderStatus, Transition};
+use crate::pricing::{PricedLine, PricedOrder};
 use edge_platform::http::Caller;
 use edge_platform::Result;
 
@@ -34,7 +34,7 @@ pub struct OrderSnapshot {
 pub struct OrderHead {
     pub id: i64,
     pub user_id: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub currency: String,
     pub discount_code: Option<String>,
     pub shipping_region: Option<String>,
@@ -81,19 +81,49 @@ pub struct ShippingRow {
     pub free_over_amount: Option<i64>,
 }
 
-/// The answer of an apply RPC: `{"ok": true, "order": {..}}` or
-/// `{"ok": false, "reason": .., "current_status"?, "lines"?}` with nothing written.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+/// Why an apply RPC (`apply_order_processing`, `order_transition`) wrote nothing: the tagged
+/// `{"kind": ..}` object the SQL answers, one variant per refusal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refusal {
+    /// The order does not exist (any more).
+    NotFound,
+    /// The order is no longer in the status the decision was made on.
+    StatusConflict { current_status: OrderStatus },
+    /// Its lines changed after they were priced.
+    OrderChanged,
+    /// Some lines lack stock: `[{"product_id", "sku", "requested", "available"}]`.
+    InsufficientStock { lines: Value },
+    /// The discount code does not exist.
+    DiscountUnknown,
+    /// The discount code has no redemptions left.
+    DiscountExhausted,
+}
+
+/// The answer of an apply RPC: `{"refusal": null}` when applied, the refusal otherwise (with
+/// nothing written).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApplyOutcome {
-    pub ok: bool,
-    #[serde(default)]
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub current_status: Option<String>,
-    #[serde(default)]
-    pub lines: Option<Value>,
-    #[serde(default)]
-    pub order: Option<Value>,
+    pub refusal: Option<Refusal>,
+}
+
+/// The claim a keyed request holds on its Idempotency-Key (from [`Begin::Read`]) and the body
+/// it will answer if the apply succeeds: the apply RPC stores the outcome in its transaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Claimed<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_text: Option<&'a str>,
+}
+
+/// The event whose receipt an apply writes with its effect (order-events).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventReceipt<'a> {
+    pub source: &'a str,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
 }
 
 /// The effects of one processing, applied all or nothing if the order is still in
@@ -104,34 +134,125 @@ pub struct ApplyProcessing<'a> {
     pub priced: &'a PricedOrder,
     /// The user the change is made for (audit actor); `None` for service_role.
     pub actor: Option<&'a str>,
+    /// The Idempotency-Key's claim, if the request has one.
+    pub claimed: Claimed<'a>,
+    /// The event the processing answers, if any (its receipt is written with the effect).
+    pub receipt: Option<EventReceipt<'a>>,
+}
+
+/// The named parameters of `apply_order_processing`, derived from [`ApplyProcessing`].
+#[derive(Debug, Serialize)]
+pub struct ApplyProcessingParams<'a> {
+    pub order_id: i64,
+    pub expected_status: OrderStatus,
+    pub subtotal_amount: i64,
+    pub discount_amount: i64,
+    pub tax_amount: i64,
+    pub shipping_amount: i64,
+    pub total_amount: i64,
+    /// The priced lines (the SQL compares product, quantity and unit amount).
+    pub lines: &'a [PricedLine],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<&'a str>,
+    #[serde(flatten)]
+    pub claimed: Claimed<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<&'a EventReceipt<'a>>,
 }
 
 impl ApplyProcessing<'_> {
-    /// The named parameters of the `apply_order_processing` RPC (and of RPCs that wrap it).
-    pub fn rpc_params(&self) -> serde_json::Map<String, Value> {
+    /// The RPC's parameters.
+    pub fn params(&self) -> ApplyProcessingParams<'_> {
         let p = self.priced;
-        let lines: Vec<Value> = p
-            .lines
-            .iter()
-            .map(|l| serde_json::json!({"product_id": l.product_id, "quantity": l.quantity, "unit_amount": l.unit_amount}))
-            .collect();
-        let params = serde_json::json!({
-            "order_id": self.transition.order_id,
-            "expected_status": self.transition.from.as_str(),
-            "subtotal_amount": p.subtotal_amount,
-            "discount_amount": p.discount_amount,
-            "tax_amount": p.tax_amount,
-            "shipping_amount": p.shipping_amount,
-            "total_amount": p.total_amount,
-            "lines": lines,
-            "discount_code": p.discount_code,
-            "actor": self.actor,
-        });
-        let Value::Object(map) = params else {
-            return serde_json::Map::new();
-        }; // an object literal
-        map
+        ApplyProcessingParams {
+            order_id: self.transition.order_id,
+            expected_status: self.transition.from,
+            subtotal_amount: p.subtotal_amount,
+            discount_amount: p.discount_amount,
+            tax_amount: p.tax_amount,
+            shipping_amount: p.shipping_amount,
+            total_amount: p.total_amount,
+            lines: &p.lines,
+            discount_code: p.discount_code.as_deref(),
+            actor: self.actor,
+            claimed: self.claimed,
+            receipt: self.receipt.as_ref(),
+        }
     }
+
+    /// The parameters as the JSON object sent (what the scripted stores record).
+    pub fn rpc_params(&self) -> serde_json::Map<String, Value> {
+        match serde_json::to_value(self.params()) {
+            Ok(Value::Object(map)) => map,
+            _ => serde_json::Map::new(), // a struct serializes to an object
+        }
+    }
+}
+
+/// The named parameters of `order_transition`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransitionParams<'a> {
+    pub order_id: i64,
+    pub from_status: OrderStatus,
+    pub to_status: OrderStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<&'a str>,
+    #[serde(flatten)]
+    pub claimed: Claimed<'a>,
+}
+
+impl<'a> TransitionParams<'a> {
+    pub fn new(t: &Transition, actor: Option<&'a str>, claimed: Claimed<'a>) -> Self {
+        Self {
+            order_id: t.order_id,
+            from_status: t.from,
+            to_status: t.to,
+            actor,
+            claimed,
+        }
+    }
+}
+
+/// A request's Idempotency-Key, as the read RPC takes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyedRequest<'a> {
+    pub endpoint: &'a str,
+    pub idempotency_key: &'a str,
+    /// SHA-256 of the request body, hex.
+    pub request_hash: &'a str,
+}
+
+/// What `begin_order_request` answers: the order (and, with a key, the claim), or what the
+/// key says instead.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Begin {
+    /// The order as the caller sees it (`None`: not found or not theirs); `claim` is set when
+    /// the request has a key and now holds it.
+    Read {
+        snapshot: Option<Box<OrderSnapshot>>,
+        #[serde(default)]
+        claim: Option<String>,
+    },
+    /// A response is stored for this key and body: replay it. `body_text` is the exact body
+    /// that was sent (rows stored before it existed have only the parsed `body`); a refusal
+    /// of the apply RPC is stored as such and rendered again.
+    Replay {
+        #[serde(default)]
+        status: Option<u16>,
+        #[serde(default)]
+        body: Value,
+        #[serde(default)]
+        body_text: Option<String>,
+        #[serde(default)]
+        refusal: Option<Refusal>,
+    },
+    /// The key was used with a different body.
+    Mismatch,
+    /// The first request with this key is still running.
+    InFlight,
 }
 
 /// Order reads and writes.
@@ -143,58 +264,36 @@ pub trait OrderStore {
         caller: &Caller,
         order_id: i64,
     ) -> Result<Option<OrderSnapshot>>;
+    /// The order and, with `key`, the key's claim or its stored outcome, in one round trip
+    /// (`begin_order_request`). This default (stores that are never given a key, such as the
+    /// receiver's) reads the order.
+    async fn begin_request(
+        &self,
+        caller: &Caller,
+        order_id: i64,
+        key: Option<&KeyedRequest<'_>>,
+    ) -> Result<Begin> {
+        let _ = key;
+        Ok(Begin::Read {
+            snapshot: self
+                .order_for_processing(caller, order_id)
+                .await?
+                .map(Box::new),
+            claim: None,
+        })
+    }
     /// Apply a processing (amounts, status, stock, discount redemption) in one transaction.
     async fn apply_processing(&self, apply: &ApplyProcessing<'_>) -> Result<ApplyOutcome>;
     /// Apply a status transition in one transaction (releasing stock on cancel).
-    async fn apply_transition(
-        &self,
-        transition: &Transition,
-        actor: Option<&str>,
-    ) -> Result<ApplyOutcome>;
+    async fn apply_transition(&self, params: &TransitionParams<'_>) -> Result<ApplyOutcome>;
 }
 
-/// What `idempotency_begin` found for a key.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum IdempotencyBegin {
-    /// The caller now holds the key: run the request.
-    New,
-    /// A response is stored for this key and body: replay it. `body_text` is the exact body
-    /// that was sent (rows stored before it existed have only the parsed `body`).
-    Replay {
-        status: u16,
-        #[serde(default)]
-        body: Value,
-        #[serde(default)]
-        body_text: Option<String>,
-    },
-    /// The key was used with a different body.
-    Mismatch,
-    /// The first request with this key is still running.
-    InFlight,
-}
-
-/// Storage of idempotency keys (scoped to the caller, kept 24 hours).
+/// Outcomes of keyed requests that ended between the read and the apply RPC.
 #[allow(async_fn_in_trait)]
 pub trait IdempotencyStore {
-    async fn idempotency_begin(
-        &self,
-        scope: &str,
-        endpoint: &str,
-        key: &str,
-        request_hash: &str,
-    ) -> Result<IdempotencyBegin>;
-    /// Store the response, its body exactly as sent (`store = true`), or release the key for
-    /// a retry (`store = false`).
-    async fn idempotency_finish(
-        &self,
-        scope: &str,
-        endpoint: &str,
-        key: &str,
-        status: u16,
-        body: &str,
-        store: bool,
-    ) -> Result<()>;
+    /// Store the response (its status and body exactly as sent) under `claim`, or, with no
+    /// status (a 5xx), release the claim so a retry runs again (`idempotency_finish`).
+    async fn idempotency_finish(&self, claim: &str, status: Option<u16>, body: &str) -> Result<()>;
 }
 
 /// A scripted in-memory store for unit tests (this crate's and `edge-outbox`'s, through the

@@ -17,9 +17,10 @@ use serde_json::Value;
 use super::outbox::{Claim, ClaimOptions, CompleteSummary, Completion, OutboxEvent, OutboxStore};
 use super::receive::{FulfillOutcome, OrderEventStart, Receipt, ReceiverStore};
 use super::retry::{DEFAULT_BACKOFF_BASE_MS, DEFAULT_MAX_ATTEMPTS};
-use edge_orders::order::Transition;
 use edge_orders::store::memory::ScriptedStore;
-use edge_orders::store::{ApplyOutcome, ApplyProcessing, OrderSnapshot, OrderStore};
+use edge_orders::store::{
+    ApplyOutcome, ApplyProcessing, OrderSnapshot, OrderStore, TransitionParams,
+};
 use edge_platform::http::Caller;
 use edge_platform::Result;
 
@@ -125,7 +126,7 @@ pub(crate) enum ReceiverCall {
         event_id: String,
         order_id: i64,
     },
-    /// `apply_order_event_processing`: the processing's parameters and the receipt.
+    /// `apply_order_processing` with a receipt: the processing's parameters and the receipt.
     ApplyRecorded(serde_json::Map<String, Value>, SentReceipt),
     Record(SentReceipt),
     Fulfill {
@@ -261,7 +262,7 @@ impl OrderStore for ScriptedReceiver {
         self.orders.apply_processing(apply).await
     }
 
-    async fn apply_transition(&self, t: &Transition, actor: Option<&str>) -> Result<ApplyOutcome> {
-        self.orders.apply_transition(t, actor).await
+    async fn apply_transition(&self, p: &TransitionParams<'_>) -> Result<ApplyOutcome> {
+        self.orders.apply_transition(p).await
     }
 }

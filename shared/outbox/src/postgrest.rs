@@ -13,7 +13,7 @@ use super::outbox::{Claim, ClaimOptions, CompleteSummary, Completion, OutboxStor
 use super::receive::{
     handle_order_event, FulfillOutcome, OrderEventStart, Receipt, ReceiverConfig, ReceiverStore,
 };
-use edge_orders::store::{ApplyOutcome, ApplyProcessing};
+use edge_orders::store::{ApplyOutcome, ApplyProcessing, EventReceipt, OrderStore};
 use edge_platform::edge::{now_ms, Ctx};
 use edge_platform::http::{Request, Response};
 use edge_platform::rest::PostgrestStore;
@@ -53,14 +53,16 @@ impl ReceiverStore for PostgrestStore {
         apply: &ApplyProcessing<'_>,
         r: &Receipt<'_>,
     ) -> Result<ApplyOutcome> {
-        // The parameters of apply_order_processing, plus the event.
-        let mut params = apply.rpc_params();
-        params.insert("source".into(), json!(r.source));
-        params.insert("event_id".into(), json!(r.event_id));
-        params.insert("event_type".into(), json!(r.event_type));
-        let params = Value::Object(params);
-        self.rpc_service("apply_order_event_processing", &params)
-            .await
+        // The one apply function, with the event's receipt written with the effect.
+        let recorded = ApplyProcessing {
+            receipt: Some(EventReceipt {
+                source: r.source,
+                event_id: r.event_id,
+                event_type: r.event_type,
+            }),
+            ..apply.clone()
+        };
+        self.apply_processing(&recorded).await
     }
 
     async fn record_event(&self, r: &Receipt<'_>) -> Result<bool> {

@@ -27,14 +27,14 @@
 //! Dedup and effect, without losing either when the function dies in between:
 //! - fulfillment: the receipt and the fulfillment are written by one RPC in one transaction
 //!   (`fulfill_order_event`): both or neither;
-//! - processing: `apply_order_event_processing` applies the processing and writes the receipt
+//! - processing: `apply_order_processing` (with the event's receipt) applies the processing and writes the receipt
 //!   in one transaction. Processing is exactly once anyway (the database applies it only if
 //!   the order is still `pending`), so the receipt check before it (`begin_order_event`, which
 //!   also reads the switch and the order in the same round trip) only saves work on
 //!   duplicates. Outcomes without an effect (`not_pending`, `rejected`, ...) are recorded after
 //!   the fact; if the function dies before that, the redelivery reaches the same outcome again.
 //!
-//! Cost of a new order's event: two RPCs (`begin_order_event`, `apply_order_event_processing`).
+//! Cost of a new order's event: two RPCs (`begin_order_event`, `apply_order_processing`).
 
 use std::cell::RefCell;
 
@@ -43,9 +43,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::payload::{decide, DbChange, OrderEventAction};
-use edge_orders::order::Transition;
 use edge_orders::processing::process_order;
-use edge_orders::store::{ApplyOutcome, ApplyProcessing, OrderSnapshot, OrderStore};
+use edge_orders::store::{
+    ApplyOutcome, ApplyProcessing, OrderSnapshot, OrderStore, TransitionParams,
+};
 use edge_platform::auth::AuthConfig;
 use edge_platform::http::{self, Caller, Request, Response};
 use edge_platform::{Error, Result};
@@ -98,7 +99,7 @@ pub trait ReceiverStore {
         order_id: i64,
     ) -> Result<OrderEventStart>;
     /// Apply a processing and, if it applied, record `receipt` in the same transaction
-    /// (`apply_order_event_processing`).
+    /// (`apply_order_processing` with the receipt).
     async fn apply_processing_recorded(
         &self,
         apply: &ApplyProcessing<'_>,
@@ -140,12 +141,8 @@ impl<S: ReceiverStore + OrderStore> OrderStore for EventScoped<'_, S> {
             .await
     }
 
-    async fn apply_transition(
-        &self,
-        transition: &Transition,
-        actor: Option<&str>,
-    ) -> Result<ApplyOutcome> {
-        self.store.apply_transition(transition, actor).await
+    async fn apply_transition(&self, params: &TransitionParams<'_>) -> Result<ApplyOutcome> {
+        self.store.apply_transition(params).await
     }
 }
 

@@ -89,7 +89,7 @@ fn pending(id: i64, quantity: i64) -> OrderSnapshot {
         order: OrderHead {
             id,
             user_id: "00000000-0000-4000-8000-000000000001".into(),
-            status: "pending".into(),
+            status: edge_orders::order::OrderStatus::Pending,
             currency: "USD".into(),
             discount_code: None,
             shipping_region: None,
@@ -811,7 +811,7 @@ fn the_same_signed_event_twice_has_one_effect() {
     // A different event for the same order, processed meanwhile by another path: the state
     // machine's 409 is done, recorded as not_pending with the conflict's details.
     let mut processed = pending(7, 1);
-    processed.order.status = "processed".into();
+    processed.order.status = edge_orders::order::OrderStatus::Processed;
     r.orders.snapshots.borrow_mut().insert(7, processed);
     let (s3, b3) = signed_post(&r, "evt_b", &insert(7));
     assert_eq!((s3, b3["outcome"].as_str()), (200, Some("not_pending")));
@@ -929,7 +929,7 @@ fn business_failures_are_final_and_transient_ones_are_retried() {
     // The database refuses the processing for lack of stock: final, recorded with the error.
     let short = json!([{"product_id": 1, "sku": "SKU-1"}]);
     r.orders
-        .answer_apply(json!({"ok": false, "reason": "insufficient_stock", "lines": short}));
+        .answer_apply(json!({"refusal": {"kind": "insufficient_stock", "lines": short}}));
     let (s, b) = signed_post(&r, "evt_1", &insert(1));
     assert_eq!((s, b["outcome"].as_str()), (200, Some("rejected")));
     let rejected = r.records().pop().unwrap();
@@ -962,7 +962,7 @@ fn business_failures_are_final_and_transient_ones_are_retried() {
     // receipt sent with the processing is written only if it applies).
     let before = r.records().len();
     r.orders
-        .answer_apply(json!({"ok": false, "reason": "order_changed"}));
+        .answer_apply(json!({"refusal": {"kind": "order_changed"}}));
     let (s, b) = signed_post(&r, "evt_4", &insert(4));
     assert_eq!(
         (s, b["error"]["code"].as_str()),

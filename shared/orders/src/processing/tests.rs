@@ -8,7 +8,9 @@ use serde_json::json;
 
 use super::*;
 use crate::store::memory::{Call, ScriptedStore};
-use crate::store::{DiscountRow, IdempotencyBegin, OrderHead, ShippingRow, SnapshotLine, TaxRow};
+use crate::store::{
+    ApplyOutcome, Begin, DiscountRow, OrderHead, Refusal, ShippingRow, SnapshotLine, TaxRow,
+};
 
 const DEMO: &str = "00000000-0000-4000-8000-000000000001";
 const OTHER: &str = "00000000-0000-4000-8000-000000000002";
@@ -29,7 +31,7 @@ fn snap(id: i64, lines: Vec<SnapshotLine>) -> OrderSnapshot {
         order: OrderHead {
             id,
             user_id: DEMO.into(),
-            status: "pending".into(),
+            status: OrderStatus::Pending,
             currency: "USD".into(),
             discount_code: None,
             shipping_region: Some("US-CA".into()),
@@ -51,7 +53,7 @@ fn snap(id: i64, lines: Vec<SnapshotLine>) -> OrderSnapshot {
 }
 
 fn with_status(mut s: OrderSnapshot, status: &str) -> OrderSnapshot {
-    s.order.status = status.into();
+    s.order.status = OrderStatus::parse(status).unwrap();
     s
 }
 
@@ -89,9 +91,10 @@ fn processes_the_seeded_order_with_tax_and_shipping() {
         [json!({
             "order_id": 1, "expected_status": "pending", "subtotal_amount": 5248,
             "discount_amount": 0, "tax_amount": 380, "shipping_amount": 599, "total_amount": 6227,
-            "lines": [{"product_id": 1, "quantity": 2, "unit_amount": 1999},
-                      {"product_id": 2, "quantity": 1, "unit_amount": 1250}],
-            "discount_code": null, "actor": null
+            "lines": [
+                {"product_id": 1, "sku": "SKU-1", "quantity": 2, "unit_amount": 1999, "line_amount": 3998},
+                {"product_id": 2, "sku": "SKU-2", "quantity": 1, "unit_amount": 1250, "line_amount": 1250}
+            ]
         })
         .as_object()
         .unwrap()
@@ -117,7 +120,7 @@ fn second_processing_is_a_409_naming_the_status() {
     // 409 names the status the database found.
     let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
     store.answer_apply(
-        json!({"ok": false, "reason": "status_conflict", "current_status": "cancelled"}),
+        json!({"refusal": {"kind": "status_conflict", "current_status": "cancelled"}}),
     );
     let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
     assert_eq!(
@@ -181,52 +184,47 @@ fn inactive_lines_are_named_and_nothing_changes() {
 fn every_refusal_of_the_database_maps_to_its_http_error() {
     let short = json!([{"product_id": 1, "sku": "SKU-1"}]);
     let cases = [
+        (json!({"kind": "not_found"}), 404, "not_found", json!(null)),
         (
-            json!({"ok": false, "reason": "not_found"}),
-            404,
-            "not_found",
-            json!(null),
-        ),
-        (
-            json!({"ok": false, "reason": "order_changed"}),
+            json!({"kind": "order_changed"}),
             409,
             "order_changed",
             json!(null),
         ),
         (
-            json!({"ok": false, "reason": "insufficient_stock", "lines": short}),
+            json!({"kind": "insufficient_stock", "lines": short}),
             422,
             "insufficient_stock",
             json!({"lines": short}),
         ),
         (
-            json!({"ok": false, "reason": "discount_exhausted"}),
+            json!({"kind": "discount_exhausted"}),
             422,
             "discount_rejected",
             json!({"reason": "exhausted"}),
         ),
         (
-            json!({"ok": false, "reason": "discount_unknown"}),
+            json!({"kind": "discount_unknown"}),
             422,
             "discount_rejected",
             json!({"reason": "unknown"}),
         ),
-        // A status conflict without the status found, or a reason nobody knows: a bug, 500.
-        (
-            json!({"ok": false, "reason": "status_conflict"}),
-            500,
-            "internal_error",
-            json!(null),
-        ),
-        (
-            json!({"ok": false, "reason": "gremlins"}),
-            500,
-            "internal_error",
-            json!(null),
-        ),
-        (json!({"ok": false}), 500, "internal_error", json!(null)),
     ];
-    for (answer, status, code, details) in cases {
+    // A refusal the contract does not know (a status conflict without the status found, a
+    // kind nobody knows) does not deserialize: the PostgREST store answers 502 for it.
+    for bad in [
+        json!({"refusal": {"kind": "status_conflict"}}),
+        json!({"refusal": {"kind": "gremlins"}}),
+        json!({"refusal": "order_changed"}),
+        json!({"ok": false, "reason": "order_changed"}),
+    ] {
+        assert!(
+            serde_json::from_value::<ApplyOutcome>(bad.clone()).is_err(),
+            "{bad}"
+        );
+    }
+    for (refusal, status, code, details) in cases {
+        let answer = json!({ "refusal": refusal });
         let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
         store.answer_apply(answer.clone());
         let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
@@ -257,7 +255,9 @@ fn cancel_sends_the_transition_from_the_status_read() {
                     from,
                     to: OrderStatus::Cancelled
                 },
-                actor: Some(DEMO.into())
+                actor: Some(DEMO.into()),
+                claim: None,
+                response_text: None,
             }
         );
     }
@@ -302,7 +302,7 @@ fn discount_codes_are_priced_and_sent_and_a_refused_redemption_is_422() {
     );
     // Priced on a redemption count that was stale by the time it applied: the database
     // refuses (tests/sql: "the last redemption of a discount ... is used once").
-    store.answer_apply(json!({"ok": false, "reason": "discount_exhausted"}));
+    store.answer_apply(json!({"refusal": {"kind": "discount_exhausted"}}));
     let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
     assert_eq!((e.status(), e.code()), (422, "discount_rejected"));
 }
@@ -338,9 +338,8 @@ fn respond(store: &ScriptedStore, req: Request) -> Response {
         store,
         &auth(),
         NOW,
-        "process-order",
+        Endpoint::Process,
         req,
-        |caller, id| async move { process_order(store, &caller, id).await },
     )))
 }
 
@@ -417,57 +416,57 @@ fn idempotency_key_replays_rejects_mismatch_and_in_flight() {
         (first.0, first.1["status"].as_str()),
         (200, Some("processed"))
     );
-    // The key is taken under the caller's scope with the body's hash, the request runs, and
-    // the response is stored exactly as sent.
+    // The read takes the key (scope: the caller's JWT, in SQL) with the body's hash, the
+    // request runs, and the apply stores the response exactly as sent under the claim: two
+    // round trips, no separate begin or finish.
     let calls = calls_since(&store, 0);
     assert_eq!(
-        calls[0],
+        calls[1],
         Call::Begin {
-            scope: "role:service_role".into(),
             endpoint: "process-order".into(),
             key: "k1".into(),
             hash: sha256_hex(body1),
         }
     );
-    assert!(matches!(calls[2], Call::ApplyProcessing(_)));
-    let Call::Finish {
-        status,
-        body: stored,
-        store: kept,
-        key,
-        ..
-    } = calls[3].clone()
-    else {
-        panic!("no finish: {calls:?}");
+    let Call::ApplyProcessing(sent) = calls[2].clone() else {
+        panic!("no apply: {calls:?}");
     };
-    assert_eq!((status, kept, key.as_str()), (200, true, "k1"));
+    let stored = sent["response_text"].as_str().unwrap().to_owned();
+    assert_eq!(sent["claim"], json!("claim-1"));
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&stored).unwrap(),
         first.1
     );
-    assert_eq!(calls.len(), 4);
+    assert_eq!(calls.len(), 3);
 
     // The database has the response: it is replayed, nothing runs, nothing is stored again.
     let n = store.calls.borrow().len();
-    store.answer_begin(IdempotencyBegin::Replay {
-        status,
+    store.answer_begin(Begin::Replay {
+        status: Some(200),
         body: serde_json::Value::Null,
         body_text: Some(stored),
+        refusal: None,
     });
     let replay = call(&store, request("POST", body1, Some("\"k1\"")));
     assert_eq!(replay, first, "same key and body: the first response");
-    assert!(matches!(calls_since(&store, n)[..], [Call::Begin { .. }]));
+    assert!(matches!(
+        calls_since(&store, n)[..],
+        [Call::Read { .. }, Call::Begin { .. }]
+    ));
 
     // The key was used with another body; the first request still runs: nothing runs.
     for (answer, status, code) in [
-        (IdempotencyBegin::Mismatch, 422, "idempotency_key_reused"),
-        (IdempotencyBegin::InFlight, 409, "idempotency_key_in_flight"),
+        (Begin::Mismatch, 422, "idempotency_key_reused"),
+        (Begin::InFlight, 409, "idempotency_key_in_flight"),
     ] {
         let n = store.calls.borrow().len();
         store.answer_begin(answer);
         let r = call(&store, request("POST", "{\"order_id\":2}", Some("k1")));
         assert_eq!((r.0, r.1["error"]["code"].as_str()), (status, Some(code)));
-        assert!(matches!(calls_since(&store, n)[..], [Call::Begin { .. }]));
+        assert!(matches!(
+            calls_since(&store, n)[..],
+            [Call::Read { .. }, Call::Begin { .. }]
+        ));
     }
     // A key that is not one: 400 before the database is asked anything.
     let n = store.calls.borrow().len();
@@ -490,33 +489,62 @@ fn idempotency_key_replays_rejects_mismatch_and_in_flight() {
 
 #[test]
 fn a_5xx_releases_the_key_and_other_answers_are_stored() {
-    for (answer, status, kept) in [
-        (json!({"ok": false, "reason": "gremlins"}), 500, false),
+    // Refused between the read and the apply (state machine, pricing): stored with
+    // idempotency_finish, the second and last round trip.
+    let mut bad = line(2, 1, 500);
+    bad.product_active = false;
+    for (snapshot, status) in [
         (
-            json!({"ok": false, "reason": "insufficient_stock", "lines": []}),
-            422,
-            true,
+            with_status(snap(1, vec![line(1, 1, 100)]), "processed"),
+            409,
         ),
-        (json!({"ok": false, "reason": "order_changed"}), 409, true),
+        (snap(1, vec![line(1, 1, 100), bad]), 422),
     ] {
-        let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
-        store.answer_apply(answer.clone());
+        let store = ScriptedStore::with([snapshot]);
         let resp = respond(&store, request("POST", "{\"order_id\":1}", Some("k")));
-        assert_eq!(resp.status().as_u16(), status, "{answer}");
-        let last = store.calls.borrow().last().cloned();
+        assert_eq!(resp.status().as_u16(), status);
+        assert_eq!(store.applies(), 0);
         assert_eq!(
-            last,
+            store.calls.borrow().last().cloned(),
             Some(Call::Finish {
-                scope: "role:service_role".into(),
-                endpoint: "process-order".into(),
-                key: "k".into(),
-                status,
+                claim: "claim-1".into(),
+                status: Some(status),
                 body: String::from_utf8(resp.body().clone()).unwrap(),
-                store: kept,
-            }),
-            "{answer}"
+            })
         );
     }
+    // Refused by the apply RPC: it stored the refusal itself, nothing more is sent.
+    for (refusal, status) in [
+        (json!({"kind": "insufficient_stock", "lines": []}), 422),
+        (json!({"kind": "order_changed"}), 409),
+    ] {
+        let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
+        store.answer_apply(json!({ "refusal": refusal }));
+        let resp = respond(&store, request("POST", "{\"order_id\":1}", Some("k")));
+        assert_eq!(resp.status().as_u16(), status, "{refusal}");
+        assert!(matches!(
+            store.calls.borrow()[..],
+            [
+                Call::Read { .. },
+                Call::Begin { .. },
+                Call::ApplyProcessing(_)
+            ]
+        ));
+        assert_eq!(store.processings()[0]["claim"], json!("claim-1"));
+    }
+    // The apply RPC failed (a 5xx): the claim is released (no status), so a retry runs again.
+    let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
+    store.fail_applies.set(1);
+    let resp = respond(&store, request("POST", "{\"order_id\":1}", Some("k")));
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(
+        store.calls.borrow().last().cloned(),
+        Some(Call::Finish {
+            claim: "claim-1".into(),
+            status: None,
+            body: String::from_utf8(resp.body().clone()).unwrap(),
+        })
+    );
     // The database API down while the key is taken: a 503, nothing run.
     let store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
     store.fail_calls.set(1);
@@ -534,10 +562,11 @@ fn idempotency_replay_sends_the_stored_bytes_as_they_were() {
     let body = "{\"order_id\":1}";
     // As PostgreSQL hands it back: the first response's text, keys in the order sent.
     let sent = "{\"order_id\":1, \"status\":\"processed\", \"currency\":\"USD\"}";
-    store.answer_begin(IdempotencyBegin::Replay {
-        status: 200,
+    store.answer_begin(Begin::Replay {
+        status: Some(200),
         body: serde_json::Value::Null,
         body_text: Some(sent.into()),
+        refusal: None,
     });
     let resp = respond(&store, request("POST", body, Some("k")));
     assert_eq!(resp.status().as_u16(), 200);
@@ -545,10 +574,11 @@ fn idempotency_replay_sends_the_stored_bytes_as_they_were() {
     assert_eq!(resp.body().as_slice(), sent.as_bytes());
     // A row stored before the text was kept: its parsed body, with its status.
     let stored = json!({"error": {"code": "status_conflict", "message": "order 1 is processed"}});
-    store.answer_begin(IdempotencyBegin::Replay {
-        status: 409,
+    store.answer_begin(Begin::Replay {
+        status: Some(409),
         body: stored.clone(),
         body_text: None,
+        refusal: None,
     });
     let resp = respond(&store, request("POST", body, Some("k")));
     assert_eq!(resp.status().as_u16(), 409);
@@ -562,7 +592,26 @@ fn idempotency_replay_sends_the_stored_bytes_as_they_were() {
         .calls
         .borrow()
         .iter()
-        .all(|c| matches!(c, Call::Begin { .. })));
+        .all(|c| matches!(c, Call::Read { .. } | Call::Begin { .. })));
+    // A refusal the apply RPC stored is rendered by the function that rendered the first
+    // answer: the same status and bytes, marked replayed.
+    let short = json!([{"product_id": 1, "sku": "SKU-1", "requested": 2, "available": 1}]);
+    let first_store = ScriptedStore::with([snap(1, vec![line(1, 1, 100)])]);
+    first_store.answer_apply(json!({"refusal": {"kind": "insufficient_stock", "lines": short}}));
+    let first = respond(&first_store, request("POST", body, Some("k")));
+    store.answer_begin(Begin::Replay {
+        status: None,
+        body: serde_json::Value::Null,
+        body_text: None,
+        refusal: Some(Refusal::InsufficientStock { lines: short }),
+    });
+    let replay = respond(&store, request("POST", body, Some("k")));
+    assert_eq!(
+        (replay.status(), replay.body()),
+        (first.status(), first.body())
+    );
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(first.headers().get("idempotent-replayed"), None);
 }
 
 #[test]

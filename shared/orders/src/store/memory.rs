@@ -26,20 +26,19 @@ pub enum Call {
     ApplyTransition {
         transition: Transition,
         actor: Option<String>,
+        claim: Option<String>,
+        response_text: Option<String>,
     },
+    /// A keyed read (`begin_order_request` with a key).
     Begin {
-        scope: String,
         endpoint: String,
         key: String,
         hash: String,
     },
     Finish {
-        scope: String,
-        endpoint: String,
-        key: String,
-        status: u16,
+        claim: String,
+        status: Option<u16>,
         body: String,
-        store: bool,
     },
 }
 
@@ -51,10 +50,12 @@ pub struct ScriptedStore {
     /// The answers of the next apply calls (`apply_processing`, `apply_transition`), in
     /// order; once empty, `{"ok": true}`.
     pub apply_answers: RefCell<VecDeque<ApplyOutcome>>,
-    /// The answers of the next `idempotency_begin` calls; once empty, `New`.
-    pub begin_answers: RefCell<VecDeque<IdempotencyBegin>>,
+    /// The answers of the next keyed reads; once empty, the order and the claim `claim-<n>`.
+    pub begin_answers: RefCell<VecDeque<Begin>>,
     /// The next N calls fail with a 503 (the database API is down).
     pub fail_calls: Cell<u32>,
+    /// The next N apply calls fail with a 503 (after the read succeeded).
+    pub fail_applies: Cell<u32>,
     pub calls: RefCell<Vec<Call>>,
 }
 
@@ -73,7 +74,7 @@ impl ScriptedStore {
         self.apply_answers.borrow_mut().push_back(outcome);
     }
 
-    pub fn answer_begin(&self, answer: IdempotencyBegin) {
+    pub fn answer_begin(&self, answer: Begin) {
         self.begin_answers.borrow_mut().push_back(answer);
     }
 
@@ -85,6 +86,19 @@ impl ScriptedStore {
                 self.fail_calls.set(n - 1);
                 Err(edge_platform::Error::Unavailable(
                     "scripted store is down".into(),
+                ))
+            }
+        }
+    }
+
+    /// Fails (503) if the test made the next apply fail.
+    pub fn apply_down(&self) -> Result<()> {
+        match self.fail_applies.get() {
+            0 => Ok(()),
+            n => {
+                self.fail_applies.set(n - 1);
+                Err(edge_platform::Error::Unavailable(
+                    "scripted apply failed".into(),
                 ))
             }
         }
@@ -120,10 +134,7 @@ impl ScriptedStore {
         self.apply_answers
             .borrow_mut()
             .pop_front()
-            .unwrap_or(ApplyOutcome {
-                ok: true,
-                ..Default::default()
-            })
+            .unwrap_or_default()
     }
 }
 
@@ -143,59 +154,64 @@ impl OrderStore for ScriptedStore {
 
     async fn apply_processing(&self, apply: &ApplyProcessing<'_>) -> Result<ApplyOutcome> {
         self.down()?;
+        self.apply_down()?;
         self.record(Call::ApplyProcessing(apply.rpc_params()));
         Ok(self.next_apply())
     }
 
-    async fn apply_transition(&self, t: &Transition, actor: Option<&str>) -> Result<ApplyOutcome> {
+    async fn begin_request(
+        &self,
+        caller: &Caller,
+        order_id: i64,
+        key: Option<&KeyedRequest<'_>>,
+    ) -> Result<Begin> {
+        let snapshot = self
+            .order_for_processing(caller, order_id)
+            .await?
+            .map(Box::new);
+        let Some(key) = key else {
+            return Ok(Begin::Read {
+                snapshot,
+                claim: None,
+            });
+        };
+        self.record(Call::Begin {
+            endpoint: key.endpoint.into(),
+            key: key.idempotency_key.into(),
+            hash: key.request_hash.into(),
+        });
+        if let Some(answer) = self.begin_answers.borrow_mut().pop_front() {
+            return Ok(answer);
+        }
+        // As the SQL: a key is claimed only for an order the caller can see.
+        let claim = snapshot.is_some().then(|| format!("claim-{order_id}"));
+        Ok(Begin::Read { snapshot, claim })
+    }
+
+    async fn apply_transition(&self, p: &TransitionParams<'_>) -> Result<ApplyOutcome> {
         self.down()?;
+        self.apply_down()?;
         self.record(Call::ApplyTransition {
-            transition: *t,
-            actor: actor.map(str::to_owned),
+            transition: Transition {
+                order_id: p.order_id,
+                from: p.from_status,
+                to: p.to_status,
+            },
+            actor: p.actor.map(str::to_owned),
+            claim: p.claimed.claim.map(str::to_owned),
+            response_text: p.claimed.response_text.map(str::to_owned),
         });
         Ok(self.next_apply())
     }
 }
 
 impl IdempotencyStore for ScriptedStore {
-    async fn idempotency_begin(
-        &self,
-        scope: &str,
-        endpoint: &str,
-        key: &str,
-        request_hash: &str,
-    ) -> Result<IdempotencyBegin> {
-        self.down()?;
-        self.record(Call::Begin {
-            scope: scope.into(),
-            endpoint: endpoint.into(),
-            key: key.into(),
-            hash: request_hash.into(),
-        });
-        Ok(self
-            .begin_answers
-            .borrow_mut()
-            .pop_front()
-            .unwrap_or(IdempotencyBegin::New))
-    }
-
-    async fn idempotency_finish(
-        &self,
-        scope: &str,
-        endpoint: &str,
-        key: &str,
-        status: u16,
-        body: &str,
-        store: bool,
-    ) -> Result<()> {
+    async fn idempotency_finish(&self, claim: &str, status: Option<u16>, body: &str) -> Result<()> {
         self.down()?;
         self.record(Call::Finish {
-            scope: scope.into(),
-            endpoint: endpoint.into(),
-            key: key.into(),
+            claim: claim.into(),
             status,
             body: body.into(),
-            store,
         });
         Ok(())
     }

@@ -1,15 +1,28 @@
 //! [`OrderStore`] and [`IdempotencyStore`] over PostgREST, through the platform's one client
-//! ([`PostgrestStore`]).
+//! ([`PostgrestStore`]). Parameters are the derived structs of [`super`], serialized.
 
 use edge_platform::http::Caller;
 use edge_platform::rest::PostgrestStore;
-use edge_platform::Result;
+use edge_platform::{Error, Result};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{
-    ApplyOutcome, ApplyProcessing, IdempotencyBegin, IdempotencyStore, OrderSnapshot, OrderStore,
+    ApplyOutcome, ApplyProcessing, Begin, IdempotencyStore, KeyedRequest, OrderSnapshot,
+    OrderStore, TransitionParams,
 };
-use crate::order::Transition;
+
+fn params<P: Serialize>(p: &P) -> Result<Value> {
+    serde_json::to_value(p).map_err(|e| Error::Internal(format!("rpc parameters: {e}")))
+}
+
+/// `begin_order_request`'s parameters.
+#[derive(Serialize)]
+struct BeginParams<'a> {
+    order_id: i64,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    key: Option<&'a KeyedRequest<'a>>,
+}
 
 impl OrderStore for PostgrestStore {
     async fn order_for_processing(
@@ -25,44 +38,30 @@ impl OrderStore for PostgrestStore {
         .await
     }
 
+    async fn begin_request(
+        &self,
+        caller: &Caller,
+        order_id: i64,
+        key: Option<&KeyedRequest<'_>>,
+    ) -> Result<Begin> {
+        let p = params(&BeginParams { order_id, key })?;
+        self.rpc("begin_order_request", &p, caller).await
+    }
+
     async fn apply_processing(&self, apply: &ApplyProcessing<'_>) -> Result<ApplyOutcome> {
-        self.rpc_service("apply_order_processing", &Value::Object(apply.rpc_params()))
+        self.rpc_service("apply_order_processing", &params(&apply.params())?)
             .await
     }
 
-    async fn apply_transition(&self, t: &Transition, actor: Option<&str>) -> Result<ApplyOutcome> {
-        let params = json!({
-            "order_id": t.order_id, "from_status": t.from.as_str(), "to_status": t.to.as_str(), "actor": actor,
-        });
-        self.rpc_service("order_transition", &params).await
+    async fn apply_transition(&self, t: &TransitionParams<'_>) -> Result<ApplyOutcome> {
+        self.rpc_service("order_transition", &params(t)?).await
     }
 }
 
 impl IdempotencyStore for PostgrestStore {
-    async fn idempotency_begin(
-        &self,
-        scope: &str,
-        endpoint: &str,
-        key: &str,
-        request_hash: &str,
-    ) -> Result<IdempotencyBegin> {
-        let params =
-            json!({"scope": scope, "endpoint": endpoint, "key": key, "request_hash": request_hash});
-        self.rpc_service("idempotency_begin", &params).await
-    }
-
-    async fn idempotency_finish(
-        &self,
-        scope: &str,
-        endpoint: &str,
-        key: &str,
-        status: u16,
-        body: &str,
-        store: bool,
-    ) -> Result<()> {
-        let params = json!({"scope": scope, "endpoint": endpoint, "key": key,
-            "response_status": status, "response_text": body, "store": store});
-        let _: Value = self.rpc_service("idempotency_finish", &params).await?;
+    async fn idempotency_finish(&self, claim: &str, status: Option<u16>, body: &str) -> Result<()> {
+        let p = json!({"claim": claim, "response_status": status, "response_text": body});
+        let _: Value = self.rpc_service("idempotency_finish", &p).await?;
         Ok(())
     }
 }
