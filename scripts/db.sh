@@ -51,6 +51,7 @@ start() {
     migrate
     return 0
   fi
+  reserve_ports
   if port_busy "$PG_PORT"; then die "port $PG_PORT (PostgreSQL) is busy: another server is listening there"; fi
   [ -f "$PGDATA/PG_VERSION" ] || init_cluster
   apply_durability

@@ -45,6 +45,17 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
+# Our listening ports lie in Linux's range for outgoing connections (32768-60999 by default):
+# any outgoing connection (a keep-alive between another stack's gateway and its REST server, say)
+# can hold one as its source port for minutes, and the REST server then cannot bind it. When this
+# runs as root, the ports are reserved from that range (net.ipv4.ip_local_reserved_ports: only
+# automatic source-port choice skips them; nothing else changes). Idempotent; silent otherwise.
+reserve_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur
+  [ -w "$f" ] || return 0
+  cur="$(cat "$f" 2>/dev/null)" || return 0
+  echo "${cur:+$cur,}$PG_PORT,$API_PORT,$REST_PORT" >"$f" 2>/dev/null || true
+}
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 wait_http() { # url seconds

@@ -45,13 +45,16 @@ current() { alive "$1" && [ "$(cat "$STACK/$1.stamp" 2>/dev/null)" = "$("$1_stam
 # already in use" on a port that looked free is started again, up to 3 times.
 retry_busy() { # part launch-function
   local attempt rc
+  reserve_ports
   for attempt in 1 2 3; do
     rc=0; "$2" || rc=$?
     [ "$rc" = 2 ] || return "$rc"
     echo "port of $1 was taken for a moment (attempt $attempt): starting it again" >&2
     sleep 1
   done
-  die "$1: its port stayed taken, see $LOGS/$1.log"
+  local port="$REST_PORT"
+  [ "$1" = gateway ] && port="$API_PORT"
+  die "$1: port $port stayed taken (see $LOGS/$1.log); what holds it: $(ss -tanp 2>/dev/null | awk -v p=":$port" '$4 ~ p"$"' | head -n 3 | tr -s ' ' | paste -sd ';')"
 }
 # 2 when the part died on a busy port since log offset $2, else dies naming its log.
 died_on_busy_port() { # part offset
