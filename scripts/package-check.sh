@@ -14,7 +14,7 @@ PKG="$ROOT/wasm-pkg/webhook-verify"
 [ -f "$PKG/mod.js" ] || die "wasm-pkg/webhook-verify missing: run 'make build'"
 
 check_npm() {
-  local tmp; tmp="$(mktemp -d /tmp/webhook-verify-npm.XXXXXX)"
+  local tmp; tmp="$(mktemp -d -t webhook-verify-npm.XXXXXX)"
   trap 'rm -rf "$tmp"' RETURN
   (cd "$PKG" && npm pack --silent --pack-destination "$tmp" >/dev/null)
   local tarball; tarball="$(ls "$tmp"/webhook-verify-*.tgz)"
