@@ -40,7 +40,7 @@ MIN_CARGO_TEST_SHARED=156 # cargo test of the four shared/ crates (the fast loop
 MIN_DENO_UNIT=30          # tests/unit
 MIN_E2E=84                # tests/e2e (one legacy-key test fewer with FUNCTION_KEYS=new)
 MIN_BROWSER=3             # tests/browser (headless Chromium; 2 with FUNCTION_KEYS=new)
-MIN_SQL=41                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
+MIN_SQL=56                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
 
 run_selftest() {
   suite "counter self-test" check - 2m scripts/test-selftest.sh
