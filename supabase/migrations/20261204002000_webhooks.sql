@@ -713,9 +713,9 @@ create or replace function public.webhooks_record(claim uuid, results jsonb) ret
 language sql set search_path = ''
 as $$ select webhooks.record_attempts(claim, results) $$;
 
--- webhooks_admin(action, args): the SQL API as one RPC for the webhook-admin function.
--- Bad input raises 22023, an unknown endpoint P0002.
-create or replace function public.webhooks_admin(action text, args jsonb default '{}') returns jsonb
+-- webhooks.admin(action, args): the SQL API as one call, for the webhook-admin function (through
+-- public.webhooks_admin below). Bad input raises 22023, an unknown endpoint P0002.
+create or replace function webhooks.admin(action text, args jsonb default '{}') returns jsonb
 language plpgsql set search_path = ''
 as $$
 declare
@@ -791,6 +791,23 @@ exception
        or undefined_table or invalid_name or numeric_value_out_of_range or invalid_parameter_value
        or syntax_error or undefined_object then
     raise exception '%', sqlerrm using errcode = '22023';
+end
+$$;
+
+-- public.webhooks_admin(action, args): webhooks.admin over the REST API. Answers
+-- {"ok": true, "result": ..} or, for bad input (22023) or an unknown endpoint (P0002),
+-- {"ok": false, "error": {"code": "invalid_input" | "not_found", "message"}}: the exception
+-- block rolls back whatever the call had done, so a refused call changes nothing.
+create or replace function public.webhooks_admin(action text, args jsonb default '{}') returns jsonb
+language plpgsql set search_path = ''
+as $$
+begin
+  return jsonb_build_object('ok', true, 'result', webhooks.admin(action, args));
+exception
+  when sqlstate '22023' then
+    return jsonb_build_object('ok', false, 'error', jsonb_build_object('code', 'invalid_input', 'message', sqlerrm));
+  when sqlstate 'P0002' then
+    return jsonb_build_object('ok', false, 'error', jsonb_build_object('code', 'not_found', 'message', sqlerrm));
 end
 $$;
 

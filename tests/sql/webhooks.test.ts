@@ -442,7 +442,7 @@ sqlTest("privileges: service_role and postgres only; anon and authenticated are 
   }
   // service_role: the API and the entry points work.
   const listed = await asService((sql) => sql`select public.webhooks_admin('list_endpoints') as r`);
-  assertEquals((listed[0].r as any[]).map((e) => e.endpoint_id), [ep.id]);
+  assertEquals((listed[0].r.result as any[]).map((e) => e.endpoint_id), [ep.id]);
   const sub = await asService((sql) => sql`select webhooks.subscribe('public.nokey') as r`);
   assertEquals(sub[0].r.table, "nokey");
   // Writers of a subscribed table need no right on the webhooks schema.
@@ -455,25 +455,33 @@ sqlTest("privileges: service_role and postgres only; anon and authenticated are 
   assertEquals(n, 1);
 });
 
-sqlTest("webhooks_admin: bad input is 22023, an unknown endpoint P0002, nothing changed", async () => {
-  await reset();
-  const ep = await endpoint();
-  const call = (action: string, args: unknown) =>
-    asService((sql) => sql`select public.webhooks_admin(${action}, ${sql.json(args as any)}) as r`).then(
-      (r) => r[0].r,
-      (e) => e.code,
+sqlTest(
+  "webhooks_admin: bad input is invalid_input, an unknown endpoint not_found, nothing changed; webhooks.admin raises 22023",
+  async () => {
+    await reset();
+    const ep = await endpoint();
+    const call = (action: string, args: unknown) =>
+      asService((sql) => sql`select public.webhooks_admin(${action}, ${sql.json(args as any)}) as r`).then(
+        (r) => r[0].r.ok ? r[0].r.result : r[0].r.error.code,
+        (e) => e.code,
+      );
+    assertEquals(await call("nope", {}), "invalid_input");
+    assertEquals(await call("rotate_secret", { id: "not-a-uuid" }), "invalid_input");
+    assertEquals(await call("replay", { id: ep.id, since: "yesterday-ish" }), "invalid_input");
+    assertEquals(
+      await call("create_endpoint", { url: "https://x.example/", event_types: "things.insert" }),
+      "invalid_input",
     );
-  assertEquals(await call("nope", {}), "22023");
-  assertEquals(await call("rotate_secret", { id: "not-a-uuid" }), "22023");
-  assertEquals(await call("replay", { id: ep.id, since: "yesterday-ish" }), "22023");
-  assertEquals(await call("create_endpoint", { url: "https://x.example/", event_types: "things.insert" }), "22023");
-  assertEquals(await call("create_endpoint", { url: "https://x.example/", event_types: [1] }), "22023");
-  assertEquals(await call("subscribe", { table: "public.no_such_table" }), "22023");
-  assertEquals(await call("disable_endpoint", { id: crypto.randomUUID() }), "P0002");
-  const [{ n }] = await admin`select count(*)::int as n from webhooks.endpoints`;
-  assertEquals(n, 1);
-  assertEquals((await endpointRow(ep.id)).enabled, true);
-  const created = await call("create_endpoint", { url: "fn:order-events", event_types: ["things.insert"] });
-  assert(/^whsec_/.test(created.secret));
-  assertEquals((await call("disable_endpoint", { id: created.id })).enabled, false);
-});
+    assertEquals(await call("create_endpoint", { url: "https://x.example/", event_types: [1] }), "invalid_input");
+    assertEquals(await call("subscribe", { table: "public.no_such_table" }), "invalid_input");
+    assertEquals(await call("disable_endpoint", { id: crypto.randomUUID() }), "not_found");
+    const [{ n }] = await admin`select count(*)::int as n from webhooks.endpoints`;
+    assertEquals(n, 1);
+    assertEquals((await endpointRow(ep.id)).enabled, true);
+    const raised = await admin`select webhooks.admin('nope')`.then(() => "ok", (e) => e.code);
+    assertEquals(raised, "22023");
+    const created = await call("create_endpoint", { url: "fn:order-events", event_types: ["things.insert"] });
+    assert(/^whsec_/.test(created.secret));
+    assertEquals((await call("disable_endpoint", { id: created.id })).enabled, false);
+  },
+);
