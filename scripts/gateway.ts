@@ -14,7 +14,7 @@
 // signing_keys_path. Each function listens on a port the OS picks (listed by /health) and
 // gets SUPABASE_URL, SUPABASE_DB_URL, SUPABASE_PUBLISHABLE_KEYS, SUPABASE_SECRET_KEYS,
 // SUPABASE_JWKS, the legacy SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY and JWT_SECRET, and
-// the entries of supabase/functions/.env. With FUNCTION_KEYS=new the functions get the new keys
+// the entries of supabase/functions/.env (and WEBHOOK_ALLOW_PRIVATE=true unless set). With FUNCTION_KEYS=new the functions get the new keys
 // only: no legacy key and no JWT secret, as a project whose legacy keys are disabled.
 // A process that exits is restarted (a fresh instance). Everything a process prints goes to
 // LOGS/functions/<name>.log and to the combined LOGS/functions.log; one line per request
@@ -159,6 +159,10 @@ const functionEnv: Record<string, string> = {
     : {}),
 };
 
+// Local-stack defaults, below supabase/functions/.env and the gateway's env: webhook-dispatch may
+// deliver to 127.0.0.1 (the tests' receivers). Off by default anywhere else.
+const localDefaults: Record<string, string> = { WEBHOOK_ALLOW_PRIVATE: "true" };
+
 let stopping = false;
 function spawn(fn: Fn) {
   const child = new Deno.Command(Deno.execPath(), {
@@ -171,7 +175,7 @@ function spawn(fn: Fn) {
       "--no-prompt",
       locations.get(fn.name)!.pathname,
     ],
-    env: { ...secrets, ...functionEnv, DENO_SERVE_ADDRESS: "tcp:127.0.0.1:0", NO_COLOR: "1" },
+    env: { ...localDefaults, ...secrets, ...functionEnv, DENO_SERVE_ADDRESS: "tcp:127.0.0.1:0", NO_COLOR: "1" },
     clearEnv: true, // functionEnv already holds what may be inherited
 
     stdout: "piped",
