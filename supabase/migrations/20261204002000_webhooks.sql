@@ -557,6 +557,14 @@ begin
   end if;
   select * into cfg from webhooks.config;
   tries := 1 + cardinality(cfg.retry_schedule_seconds);
+  -- Lock order, endpoints (by id) before deliveries, as delete_endpoint's cascade takes them:
+  -- concurrent reports and deletes wait for each other instead of deadlocking.
+  perform 1 from webhooks.endpoints e
+   where e.id in (select x.endpoint_id from webhooks.deliveries x
+                   where x.claim_token = record_attempts.claim
+                     and x.id in (select (y ->> 'id')::bigint from jsonb_array_elements(results) y))
+   order by e.id
+   for no key update;
   for r in
     select (x ->> 'id')::bigint as id, coalesce((x ->> 'released')::boolean, false) as released,
            (x ->> 'http_status')::int as http_status, greatest((x ->> 'latency_ms')::int, 0) as latency_ms,

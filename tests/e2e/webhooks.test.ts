@@ -169,6 +169,11 @@ e2e(
     assertEquals(r.signature.split(" ").length, 2);
     assertEquals(r.verifiedWith, [ep.secret, s]);
     // Replay: the same event again, same webhook-id.
+    // Replay adds a delivery unless one is pending: wait for the first to be recorded.
+    await until(async () => {
+      const [d] = await sql`select status from webhooks.deliveries where endpoint_id = ${ep.id}`;
+      return d.status === "delivered";
+    }, 5000);
     const [{ since }] = await sql`select created_at as since from webhooks.events
     where table_name = ${table} and row_key = '[7001]'`;
     const [{ n }] = await sql`select webhooks.replay(${ep.id}, ${since}) as n`;
