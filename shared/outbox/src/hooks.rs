@@ -297,11 +297,14 @@ impl<S: HookStore, H: HookSender, R: Resolver> Flow<'_, S, H, R> {
                 if addrs.is_empty() {
                     return Err(format!("{host} has no address"));
                 }
-                match first_forbidden(&addrs) {
-                    Some(a) => Err(format!(
+                match (first_forbidden(&addrs), ip) {
+                    (Some(a), Some(_)) => Err(format!(
+                        "{a} is a loopback/private/link-local address (WEBHOOK_ALLOW_PRIVATE is off)"
+                    )),
+                    (Some(a), None) => Err(format!(
                         "{host} resolves to {a}, a loopback/private/link-local address (WEBHOOK_ALLOW_PRIVATE is off)"
                     )),
-                    None => Ok(url),
+                    (None, _) => Ok(url),
                 }
             }
         }

@@ -316,6 +316,14 @@ fn private_addresses_are_refused_without_a_request_unless_allowed() {
     assert_eq!((report.counts.claimed, report.counts.delivered), (6, 0));
     assert!(sender.sent.borrow().is_empty());
     let r = reports(&store);
+    assert_eq!(
+        r[0].error.as_deref(),
+        Some("127.0.0.1 is a loopback/private/link-local address (WEBHOOK_ALLOW_PRIVATE is off)")
+    );
+    assert_eq!(
+        r[4].error.as_deref(),
+        Some("sneaky.example resolves to 10.0.0.5, a loopback/private/link-local address (WEBHOOK_ALLOW_PRIVATE is off)")
+    );
     for x in &r[..5] {
         let e = x.error.as_deref().unwrap();
         assert!(e.contains("WEBHOOK_ALLOW_PRIVATE is off"), "{e}");
