@@ -25,7 +25,7 @@ echo "## wasm modules (bench/sizes.ts)"
 "$DENO" run --allow-read bench/sizes.ts
 echo; echo "## bundled functions (scripts/bundle-check.ts --bench)"
 "$DENO" run --allow-all scripts/bundle-check.ts --bench 7
-for b in bench/webhook_verify.ts bench/process_order.ts bench/outbox.ts; do
+for b in bench/webhook_verify.ts bench/process_order.ts bench/outbox.ts bench/webhooks.ts; do
   [ -f "$b" ] || continue
   echo; echo "## $b"
   "$DENO" run --allow-all "$b"

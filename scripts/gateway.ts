@@ -14,7 +14,7 @@
 // signing_keys_path. Each function listens on a port the OS picks (listed by /health) and
 // gets SUPABASE_URL, SUPABASE_DB_URL, SUPABASE_PUBLISHABLE_KEYS, SUPABASE_SECRET_KEYS,
 // SUPABASE_JWKS, the legacy SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY and JWT_SECRET, and
-// the entries of supabase/functions/.env. With FUNCTION_KEYS=new the functions get the new keys
+// the entries of supabase/functions/.env (and WEBHOOK_ALLOW_PRIVATE=true unless set). With FUNCTION_KEYS=new the functions get the new keys
 // only: no legacy key and no JWT secret, as a project whose legacy keys are disabled.
 // A process that exits is restarted (a fresh instance). SIGHUP reloads: each function whose
 // files changed (its wrapper's local import graph: the wrapper, supabase/functions/_shared,
@@ -231,6 +231,10 @@ const functionEnv: Record<string, string> = {
     : {}),
 };
 
+// Local-stack defaults, below supabase/functions/.env and the gateway's env: webhook-dispatch may
+// deliver to 127.0.0.1 (the tests' receivers). Off by default anywhere else.
+const localDefaults: Record<string, string> = { WEBHOOK_ALLOW_PRIVATE: "true" };
+
 let stopping = false;
 /**
  * Start a process for `fn`. The first one (and one after a crash) serves as soon as it listens;
@@ -251,7 +255,7 @@ async function spawn(fn: Fn, replace = false) {
       "--no-prompt",
       locations.get(fn.name)!.pathname,
     ],
-    env: { ...secrets, ...functionEnv, DENO_SERVE_ADDRESS: "tcp:127.0.0.1:0", NO_COLOR: "1" },
+    env: { ...localDefaults, ...secrets, ...functionEnv, DENO_SERVE_ADDRESS: "tcp:127.0.0.1:0", NO_COLOR: "1" },
     clearEnv: true, // functionEnv already holds what may be inherited
 
     stdout: "piped",

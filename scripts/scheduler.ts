@@ -11,9 +11,12 @@
 //   - on a slow timer (every SCHEDULER_TICK_MS, default 2 s), for retries whose backoff
 //     expired and claims of a dispatcher that died; and sooner when a call reports that a
 //     retry is due in less than that (`next_due_ms`).
+// The same for database webhooks (supabase/migrations/20261204002000_webhooks.sql): channel
+// `webhooks` and POST {API_URL}/functions/v1/webhook-dispatch (pg_cron every 5 s on hosted
+// Supabase, 20261204002010_webhooks_schedule.sql).
 // It also runs the retention purge, as pg_cron does daily on hosted Supabase
-// (supabase/migrations/20261204000420_retention.sql): `select public.purge_retention()` once at
-// start and every RETENTION_INTERVAL_MS (default 1 h), again at once while it answers `more`.
+// (supabase/migrations/20261204000420_retention.sql): `select public.purge_retention()` and
+// `select webhooks.purge()` once at start and every RETENTION_INTERVAL_MS (default 1 h), again at once while it answers `more`.
 // Started and stopped by scripts/stack.sh (log: .stack/logs/scheduler.log).
 import postgres from "npm:postgres";
 import { API_URL, DB_URL } from "../tests/stack_env.ts";
@@ -43,76 +46,93 @@ type Report = {
 
 const log = (msg: string) => console.log(`${new Date().toISOString()} ${msg}`);
 
-let running = false; // a call is in flight
-let queued = false; // another call is wanted once it returns
-let wakeTimer: ReturnType<typeof setTimeout> | undefined;
-let lastError = "";
-const totals = { calls: 0, claimed: 0, delivered: 0, retried: 0, dead: 0 };
+/**
+ * One function called on its channel's notifications and on the tick: dispatch-events for the
+ * outbox (channel event_outbox), webhook-dispatch for database webhooks (channel webhooks).
+ */
+class Dispatcher {
+  running = false; // a call is in flight
+  queued = false; // another call is wanted once it returns
+  wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  lastError = "";
+  totals = { calls: 0, claimed: 0, delivered: 0, retried: 0, dead: 0 };
 
-async function callDispatcher(): Promise<Report> {
-  const resp = await fetch(`${apiUrl}/functions/v1/dispatch-events`, {
-    method: "POST",
-    headers: { ...authHeaders, "content-type": "application/json" },
-    body: "{}",
-    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-  });
-  const text = await resp.text();
-  if (!resp.ok) throw new Error(`dispatch-events answered ${resp.status}: ${text.slice(0, 300)}`);
-  const report = JSON.parse(text) as Report;
-  totals.calls += 1;
-  totals.claimed += report.claimed;
-  totals.delivered += report.delivered;
-  totals.retried += report.retried;
-  totals.dead += report.dead;
-  if (report.retried || report.dead) {
-    log(
-      `dispatch: claimed ${report.claimed} delivered ${report.delivered} retried ${report.retried} dead ${report.dead}`,
-    );
+  constructor(readonly name: string) {}
+
+  async call(): Promise<Report> {
+    const resp = await fetch(`${apiUrl}/functions/v1/${this.name}`, {
+      method: "POST",
+      headers: { ...authHeaders, "content-type": "application/json" },
+      body: "{}",
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+    });
+    const text = await resp.text();
+    if (!resp.ok) throw new Error(`${this.name} answered ${resp.status}: ${text.slice(0, 300)}`);
+    const report = JSON.parse(text) as Report;
+    const t = this.totals;
+    t.calls += 1;
+    t.claimed += report.claimed;
+    t.delivered += report.delivered;
+    t.retried += report.retried;
+    t.dead += report.dead;
+    if (report.retried || report.dead) {
+      log(
+        `${this.name}: claimed ${report.claimed} delivered ${report.delivered} retried ${report.retried} dead ${report.dead}`,
+      );
+    }
+    return report;
   }
-  return report;
+
+  /** Call until nothing is left to do now; then arm the wake-up for the next due retry. */
+  async drain() {
+    this.running = true;
+    let nextDue: number | null = null;
+    try {
+      do {
+        this.queued = false;
+        let report = await this.call();
+        while (report.more) report = await this.call();
+        nextDue = report.next_due_ms;
+      } while (this.queued);
+      this.lastError = "";
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (msg !== this.lastError) log(`error: ${msg}`); // the tick retries; log each new error once
+      this.lastError = msg;
+    } finally {
+      this.running = false;
+    }
+    if (nextDue !== null && nextDue < tickMs) {
+      clearTimeout(this.wakeTimer);
+      this.wakeTimer = setTimeout(() => this.kick(), Math.max(nextDue, 10));
+    }
+  }
+
+  /** Something may be due: call now, or once the call in flight returns. */
+  kick() {
+    if (this.running) {
+      this.queued = true;
+      return;
+    }
+    this.drain();
+  }
 }
 
-/** Call until nothing is left to do now; then arm the wake-up for the next due retry. */
-async function drain() {
-  running = true;
-  let nextDue: number | null = null;
-  try {
-    do {
-      queued = false;
-      let report = await callDispatcher();
-      while (report.more) report = await callDispatcher();
-      nextDue = report.next_due_ms;
-    } while (queued);
-    lastError = "";
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    if (msg !== lastError) log(`error: ${msg}`); // the tick retries; log each new error once
-    lastError = msg;
-  } finally {
-    running = false;
-  }
-  if (nextDue !== null && nextDue < tickMs) {
-    clearTimeout(wakeTimer);
-    wakeTimer = setTimeout(() => kick(), Math.max(nextDue, 10));
-  }
-}
-
-/** Something may be due: call now, or once the call in flight returns. */
-function kick() {
-  if (running) {
-    queued = true;
-    return;
-  }
-  drain();
-}
+const outbox = new Dispatcher("dispatch-events");
+const hooks = new Dispatcher("webhook-dispatch");
+const dispatchers = [outbox, hooks];
 
 const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
 // onlisten runs on every (re)connection: events written while disconnected are picked up.
-await sql.listen("event_outbox", () => kick(), () => {
+await sql.listen("event_outbox", () => outbox.kick(), () => {
   log("listening on channel event_outbox");
-  kick();
+  outbox.kick();
 });
-const tick = setInterval(kick, tickMs);
+await sql.listen("webhooks", () => hooks.kick(), () => {
+  log("listening on channel webhooks");
+  hooks.kick();
+});
+const tick = setInterval(() => dispatchers.forEach((d) => d.kick()), tickMs);
 
 const retentionMs = Number(env("RETENTION_INTERVAL_MS", "3600000"));
 let purging = false;
@@ -122,9 +142,12 @@ async function purge() {
   try {
     for (let i = 0; i < 100; i++) {
       const [{ result }] = await sql`select public.purge_retention() as result`;
-      const deleted = Object.entries(result as Record<string, unknown>).filter(([k, v]) => k !== "more" && v);
-      if (deleted.length) log(`retention: ${JSON.stringify(result)}`);
-      if (!(result as { more?: boolean }).more) break;
+      const [{ hooks }] = await sql`select webhooks.purge() as hooks`;
+      for (const r of [result, hooks] as Record<string, unknown>[]) {
+        const deleted = Object.entries(r).filter(([k, v]) => k !== "more" && v);
+        if (deleted.length) log(`retention: ${JSON.stringify(r)}`);
+      }
+      if (!(result as { more?: boolean }).more && !(hooks as { more?: boolean }).more) break;
     }
   } catch (err) {
     log(`retention: ${err instanceof Error ? err.message : err}`);
@@ -135,16 +158,18 @@ async function purge() {
 purge();
 const retention = setInterval(purge, retentionMs);
 const summary = setInterval(() => {
-  if (totals.calls) log(`last 60 s: ${JSON.stringify(totals)}`);
-  Object.assign(totals, { calls: 0, claimed: 0, delivered: 0, retried: 0, dead: 0 });
+  for (const d of dispatchers) {
+    if (d.totals.calls) log(`${d.name} last 60 s: ${JSON.stringify(d.totals)}`);
+    Object.assign(d.totals, { calls: 0, claimed: 0, delivered: 0, retried: 0, dead: 0 });
+  }
 }, 60_000);
-log(`scheduler started: ${apiUrl}/functions/v1/dispatch-events, tick ${tickMs} ms`);
+log(`scheduler started: ${apiUrl}/functions/v1/{dispatch-events,webhook-dispatch}, tick ${tickMs} ms`);
 
 const shutdown = async () => {
   clearInterval(tick);
   clearInterval(retention);
   clearInterval(summary);
-  clearTimeout(wakeTimer);
+  dispatchers.forEach((d) => clearTimeout(d.wakeTimer));
   await sql.end({ timeout: 1 });
   Deno.exit(0);
 };

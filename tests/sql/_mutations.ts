@@ -10,6 +10,8 @@ const TRANSITION = "public.order_transition(bigint,text,text,uuid,uuid,text)";
 const CLAIM = "public.claim_outbox_events(integer,integer,integer)";
 const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb)";
 const ANSWER = "private.idempotency_answer(public.idempotency_keys,text)";
+const HOOK_CLAIM = "webhooks.claim_deliveries(integer,integer,integer)";
+const HOOK_RECORD = "webhooks.record_attempts(uuid,jsonb)";
 
 export const MUTATIONS: Record<string, Mutation> = {
   order_changed: {
@@ -95,6 +97,37 @@ export const MUTATIONS: Record<string, Mutation> = {
       fn: ANSWER,
       from: `    when k.locked_until > now() then jsonb_build_object('state', 'in_flight')\n`,
       to: "",
+    }],
+  },
+  hooks_row_order_recheck: {
+    about:
+      "webhooks.claim_deliveries without the per-row check after locking (an earlier pending delivery another claim holds)",
+    edits: [{
+      fn: HOOK_CLAIM,
+      from: `     where d.id = any (locked)
+       and (select p.id from webhooks.deliveries p
+             where p.endpoint_id = d.endpoint_id and p.row_key = d.row_key and p.id < d.id
+               and p.status = 'pending' and p.id <> all (locked)
+             limit 1) is null`,
+      to: `     where d.id = any (locked)`,
+    }],
+  },
+  hooks_gone_disables: {
+    about: "webhooks.record_attempts without disabling the endpoint on 410 Gone",
+    edits: [{
+      fn: HOOK_RECORD,
+      from: `      update webhooks.endpoints e
+         set enabled = false, disabled_reason = 'the endpoint answered 410 Gone', disabled_at = now(), updated_at = now()
+       where e.id = d.endpoint_id and e.enabled;`,
+      to: "      perform 1;",
+    }],
+  },
+  hooks_retry_after: {
+    about: "webhooks.record_attempts ignoring Retry-After",
+    edits: [{
+      fn: HOOK_RECORD,
+      from: `        delay := greatest(delay, least(r.retry_after, cfg.max_retry_after_seconds));`,
+      to: "        delay := delay;",
     }],
   },
 };

@@ -144,7 +144,7 @@ pub struct DispatchReport {
 }
 
 impl DispatchReport {
-    fn add(&mut self, other: &DispatchReport) {
+    pub(crate) fn add(&mut self, other: &DispatchReport) {
         self.batches += other.batches;
         self.claimed += other.claimed;
         self.delivered += other.delivered;
@@ -437,9 +437,22 @@ pub async fn dispatch_holding<S: OutboxStore, H: Sender>(
     };
     let started = (rt.now_ms)();
     let lanes = (0..config.lanes.max(1)).map(|_| ctx.lane(store, started));
+    merge_lanes(
+        futures_util::future::join_all(lanes).await,
+        "dispatch-events",
+    )
+}
+
+/// The reports of a call's lanes as one. A lane that failed after others claimed something makes
+/// the answer say `more` (its claims expire and come back: nothing is lost); if nothing was
+/// claimed at all, the first error is the answer.
+pub(crate) fn merge_lanes(
+    lanes: Vec<Result<DispatchReport>>,
+    function: &str,
+) -> Result<DispatchReport> {
     let mut report = DispatchReport::default();
     let mut first_error = None;
-    for lane in futures_util::future::join_all(lanes).await {
+    for lane in lanes {
         match lane {
             Ok(r) => report.add(&r),
             Err(e) => {
@@ -448,14 +461,24 @@ pub async fn dispatch_holding<S: OutboxStore, H: Sender>(
         }
     }
     match first_error {
-        // Claims of a failed lane expire and come back: nothing is lost.
         Some(e) if report.claimed == 0 => Err(e),
         Some(e) => {
-            http::log_error(&format!("dispatch-events: a lane failed: {e}"));
+            http::log_error(&format!("{function}: a lane failed: {e}"));
             report.more = true;
             Ok(report)
         }
         None => Ok(report),
+    }
+}
+
+impl DispatchOverrides {
+    /// Read a call's optional JSON body (empty: no overrides).
+    pub fn from_body(body: &[u8]) -> Result<Self> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            Ok(Self::default())
+        } else {
+            http::parse_json(body)
+        }
     }
 }
 
@@ -477,11 +500,7 @@ pub async fn handle_dispatch<S: OutboxStore, H: Sender>(
     http::require_method(&req, ::http::Method::POST, "POST")?;
     auth.authenticate(req.headers(), (rt.now_ms)().div_euclid(1000))?
         .require_service_role("dispatch-events")?;
-    let overrides: DispatchOverrides = if req.body().iter().all(u8::is_ascii_whitespace) {
-        DispatchOverrides::default()
-    } else {
-        http::parse_json(req.body())?
-    };
+    let overrides = DispatchOverrides::from_body(req.body())?;
     let config = config.with_overrides(&overrides);
     let report = dispatch_holding(store, sender, rt, &config, held).await?;
     if report.retried + report.dead > 0 {

@@ -18,6 +18,10 @@
 //!   an order that became `paid` gets a fulfillment.
 //! - [`payload`] is the database-webhook payload and the pure decision of what an event means.
 //!
+//! - [`hooks`] delivers database webhooks of any subscribed table to any endpoint (schema
+//!   `webhooks`, `webhook-dispatch`), [`hooks_admin`] is their HTTP admin (`webhook-admin`),
+//!   [`hooks_net`] the endpoint URL and address rules.
+//!
 //! Storage is behind [`outbox::OutboxStore`] and [`receive::ReceiverStore`], HTTP behind
 //! [`dispatch::Sender`], and the clock and jitter source are injected, so all of it runs in
 //! native unit tests; the PostgREST and `fetch` implementations are wasm32-only.
@@ -34,6 +38,9 @@
 
 pub mod dispatch;
 pub mod held;
+pub mod hooks;
+pub mod hooks_admin;
+pub mod hooks_net;
 pub mod outbox;
 pub mod payload;
 pub mod receive;
@@ -42,12 +49,20 @@ pub mod retry;
 #[cfg(target_arch = "wasm32")]
 mod fetch;
 #[cfg(target_arch = "wasm32")]
+mod hooks_fetch;
+#[cfg(target_arch = "wasm32")]
+mod hooks_postgrest;
+#[cfg(target_arch = "wasm32")]
 mod postgrest;
+#[cfg(target_arch = "wasm32")]
+pub use self::hooks_postgrest::{serve_webhook_admin, serve_webhook_dispatch};
 #[cfg(target_arch = "wasm32")]
 pub use self::postgrest::{serve_dispatch_events, serve_order_events, shutdown_dispatch_events};
 
 #[cfg(test)]
 mod held_tests;
+#[cfg(test)]
+mod hooks_tests;
 #[cfg(test)]
 mod memory;
 #[cfg(test)]

@@ -1,0 +1,69 @@
+//! Database webhooks over PostgREST (`public.webhooks_claim`, `public.webhooks_record`,
+//! `public.webhooks_admin`: the REST server exposes `public` only; each calls into schema
+//! `webhooks`, service_role only), and the `webhook-dispatch` / `webhook-admin` entry points.
+
+use serde_json::{json, Value};
+
+use super::hooks::{
+    handle_webhook_dispatch, AttemptReport, HookClaim, HookClaimOptions, HookConfig, HookRuntime,
+    HookStore, RecordSummary,
+};
+use super::hooks_admin::{handle_webhook_admin, AdminStore};
+use super::hooks_fetch::{DenoResolver, JsFetchSender};
+use edge_platform::edge::{now_ms, Ctx};
+use edge_platform::http::{Request, Response};
+use edge_platform::rest::PostgrestStore;
+use edge_platform::Result;
+
+impl HookStore for PostgrestStore {
+    async fn claim_deliveries(&self, options: &HookClaimOptions) -> Result<HookClaim> {
+        self.rpc_service("webhooks_claim", &json!(options)).await
+    }
+
+    async fn record_attempts(
+        &self,
+        claim: &str,
+        reports: &[AttemptReport],
+    ) -> Result<RecordSummary> {
+        self.rpc_service(
+            "webhooks_record",
+            &json!({ "claim": claim, "results": reports }),
+        )
+        .await
+    }
+}
+
+impl AdminStore for PostgrestStore {
+    async fn webhooks_admin(&self, action: &str, args: &Value) -> Result<Value> {
+        self.rpc_service("webhooks_admin", &json!({ "action": action, "args": args }))
+            .await
+    }
+}
+
+/// `webhook-dispatch`: env `SUPABASE_URL`, the keys ([`edge_platform::auth`]),
+/// `WEBHOOK_ALLOW_PRIVATE` (`true` delivers to loopback/private/link-local addresses).
+pub async fn serve_webhook_dispatch(req: Request, ctx: Ctx) -> Result<Response> {
+    let store = ctx.store()?;
+    let url = ctx.env().require("SUPABASE_URL")?.trim_end_matches('/');
+    let allow_private = ctx.env().get("WEBHOOK_ALLOW_PRIVATE") == Some("true");
+    let config = HookConfig::new(format!("{url}/functions/v1"), allow_private);
+    let auth = ctx.auth()?;
+    let rt = HookRuntime { now_ms: &now_ms };
+    handle_webhook_dispatch(
+        &store,
+        &JsFetchSender,
+        &DenoResolver,
+        rt,
+        &auth,
+        config,
+        req,
+    )
+    .await
+}
+
+/// `webhook-admin`: env `SUPABASE_URL` and the keys.
+pub async fn serve_webhook_admin(req: Request, ctx: Ctx) -> Result<Response> {
+    let store = ctx.store()?;
+    let auth = ctx.auth()?;
+    handle_webhook_admin(&store, &auth, ctx.now_unix(), req).await
+}
