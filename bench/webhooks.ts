@@ -13,12 +13,12 @@
 //
 //   node_modules/.bin/deno run --allow-all bench/webhooks.ts      (or `make bench`)
 import postgres from "npm:postgres";
+import { API_URL, DB_URL } from "../tests/stack_env.ts";
 
-const sql = postgres(Deno.env.get("DB_URL") ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres", {
+const sql = postgres(DB_URL, {
   onnotice: () => {},
   max: 4,
 });
-const API_URL = Deno.env.get("API_URL") ?? "http://127.0.0.1:54321";
 const SECRET_KEY = Deno.env.get("SECRET_KEY") ?? "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz";
 const num = (name: string, fallback: number) => Number(Deno.env.get(name) ?? fallback);
 const TRICKLE = num("BENCH_HOOK_TRICKLE", 100);
