@@ -30,7 +30,8 @@
 /** What wasm-bindgen generates for a function crate (exports of `edge_platform::edge_function!`). */
 export interface WasmFunction {
   initSync(opts: { module: WebAssembly.Module }): unknown;
-  handle(req: Request, env: Record<string, string>): Promise<Response>;
+  /** `body`: the request body, already read here (so it crosses into wasm once). */
+  handle(req: Request, env: Record<string, string>, body?: Uint8Array): Promise<Response>;
   max_body_bytes(): number;
   __wbg_reset_state(): void;
   /** Present when the crate names a shutdown hook. */
@@ -179,12 +180,12 @@ export function serveWasm(
         },
       });
     }
-    let wasmReq = req;
+    // The body goes to wasm as bytes, beside the original request (no second Request).
+    let body = new Uint8Array();
     if (req.body !== null || req.headers.has("content-length")) {
-      const body = await readBody(req, maxBody);
-      if (body === null) return tooLarge(maxBody);
-      const bodyless = req.method === "GET" || req.method === "HEAD";
-      wasmReq = new Request(req.url, { method: req.method, headers: req.headers, body: bodyless ? null : body });
+      const read = await readBody(req, maxBody);
+      if (read === null) return tooLarge(maxBody);
+      if (req.method !== "GET" && req.method !== "HEAD") body = read;
     }
     const gen = generation;
     let fail: (err: unknown) => void = () => {};
@@ -192,7 +193,7 @@ export function serveWasm(
     const waiting = inFlight.get(gen)!;
     waiting.add(fail);
     try {
-      return await Promise.race([glue.handle(wasmReq, env), trapped]);
+      return await Promise.race([glue.handle(req, env, body), trapped]);
     } catch (err) {
       // The export never rejects on its own (errors are responses): anything thrown here left
       // the wasm instance mid-call.
