@@ -85,7 +85,6 @@ export function onShutdown(hook: () => Promise<unknown>, timeoutMs = SHUTDOWN_TI
   return run;
 }
 
-const INTERNAL_ERROR = { error: { code: "internal_error", message: "internal error" } };
 const ALLOW_HEADERS = "authorization, x-client-info, apikey, content-type, idempotency-key";
 const ALLOW_METHODS = "POST, GET, OPTIONS";
 // Raised by the glue when a promise of a reset instance settles: expected after a reset, harmless.
@@ -101,10 +100,11 @@ export function corsHeaders(allowedOrigins: string | undefined, origin: string |
   return { "vary": "Origin" };
 }
 
-const tooLarge = (limit: number) =>
-  Response.json({ error: { code: "payload_too_large", message: `body is larger than ${limit} bytes` } }, {
-    status: 413,
-  });
+/** An error answered here, before wasm runs: the body shape of every error the Rust side answers
+ * (`{"error": {"code", "message"}}`, shared/platform/src/error.rs). */
+const jsonError = (status: number, code: string, message: string) =>
+  Response.json({ error: { code, message } }, { status });
+const tooLarge = (limit: number) => jsonError(413, "payload_too_large", `body is larger than ${limit} bytes`);
 
 /** The body, read up to `limit` bytes; null when it is (or declares to be) bigger. */
 async function readBody(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | null> {
@@ -198,7 +198,7 @@ export function serveWasm(
       // The export never rejects on its own (errors are responses): anything thrown here left
       // the wasm instance mid-call.
       retire(gen, err);
-      return Response.json(INTERNAL_ERROR, { status: 500 });
+      return jsonError(500, "internal_error", "internal error");
     } finally {
       waiting.delete(fail);
     }
