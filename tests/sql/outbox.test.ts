@@ -180,4 +180,28 @@ sqlTest("a claim that expires on the event's last attempt makes it dead, and it 
   assertEquals((await statusOf(e1)).status, "dead");
 });
 
+// The retry defaults live in one place: the event_outbox column defaults. The Rust constants
+// (shared/outbox/src/retry.rs) are what the in-memory store and the retry tests use for a row
+// written without them; they must say the same.
+sqlTest(
+  "the retry defaults of event_outbox are the Rust DEFAULT_MAX_ATTEMPTS and DEFAULT_BACKOFF_BASE_MS",
+  async () => {
+    const rust = await Deno.readTextFile(new URL("../../shared/outbox/src/retry.rs", import.meta.url));
+    const constant = (name: string) =>
+      Number(
+        rust.match(new RegExp(`pub const ${name}: u\\d+ = ([\\d_]+);`))?.[1]
+          ?.replaceAll("_", ""),
+      );
+    const [row] = await admin`select
+      (select column_default from information_schema.columns where table_schema = 'public'
+        and table_name = 'event_outbox' and column_name = 'max_attempts') as max_attempts,
+      (select column_default from information_schema.columns where table_schema = 'public'
+        and table_name = 'event_outbox' and column_name = 'backoff_base_ms') as backoff_base_ms`;
+    assertEquals(
+      [Number(row.max_attempts), Number(row.backoff_base_ms)],
+      [constant("DEFAULT_MAX_ATTEMPTS"), constant("DEFAULT_BACKOFF_BASE_MS")],
+    );
+  },
+);
+
 Deno.test.afterAll(() => db.close());

@@ -20,7 +20,6 @@ use crate::store::{
     ApplyProcessing, Begin, Claimed, IdempotencyStore, KeyedRequest, OrderSnapshot, OrderStore,
     Refusal, TransitionParams,
 };
-use edge_platform::auth::AuthConfig;
 use edge_platform::http::{self, Caller, Request, Response};
 use edge_platform::{Error, Result};
 
@@ -308,15 +307,14 @@ fn settle<T>(applied: Result<Option<Refusal>>, answer: T, t: &Transition) -> Flo
 /// Largest request body the order endpoints read (`{"order_id": ...}` is a few bytes).
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// Both endpoints over any store: POST, a signed-in user or the service role (authenticated by
-/// `auth` against `now_unix`), `{"order_id"}`, an optional `Idempotency-Key`. Two round trips
+/// Both endpoints over any store: POST, a signed-in user or the service role (`caller`, as the
+/// boundary authenticated it), `{"order_id"}`, an optional `Idempotency-Key`. Two round trips
 /// with or without a key: the read (`begin_order_request`, which also claims the key or
 /// answers its stored outcome) and the apply (which stores the outcome under the claim). A
 /// request the flow refuses between the two stores its answer with `idempotency_finish`.
 pub async fn handle_order_request<S>(
     store: &S,
-    auth: &AuthConfig,
-    now_unix: i64,
+    caller: Result<Caller>,
     endpoint: Endpoint,
     req: Request,
 ) -> Result<Response>
@@ -325,9 +323,7 @@ where
 {
     http::require_method(&req, ::http::Method::POST, "POST")?;
     // The publishable (or anon) key acts for nobody: orders need a user or the service role.
-    let caller = auth
-        .authenticate(req.headers(), now_unix)?
-        .require_user_or_service()?;
+    let caller = caller?.require_user_or_service()?;
     if req.body().len() > MAX_BODY {
         return Err(Error::PayloadTooLarge { limit: MAX_BODY });
     }
@@ -404,6 +400,5 @@ pub async fn serve_order_endpoint(
     endpoint: Endpoint,
 ) -> Result<Response> {
     let store = ctx.store()?;
-    let auth = ctx.auth()?;
-    handle_order_request(&store, &auth, ctx.now_unix(), endpoint, req).await
+    handle_order_request(&store, ctx.caller(), endpoint, req).await
 }

@@ -25,8 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::held::HeldClaims;
 use super::outbox::{ClaimOptions, Completion, OutboxEvent, OutboxStore};
 use super::retry::{after_failure, AfterFailure};
-use edge_platform::auth::AuthConfig;
-use edge_platform::http::{self, Request, Response};
+use edge_platform::http::{self, Caller, Request, Response};
 use edge_platform::{Error, Result};
 use edge_webhook::standard;
 
@@ -485,21 +484,20 @@ impl DispatchOverrides {
 /// The largest body `dispatch-events` accepts (its optional overrides are a few numbers).
 pub const MAX_BODY: usize = 4 * 1024;
 
-/// The `dispatch-events` handler: POST with a secret key (or the legacy service_role key),
-/// authenticated by `auth`; optional JSON body of [`DispatchOverrides`]. Claims in flight are
+/// The `dispatch-events` handler: POST with a secret key (or the legacy service_role key):
+/// `caller`, as the boundary authenticated it; optional JSON body of [`DispatchOverrides`]. Claims in flight are
 /// kept in `held`, the instance's (see [`HeldClaims`]).
 pub async fn handle_dispatch<S: OutboxStore, H: Sender>(
     store: &S,
     sender: &H,
     rt: Runtime<'_>,
-    auth: &AuthConfig,
+    caller: Result<Caller>,
     config: DispatchConfig,
     held: &HeldClaims,
     req: Request,
 ) -> Result<Response> {
     http::require_method(&req, ::http::Method::POST, "POST")?;
-    auth.authenticate(req.headers(), (rt.now_ms)().div_euclid(1000))?
-        .require_service_role("dispatch-events")?;
+    caller?.require_service_role("dispatch-events")?;
     let overrides = DispatchOverrides::from_body(req.body())?;
     let config = config.with_overrides(&overrides);
     let report = dispatch_holding(store, sender, rt, &config, held).await?;

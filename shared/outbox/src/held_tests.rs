@@ -286,11 +286,12 @@ fn a_closing_instance_claims_nothing_and_answers_503() {
         .header("apikey", SERVICE_KEY)
         .body(Vec::new())
         .unwrap();
+    let caller = auth.authenticate(req.headers(), 0);
     let resp = edge_platform::http::respond(block_on(handle_dispatch(
         &store,
         &sender,
         rt,
-        &auth,
+        caller,
         config(2, 10),
         &held,
         req,

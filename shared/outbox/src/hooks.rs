@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use super::dispatch::{merge_lanes, DispatchOverrides, DispatchReport};
 use super::hooks_net::{first_forbidden, is_localhost_name, parse_target, Target};
-use edge_platform::auth::AuthConfig;
+use edge_platform::auth::Caller;
 use edge_platform::http::{self, Request, Response};
 use edge_platform::Result;
 use edge_webhook::standard;
@@ -499,13 +499,12 @@ pub async fn handle_webhook_dispatch<S: HookStore, H: HookSender, R: Resolver>(
     sender: &H,
     resolver: &R,
     rt: HookRuntime<'_>,
-    auth: &AuthConfig,
+    caller: Result<Caller>,
     mut config: HookConfig,
     req: Request,
 ) -> Result<Response> {
     http::require_method(&req, ::http::Method::POST, "POST")?;
-    auth.authenticate(req.headers(), (rt.now_ms)().div_euclid(1000))?
-        .require_service_role("webhook-dispatch")?;
+    caller?.require_service_role("webhook-dispatch")?;
     let o = DispatchOverrides::from_body(req.body())?;
     if let Some(b) = o.batch_size {
         config.batch_size = b.clamp(1, 1000);

@@ -16,7 +16,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use edge_platform::auth::AuthConfig;
+use edge_platform::auth::Caller;
 use edge_platform::http::{self, Request, Response};
 use edge_platform::{Error, Result};
 
@@ -58,13 +58,11 @@ struct AdminRequest {
 /// The `webhook-admin` handler.
 pub async fn handle_webhook_admin<S: AdminStore>(
     store: &S,
-    auth: &AuthConfig,
-    now_unix: i64,
+    caller: Result<Caller>,
     req: Request,
 ) -> Result<Response> {
     http::require_method(&req, ::http::Method::POST, "POST")?;
-    auth.authenticate(req.headers(), now_unix)?
-        .require_service_role("webhook-admin")?;
+    caller?.require_service_role("webhook-admin")?;
     let body: AdminRequest = http::parse_json(req.body())?;
     if !ACTIONS.contains(&body.action.as_str()) {
         return Err(Error::bad_request(

@@ -47,14 +47,13 @@ pub async fn serve_webhook_dispatch(req: Request, ctx: Ctx) -> Result<Response> 
     let url = ctx.env().require("SUPABASE_URL")?.trim_end_matches('/');
     let allow_private = ctx.env().get("WEBHOOK_ALLOW_PRIVATE") == Some("true");
     let config = HookConfig::new(format!("{url}/functions/v1"), allow_private);
-    let auth = ctx.auth()?;
     let rt = HookRuntime { now_ms: &now_ms };
     handle_webhook_dispatch(
         &store,
         &JsFetchSender,
         &DenoResolver,
         rt,
-        &auth,
+        ctx.caller(),
         config,
         req,
     )
@@ -64,6 +63,5 @@ pub async fn serve_webhook_dispatch(req: Request, ctx: Ctx) -> Result<Response> 
 /// `webhook-admin`: env `SUPABASE_URL` and the keys.
 pub async fn serve_webhook_admin(req: Request, ctx: Ctx) -> Result<Response> {
     let store = ctx.store()?;
-    let auth = ctx.auth()?;
-    handle_webhook_admin(&store, &auth, ctx.now_unix(), req).await
+    handle_webhook_admin(&store, ctx.caller(), req).await
 }

@@ -411,13 +411,14 @@ fn the_dispatch_handler_refuses_callers_without_the_secret_key_and_bad_bodies() 
     let store = MemoryHooks::default();
     let sender = Scripted::default();
     let now = || T0;
-    let call = |req| {
+    let call = |req: Request| {
+        let caller = auth().authenticate(req.headers(), T0 / 1000);
         block_on(handle_webhook_dispatch(
             &store,
             &sender,
             &dns(),
             HookRuntime { now_ms: &now },
-            &auth(),
+            caller,
             config(false),
             req,
         ))
@@ -459,7 +460,10 @@ impl AdminStore for MemoryAdmin {
 #[test]
 fn the_admin_handler_maps_the_rpc_answer_and_refuses_bad_requests_before_calling() {
     let store = MemoryAdmin::default();
-    let call = |req| block_on(handle_webhook_admin(&store, &auth(), T0 / 1000, req));
+    let call = |req: Request| {
+        let caller = auth().authenticate(req.headers(), T0 / 1000);
+        block_on(handle_webhook_admin(&store, caller, req))
+    };
     let body = r#"{"action":"rotate_secret","args":{"id":"x"}}"#;
     assert_eq!(call(request(None, body)).unwrap_err().status(), 401);
     assert_eq!(

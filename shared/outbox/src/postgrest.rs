@@ -98,7 +98,6 @@ pub async fn serve_dispatch_events(req: Request, ctx: Ctx) -> Result<Response> {
     let store = ctx.store()?;
     let url = ctx.env().require("SUPABASE_URL")?.trim_end_matches('/');
     let secret = ctx.env().require("ORDER_EVENTS_SECRET")?;
-    let auth = ctx.auth()?;
     let config = DispatchConfig::new(format!("{url}/functions/v1"), secret);
     let rt = Runtime {
         now_ms: &now_ms,
@@ -106,7 +105,7 @@ pub async fn serve_dispatch_events(req: Request, ctx: Ctx) -> Result<Response> {
     };
     let held = HELD.with(Rc::clone);
     let sender = FetchSender::default();
-    handle_dispatch(&store, &sender, rt, &auth, config, &held, req).await
+    handle_dispatch(&store, &sender, rt, ctx.caller(), config, &held, req).await
 }
 
 /// `dispatch-events`' `shutdown` export (the loader calls it on SIGTERM and on edge-runtime's
@@ -140,7 +139,6 @@ pub async fn serve_order_events(req: Request, ctx: Ctx) -> Result<Response> {
     let store = ctx.store()?;
     let config = ReceiverConfig {
         secret: ctx.env().require("ORDER_EVENTS_SECRET")?.to_owned(),
-        auth: ctx.auth()?,
     };
-    handle_order_event(&store, &config, req, ctx.now_unix()).await
+    handle_order_event(&store, &config, ctx.caller(), req, ctx.now_unix()).await
 }

@@ -47,7 +47,6 @@ use edge_orders::processing::process_order;
 use edge_orders::store::{
     ApplyOutcome, ApplyProcessing, OrderSnapshot, OrderStore, TransitionParams,
 };
-use edge_platform::auth::AuthConfig;
 use edge_platform::http::{self, Caller, Request, Response};
 use edge_platform::{Error, Result};
 use edge_webhook::{Scheme, Verifier, WebhookError, DEFAULT_MAX_BODY};
@@ -151,8 +150,6 @@ impl<S: ReceiverStore + OrderStore> OrderStore for EventScoped<'_, S> {
 pub struct ReceiverConfig {
     /// `ORDER_EVENTS_SECRET`.
     pub secret: String,
-    /// The keys stock webhooks are authenticated with (a secret key, new or legacy).
-    pub auth: std::rc::Rc<AuthConfig>,
 }
 
 impl std::fmt::Debug for ReceiverConfig {
@@ -178,8 +175,14 @@ const SIGNATURE_HEADERS: [&str; 6] = [
 ];
 
 /// Authenticate a request (see the module docs). Signed requests are judged by their
-/// signature alone: a bad signature is a 401 even with a service_role bearer.
-pub fn authenticate(req: &Request, config: &ReceiverConfig, now_unix: i64) -> Result<Delivery> {
+/// signature alone: a bad signature is a 401 even with a service_role bearer. Unsigned ones by
+/// `caller` (the boundary's authentication of their keys): the service role only.
+pub fn authenticate(
+    req: &Request,
+    config: &ReceiverConfig,
+    caller: Result<Caller>,
+    now_unix: i64,
+) -> Result<Delivery> {
     let signed = SIGNATURE_HEADERS
         .iter()
         .any(|h| req.headers().contains_key(*h));
@@ -199,8 +202,7 @@ pub fn authenticate(req: &Request, config: &ReceiverConfig, now_unix: i64) -> Re
             ))),
         };
     }
-    let caller = config.auth.authenticate(req.headers(), now_unix)?;
-    if !caller.is_service_role() {
+    if !caller?.is_service_role() {
         return Err(Error::Unauthorized(
             "a Standard Webhooks signature or a secret key (or the legacy service_role key) is required"
                 .into(),
@@ -305,16 +307,18 @@ async fn act<S: ReceiverStore + OrderStore>(
     }
 }
 
-/// The `order-events` handler. `now_unix` judges the signature's timestamp.
+/// The `order-events` handler. `caller`: the boundary's authentication of the request's keys
+/// (read for unsigned requests only); `now_unix` judges the signature's timestamp.
 pub async fn handle_order_event<S: ReceiverStore + OrderStore>(
     store: &S,
     config: &ReceiverConfig,
+    caller: Result<Caller>,
     req: Request,
     now_unix: i64,
 ) -> Result<Response> {
     let run = async {
         http::require_method(&req, ::http::Method::POST, "POST")?;
-        let delivery = authenticate(&req, config, now_unix)?;
+        let delivery = authenticate(&req, config, caller, now_unix)?;
         let change: DbChange = http::parse_json(req.body())?;
         act(store, &delivery, &change).await
     };

@@ -75,7 +75,6 @@ fn auth() -> AuthConfig {
 fn receiver_config() -> ReceiverConfig {
     ReceiverConfig {
         secret: SECRET.into(),
-        auth: std::rc::Rc::new(auth()),
     }
 }
 
@@ -222,14 +221,11 @@ impl Sender for Loopback<'_> {
             for (n, v) in headers {
                 req = req.header(*n, v);
             }
+            let req = req.body(body).unwrap();
+            let now_unix = self.clock.now.get() / 1000;
+            let caller = auth().authenticate(req.headers(), now_unix);
             let resp = edge_platform::http::respond(
-                handle_order_event(
-                    self.receiver,
-                    &receiver_config(),
-                    req.body(body).unwrap(),
-                    self.clock.now.get() / 1000,
-                )
-                .await,
+                handle_order_event(self.receiver, &receiver_config(), caller, req, now_unix).await,
             );
             PostResult::Answered {
                 status: resp.status().as_u16(),
@@ -623,14 +619,9 @@ fn dispatch_call(config: DispatchConfig, req: Request) -> (Response, Vec<ClaimOp
         random: &random,
     };
     let held = super::held::HeldClaims::default();
+    let caller = auth().authenticate(req.headers(), T0 / 1000);
     let resp = edge_platform::http::respond(block_on(handle_dispatch(
-        &o,
-        &sender,
-        rt,
-        &auth(),
-        config,
-        &held,
-        req,
+        &o, &sender, rt, caller, config, &held, req,
     )));
     let claims = o.claims.borrow().clone();
     if resp.status() != 200 {
@@ -736,9 +727,11 @@ fn signed(id: &str, ts: i64, body: &[u8], secret: &str) -> Vec<(&'static str, St
 }
 
 fn deliver(r: &ScriptedReceiver, req: Request) -> (u16, Value) {
+    let caller = auth().authenticate(req.headers(), T0 / 1000);
     let resp = edge_platform::http::respond(block_on(handle_order_event(
         r,
         &receiver_config(),
+        caller,
         req,
         T0 / 1000,
     )));

@@ -13,7 +13,10 @@
 //!
 //! [`serve`] turns the `web_sys::Request` into an [`http::Request`](crate::http::Request) (body
 //! read as raw bytes, never parsed here), reads the env object the Deno wrapper passed into a
-//! [`Ctx`] (env, the instance's auth config, the store, the clock), runs the handler and turns its response back into a `web_sys::Response`. Handlers return
+//! [`Ctx`] (env, the caller, the store, the clock), runs the handler and turns its response back into a `web_sys::Response`.
+//! The caller is authenticated here, at most once per request, when the handler first asks for
+//! it ([`Ctx::caller`]): handlers never authenticate themselves, and a function that never asks
+//! (a webhook judged by its signature) neither pays for nor links the JWT checks. Handlers return
 //! `Result<Response>`: every `Err`, the boundary's own included, becomes its JSON error response
 //! here, once ([`crate::http::respond`]), never a JS exception. A Rust panic aborts the wasm
 //! instance: the panic hook logs it, and the Deno loader answers 500 and loads a fresh instance.
@@ -26,7 +29,7 @@ use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::http::{Request, Response};
+use crate::http::{Caller, Request, Response};
 use crate::{Error, Result};
 
 /// The function's environment, as the wrapper passed it (`Deno.env.toObject()`).
@@ -61,12 +64,23 @@ pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
-/// What a handler has besides its request: the env, what is built from it, and the clock.
-/// Cheap to clone (the env is shared, the auth config is parsed once per instance).
+/// What a handler has besides its request: the env, the authenticated caller, what is built
+/// from the env, and the clock. Cheap to clone (the env is shared).
 #[derive(Clone, Debug)]
 pub struct Ctx {
     env: Env,
+    credentials: std::rc::Rc<Credentials>,
 }
+
+/// The request's credential headers and, once asked for, the caller they authenticate.
+#[derive(Debug, Default)]
+struct Credentials {
+    headers: ::http::HeaderMap,
+    caller: std::cell::OnceCell<Result<Caller>>,
+}
+
+/// The headers [`crate::auth::AuthConfig::authenticate`] reads.
+const CREDENTIAL_HEADERS: [&str; 2] = ["apikey", "authorization"];
 
 impl Ctx {
     /// The function's environment.
@@ -74,10 +88,19 @@ impl Ctx {
         &self.env
     }
 
-    /// The instance's caller authentication ([`crate::auth::config`]): a 500 when the keys are
-    /// missing or invalid.
-    pub fn auth(&self) -> Result<std::rc::Rc<crate::auth::AuthConfig>> {
-        crate::auth::config(&self.env)
+    /// The request's caller, as the boundary authenticated it from the request's `apikey` and
+    /// `Authorization` headers ([`crate::auth::AuthConfig::authenticate`], with the instance's
+    /// keys): the 401 of a bad credential, or a 500 when the keys are missing or invalid. Read
+    /// it where the handler needs a caller (after its own method and body checks); a handler
+    /// that authenticates by other means (a webhook signature) never reads it.
+    pub fn caller(&self) -> Result<Caller> {
+        let c = &self.credentials;
+        c.caller
+            .get_or_init(|| {
+                crate::auth::config(&self.env)
+                    .and_then(|auth| auth.authenticate(&c.headers, now_ms().div_euclid(1000)))
+            })
+            .clone()
     }
 
     /// The PostgREST store ([`PostgrestStore::from_env`](crate::rest::PostgrestStore::from_env)).
@@ -112,10 +135,35 @@ where
     F: FnOnce(Request, Ctx) -> Fut,
     Fut: Future<Output = Result<Response>>,
 {
+    serve_with_body(req, env, None, handler).await
+}
+
+/// [`serve`] with the body already read by the loader (`None`: read it from `req`).
+pub async fn serve_with_body<F, Fut>(
+    req: web_sys::Request,
+    env: JsValue,
+    body: Option<Vec<u8>>,
+    handler: F,
+) -> web_sys::Response
+where
+    F: FnOnce(Request, Ctx) -> Fut,
+    Fut: Future<Output = Result<Response>>,
+{
     install_panic_hook();
     let result = async {
-        let req = to_http_request(&req).await?;
-        handler(req, Ctx { env: to_env(env)? }).await
+        let req = to_http_request(&req, body).await?;
+        let mut headers = ::http::HeaderMap::new();
+        for name in CREDENTIAL_HEADERS {
+            for value in req.headers().get_all(name) {
+                headers.append(name, value.clone());
+            }
+        }
+        let credentials = std::rc::Rc::new(Credentials {
+            headers,
+            caller: Default::default(),
+        });
+        let env = to_env(env)?;
+        handler(req, Ctx { env, credentials }).await
     };
     to_web_response(crate::http::respond(result.await))
 }
@@ -129,7 +177,11 @@ where
 {
     install_panic_hook();
     match to_env(env) {
-        Ok(env) => hook(Ctx { env }).await,
+        Ok(env) => {
+            // No request, no credentials: a hook that asked would get the 401 of no key.
+            let credentials = Default::default();
+            hook(Ctx { env, credentials }).await
+        }
         Err(e) => crate::http::log_error(&format!("shutdown: {e}")),
     }
 }
@@ -151,7 +203,7 @@ fn to_env(env: JsValue) -> Result<Env> {
     Ok(converted)
 }
 
-async fn to_http_request(req: &web_sys::Request) -> Result<Request> {
+async fn to_http_request(req: &web_sys::Request, body: Option<Vec<u8>>) -> Result<Request> {
     let mut builder = ::http::Request::builder()
         .method(req.method().as_str())
         .uri(req.url());
@@ -166,14 +218,17 @@ async fn to_http_request(req: &web_sys::Request) -> Result<Request> {
             builder = builder.header(name, value);
         }
     }
-    let body = match req.array_buffer() {
-        Ok(promise) => {
-            let buf = JsFuture::from(promise).await.map_err(|_| {
-                Error::bad_request("unreadable_body", "the request body could not be read")
-            })?;
-            Uint8Array::new(&buf).to_vec()
-        }
-        Err(_) => Vec::new(),
+    let body = match body {
+        Some(read) => read,
+        None => match req.array_buffer() {
+            Ok(promise) => {
+                let buf = JsFuture::from(promise).await.map_err(|_| {
+                    Error::bad_request("unreadable_body", "the request body could not be read")
+                })?;
+                Uint8Array::new(&buf).to_vec()
+            }
+            Err(_) => Vec::new(),
+        },
     };
     builder
         .body(body)

@@ -73,11 +73,14 @@ macro_rules! edge_function {
         /// The edge function's entry point, called through the shared Deno loader.
         #[cfg(target_arch = "wasm32")]
         #[wasm_bindgen::prelude::wasm_bindgen]
+        /// `body`: the request body the loader already read (within `max_body_bytes`), so it
+        /// crosses into wasm once; without it the body is read from `req`.
         pub async fn handle(
             req: web_sys::Request,
             env: wasm_bindgen::JsValue,
+            body: Option<Vec<u8>>,
         ) -> web_sys::Response {
-            $crate::edge::serve(req, env, $handler).await
+            $crate::edge::serve_with_body(req, env, body, $handler).await
         }
 
         /// The largest request body (bytes) this function accepts.

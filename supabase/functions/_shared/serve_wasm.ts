@@ -30,7 +30,8 @@
 /** What wasm-bindgen generates for a function crate (exports of `edge_platform::edge_function!`). */
 export interface WasmFunction {
   initSync(opts: { module: WebAssembly.Module }): unknown;
-  handle(req: Request, env: Record<string, string>): Promise<Response>;
+  /** `body`: the request body, already read here (so it crosses into wasm once). */
+  handle(req: Request, env: Record<string, string>, body?: Uint8Array): Promise<Response>;
   max_body_bytes(): number;
   __wbg_reset_state(): void;
   /** Present when the crate names a shutdown hook. */
@@ -84,7 +85,6 @@ export function onShutdown(hook: () => Promise<unknown>, timeoutMs = SHUTDOWN_TI
   return run;
 }
 
-const INTERNAL_ERROR = { error: { code: "internal_error", message: "internal error" } };
 const ALLOW_HEADERS = "authorization, x-client-info, apikey, content-type, idempotency-key";
 const ALLOW_METHODS = "POST, GET, OPTIONS";
 // Raised by the glue when a promise of a reset instance settles: expected after a reset, harmless.
@@ -100,10 +100,11 @@ export function corsHeaders(allowedOrigins: string | undefined, origin: string |
   return { "vary": "Origin" };
 }
 
-const tooLarge = (limit: number) =>
-  Response.json({ error: { code: "payload_too_large", message: `body is larger than ${limit} bytes` } }, {
-    status: 413,
-  });
+/** An error answered here, before wasm runs: the body shape of every error the Rust side answers
+ * (`{"error": {"code", "message"}}`, shared/platform/src/error.rs). */
+const jsonError = (status: number, code: string, message: string) =>
+  Response.json({ error: { code, message } }, { status });
+const tooLarge = (limit: number) => jsonError(413, "payload_too_large", `body is larger than ${limit} bytes`);
 
 /** The body, read up to `limit` bytes; null when it is (or declares to be) bigger. */
 async function readBody(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | null> {
@@ -179,12 +180,12 @@ export function serveWasm(
         },
       });
     }
-    let wasmReq = req;
+    // The body goes to wasm as bytes, beside the original request (no second Request).
+    let body = new Uint8Array();
     if (req.body !== null || req.headers.has("content-length")) {
-      const body = await readBody(req, maxBody);
-      if (body === null) return tooLarge(maxBody);
-      const bodyless = req.method === "GET" || req.method === "HEAD";
-      wasmReq = new Request(req.url, { method: req.method, headers: req.headers, body: bodyless ? null : body });
+      const read = await readBody(req, maxBody);
+      if (read === null) return tooLarge(maxBody);
+      if (req.method !== "GET" && req.method !== "HEAD") body = read;
     }
     const gen = generation;
     let fail: (err: unknown) => void = () => {};
@@ -192,12 +193,12 @@ export function serveWasm(
     const waiting = inFlight.get(gen)!;
     waiting.add(fail);
     try {
-      return await Promise.race([glue.handle(wasmReq, env), trapped]);
+      return await Promise.race([glue.handle(req, env, body), trapped]);
     } catch (err) {
       // The export never rejects on its own (errors are responses): anything thrown here left
       // the wasm instance mid-call.
       retire(gen, err);
-      return Response.json(INTERNAL_ERROR, { status: 500 });
+      return jsonError(500, "internal_error", "internal error");
     } finally {
       waiting.delete(fail);
     }

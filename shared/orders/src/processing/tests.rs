@@ -334,10 +334,11 @@ fn request(method: &str, body: &str, key: Option<&str>) -> Request {
 }
 
 fn respond(store: &ScriptedStore, req: Request) -> Response {
+    // What the wasm boundary does before any handler runs (Ctx::caller).
+    let caller = auth().authenticate(req.headers(), NOW);
     http::respond(block_on(handle_order_request(
         store,
-        &auth(),
-        NOW,
+        caller,
         Endpoint::Process,
         req,
     )))
