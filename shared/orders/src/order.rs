@@ -4,7 +4,13 @@
 //! pending -> processed -> paid -> fulfilled
 //! pending | processed -> cancelled
 //! paid | fulfilled -> refunded
+//! processed -> expired -> paid
 //! ```
+//!
+//! `processed -> expired` is taken only by the database (`expire_unpaid_orders`, past the
+//! order's `payment_due_at`); `expired -> paid` only by a late payment, when the stock the
+//! expiry released is still there (`apply_payment_event`; otherwise a payment exception
+//! `order_expired`, for a refund).
 //!
 //! [`transition`] decides; the database applies the change only if the order is still in the
 //! status the decision was made on (see `order_transition` / `apply_order_processing`), so two
@@ -25,17 +31,19 @@ pub enum OrderStatus {
     Fulfilled,
     Cancelled,
     Refunded,
+    Expired,
 }
 
 impl OrderStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [OrderStatus; 6] = [
+    pub const ALL: [OrderStatus; 7] = [
         Self::Pending,
         Self::Processed,
         Self::Paid,
         Self::Fulfilled,
         Self::Cancelled,
         Self::Refunded,
+        Self::Expired,
     ];
 
     /// The name stored in `orders.status`.
@@ -47,6 +55,7 @@ impl OrderStatus {
             Self::Fulfilled => "fulfilled",
             Self::Cancelled => "cancelled",
             Self::Refunded => "refunded",
+            Self::Expired => "expired",
         }
     }
 
@@ -65,6 +74,8 @@ impl OrderStatus {
                 | (Paid, Fulfilled)
                 | (Pending | Processed, Cancelled)
                 | (Paid | Fulfilled, Refunded)
+                | (Processed, Expired)
+                | (Expired, Paid)
         )
     }
 }
@@ -125,6 +136,8 @@ mod tests {
             (Processed, Cancelled),
             (Paid, Refunded),
             (Fulfilled, Refunded),
+            (Processed, Expired),
+            (Expired, Paid),
         ];
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {

@@ -187,6 +187,8 @@ pub enum ExceptionReason {
     CurrencyMismatch,
     StatusConflict,
     PartialRefund,
+    /// A payment for an expired order whose stock is gone (decided by the database): refund it.
+    OrderExpired,
 }
 
 impl ExceptionReason {
@@ -199,6 +201,7 @@ impl ExceptionReason {
             Self::CurrencyMismatch => "currency_mismatch",
             Self::StatusConflict => "status_conflict",
             Self::PartialRefund => "partial_refund",
+            Self::OrderExpired => "order_expired",
         }
     }
 }
