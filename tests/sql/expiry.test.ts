@@ -64,7 +64,7 @@ function latePayment(sql: Sql, order: number, amount = 3000) {
 
 /** The TTL (seconds) a new order processed under this app_settings value got. */
 async function ttlWithSetting(value: string): Promise<number> {
-  await admin`update public.app_settings set value = ${value}::jsonb where key = 'order_payment_ttl_seconds'`;
+  await admin`update public.app_settings set value = ${value}::text::jsonb where key = 'order_payment_ttl_seconds'`;
   try {
     const { order } = await processedOrder();
     const [o] = await admin`select extract(epoch from payment_due_at - processed_at)::int as ttl
