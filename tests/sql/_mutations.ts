@@ -8,7 +8,7 @@ const APPLY =
 const STOCK = "private.lock_stock_needed(bigint)";
 const TRANSITION = "public.order_transition(bigint,text,text,uuid,uuid,text)";
 const CLAIM = "public.claim_outbox_events(integer,integer,integer)";
-const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb)";
+const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb,jsonb)";
 const ANSWER = "private.idempotency_answer(public.idempotency_keys,text)";
 const EXPIRE = "public.expire_unpaid_orders(integer)";
 
