@@ -278,8 +278,8 @@ e2e("the payment tables and RPC are closed to anon and signed-in users", async (
   }
   assertEquals(await eventCount(id), 0);
   const [grants] = await sql`select
-    has_function_privilege('anon', 'public.apply_payment_event(text, text, text, bigint, text, text, bigint, text, text, text, jsonb)', 'execute') anon,
-    has_function_privilege('authenticated', 'public.apply_payment_event(text, text, text, bigint, text, text, bigint, text, text, text, jsonb)', 'execute') authed,
+    has_function_privilege('anon', 'public.apply_payment_event(text, text, text, bigint, text, text, bigint, text, text, text, jsonb, jsonb)', 'execute') anon,
+    has_function_privilege('authenticated', 'public.apply_payment_event(text, text, text, bigint, text, text, bigint, text, text, text, jsonb, jsonb)', 'execute') authed,
     has_table_privilege('authenticated', 'public.webhook_events', 'select') events`;
   assertEquals([grants.anon, grants.authed, grants.events], [false, false, false]);
 });

@@ -160,3 +160,32 @@ e2e("refunds adding up to more than was paid are an exception and change nothing
   assertEquals([r.status, r.body.outcome, r.body.reason], [200, "exception", "refund_exceeds_payment"]);
   assertEquals(await refundState(order.id), { status: "paid", refunded: 0, refunds: [] });
 });
+
+e2e("a per-customer limit of 1 holds under 20 concurrent orders by one user", async () => {
+  const code = `ONCE-${crypto.randomUUID().slice(0, 8)}`;
+  await sql`insert into public.discount_codes (code, percent_bp, max_redemptions_per_customer)
+    values (${code}, 1000, 1)`;
+  const user = await newUser();
+  const product = await newProduct({ price: 1000 });
+  const orders = [];
+  for (let i = 0; i < 20; i++) {
+    orders.push(await placeOrder(user, [{ product_id: product, quantity: 1 }], { discount_code: code }));
+  }
+  const replies = await Promise.all(orders.map((o) => callFn("process-order", { order_id: o.id })));
+  const ok = replies.filter((r) => r.status === 200);
+  const refused = replies.filter((r) =>
+    r.status === 422 && r.body.error?.code === "discount_rejected" &&
+    r.body.error?.details?.reason === "customer_limit"
+  );
+  assertEquals([ok.length, refused.length], [1, 19], JSON.stringify(replies.map((r) => r.status)));
+  assertEquals(Number(ok[0].body.discount_amount), 100);
+  const [d] = await sql`select redemptions from public.discount_codes where code = ${code}`;
+  assertEquals(Number(d.redemptions), 1);
+  const [{ n }] = await sql`select count(*)::int n from public.orders
+    where user_id = ${user.id} and status = 'processed'`;
+  assertEquals(n, 1);
+  // another customer still redeems it
+  const other = await newUser();
+  const o = await placeOrder(other, [{ product_id: product, quantity: 1 }], { discount_code: code });
+  assertEquals((await callFn("process-order", { order_id: o.id })).status, 200);
+});

@@ -13,6 +13,26 @@ const ANSWER = "private.idempotency_answer(public.idempotency_keys,text)";
 const EXPIRE = "public.expire_unpaid_orders(integer)";
 
 export const MUTATIONS: Record<string, Mutation> = {
+  discount_per_customer: {
+    about: "apply_order_processing without the per-customer discount limit",
+    edits: [{
+      fn: APPLY,
+      from: "and x.status <> 'expired' and x.id <> o.id) >= d.max_redemptions_per_customer",
+      to: "and false) >= d.max_redemptions_per_customer",
+    }],
+  },
+  refund_cap: {
+    about: "apply_payment_event recording refunds beyond the total paid",
+    edits: [{ fn: PAYMENT, from: "if refunded > o.total_amount then", to: "if false then" }],
+  },
+  refund_once: {
+    about: "apply_payment_event counting every listed refund again (no dedupe against recorded refunds)",
+    edits: [{
+      fn: PAYMENT,
+      from: "where not exists (select 1 from public.refunds r2",
+      to: "where true or not exists (select 1 from public.refunds r2",
+    }],
+  },
   expire_skip_locked: {
     about: "expire_unpaid_orders waiting on locked orders instead of skipping them (FOR UPDATE without SKIP LOCKED)",
     edits: [{ fn: EXPIRE, from: "for update skip locked", to: "for update" }],

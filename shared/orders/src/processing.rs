@@ -155,6 +155,11 @@ pub fn refusal_error(refusal: Refusal, order_id: i64, to: OrderStatus) -> Error 
             "the discount code has no redemptions left",
             Some(json!({ "reason": "exhausted" })),
         ),
+        Refusal::DiscountCustomerLimit => Error::unprocessable(
+            "discount_rejected",
+            "the discount code has been redeemed as often as one customer may",
+            Some(json!({ "reason": "customer_limit" })),
+        ),
         Refusal::DiscountUnknown => Error::unprocessable(
             "discount_rejected",
             "the discount code does not exist",

@@ -98,6 +98,8 @@ pub enum Refusal {
     DiscountUnknown,
     /// The discount code has no redemptions left.
     DiscountExhausted,
+    /// The customer has redeemed the code as often as `max_redemptions_per_customer` allows.
+    DiscountCustomerLimit,
 }
 
 /// The answer of an apply RPC: `{"refusal": null}` when applied, the refusal otherwise (with
