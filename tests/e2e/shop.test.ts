@@ -189,3 +189,24 @@ e2e("a per-customer limit of 1 holds under 20 concurrent orders by one user", as
   const o = await placeOrder(other, [{ product_id: product, quantity: 1 }], { discount_code: code });
   assertEquals((await callFn("process-order", { order_id: o.id })).status, 200);
 });
+
+e2e("a tax-inclusive region prices a known basket to the documented amounts (README)", async () => {
+  const region = `VAT-${crypto.randomUUID().slice(0, 8)}`;
+  await sql`insert into public.tax_rates (region, rate_bp, prices_include_tax) values (${region}, 2000, true)`;
+  const user = await newUser();
+  const a = await newProduct({ price: 1200, currency: "EUR" });
+  const b = await newProduct({ price: 599, currency: "EUR" });
+  const order = await placeOrder(user, [{ product_id: a, quantity: 2 }, { product_id: b, quantity: 1 }], {
+    currency: "EUR",
+    shipping_region: region,
+  });
+  const r = await callFn("process-order", { order_id: order.id });
+  assertEquals(r.status, 200, JSON.stringify(r.body));
+  const amounts = (o: Record<string, unknown>) =>
+    ["subtotal_amount", "discount_amount", "tax_amount", "shipping_amount", "total_amount"].map((k) => Number(o[k]));
+  // 2 x 12.00 + 5.99 = 29.99 EUR gross, 20 % VAT included: 29.99 x 20/120 = 4.998 -> 5.00;
+  // shipping 4.99 (the seed's EUR rule); total 29.99 + 4.99 = 34.98.
+  assertEquals(amounts(r.body), [2999, 0, 500, 499, 3498]);
+  assertEquals(r.body.tax_included, true);
+  assertEquals(amounts(await orderRow(order.id)), [2999, 0, 500, 499, 3498]);
+});

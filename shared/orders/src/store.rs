@@ -72,6 +72,9 @@ pub struct DiscountRow {
 pub struct TaxRow {
     pub region: String,
     pub rate_bp: u32,
+    /// The region's prices include the tax (absent before 20261204003300: false).
+    #[serde(default)]
+    pub prices_include_tax: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

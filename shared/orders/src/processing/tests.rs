@@ -42,6 +42,7 @@ fn snap(id: i64, lines: Vec<SnapshotLine>) -> OrderSnapshot {
         tax: Some(TaxRow {
             region: "US-CA".into(),
             rate_bp: 725,
+            prices_include_tax: false,
         }),
         shipping: Some(ShippingRow {
             currency: "USD".into(),
