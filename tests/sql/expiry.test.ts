@@ -120,11 +120,15 @@ sqlTest("two expiry runs racing never take the same order (SKIP LOCKED): each ex
   await s1.begin(SERVICE);
   await s2.begin(SERVICE);
   const first = await expire(s1.sql, 1); // holds one order locked
-  const second = await expire(s2.sql, 10); // skips it, takes the other (and no one else's)
+  // skips it, takes the other (and no one else's): never waits on the first run's lock
+  const second = s2.start(expire(s2.sql, 10));
+  const waited = await s2.waitUntilBlockedOrDone(second);
   await s1.commit();
+  const r = await second.result;
   await s2.commit();
+  assertEquals(waited, "done");
   assertEquals(first, 1);
-  assert(second >= 1, `second run expired ${second}`);
+  assert(r.ok && r.value >= 1, `second run: ${JSON.stringify(r)}`);
   assertEquals([await fx.status(a.order), await fx.status(b.order)], ["expired", "expired"]);
   assertEquals([await fx.stock(a.product), await fx.stock(b.product)], [10, 10]);
 });
@@ -141,9 +145,12 @@ sqlTest("an order a payment holds is skipped, then found paid: never expired aft
   assertEquals(r[0].r.outcome, "paid");
   const s = await db.session("expirer");
   await s.begin(SERVICE);
-  await expire(s.sql); // the payment's lock: skipped, not waited for
-  await s.commit();
+  const run = s.start(expire(s.sql)); // the payment's lock: skipped, not waited for
+  const waited = await s.waitUntilBlockedOrDone(run);
   await pay.commit();
+  await run.result;
+  await s.commit();
+  assertEquals(waited, "done");
   await asService((sql) => expire(sql));
   assertEquals(await fx.status(order), "paid");
   assertEquals(await fx.stock(product), 8);
