@@ -17,6 +17,10 @@
 // It also runs the retention purge, as pg_cron does daily on hosted Supabase
 // (supabase/migrations/20261204000420_retention.sql): `select public.purge_retention()` and
 // `select webhooks.purge()` once at start and every RETENTION_INTERVAL_MS (default 1 h), again at once while it answers `more`.
+// And it expires unpaid orders, as pg_cron does every minute on hosted Supabase
+// (supabase/migrations/20261204003000_order_expiry.sql): `select public.expire_unpaid_orders()`
+// every EXPIRY_INTERVAL_MS (default 1 s; one indexed query when nothing is due), again at once
+// while a batch comes back full.
 // Started and stopped by scripts/stack.sh (log: .stack/logs/scheduler.log).
 import postgres from "npm:postgres";
 import { API_URL, DB_URL } from "../tests/stack_env.ts";
@@ -157,6 +161,26 @@ async function purge() {
 }
 purge();
 const retention = setInterval(purge, retentionMs);
+
+const expiryMs = Number(env("EXPIRY_INTERVAL_MS", "1000"));
+const EXPIRY_BATCH = 100;
+let expiring = false;
+async function expireUnpaid() {
+  if (expiring) return;
+  expiring = true;
+  try {
+    for (let i = 0; i < 100; i++) {
+      const [{ n }] = await sql`select public.expire_unpaid_orders(${EXPIRY_BATCH}) as n`;
+      if (n) log(`expiry: ${n} unpaid orders expired`);
+      if (n < EXPIRY_BATCH) break;
+    }
+  } catch (err) {
+    log(`expiry: ${err instanceof Error ? err.message : err}`);
+  } finally {
+    expiring = false;
+  }
+}
+const expiry = setInterval(expireUnpaid, expiryMs);
 const summary = setInterval(() => {
   for (const d of dispatchers) {
     if (d.totals.calls) log(`${d.name} last 60 s: ${JSON.stringify(d.totals)}`);
@@ -168,6 +192,7 @@ log(`scheduler started: ${apiUrl}/functions/v1/{dispatch-events,webhook-dispatch
 const shutdown = async () => {
   clearInterval(tick);
   clearInterval(retention);
+  clearInterval(expiry);
   clearInterval(summary);
   dispatchers.forEach((d) => clearTimeout(d.wakeTimer));
   await sql.end({ timeout: 1 });

@@ -8,12 +8,61 @@ const APPLY =
 const STOCK = "private.lock_stock_needed(bigint)";
 const TRANSITION = "public.order_transition(bigint,text,text,uuid,uuid,text)";
 const CLAIM = "public.claim_outbox_events(integer,integer,integer)";
-const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb)";
+const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb,jsonb)";
 const ANSWER = "private.idempotency_answer(public.idempotency_keys,text)";
 const HOOK_CLAIM = "webhooks.claim_deliveries(integer,integer,integer)";
 const HOOK_RECORD = "webhooks.record_attempts(uuid,jsonb)";
+const EXPIRE = "public.expire_unpaid_orders(integer)";
 
 export const MUTATIONS: Record<string, Mutation> = {
+  discount_per_customer: {
+    about: "apply_order_processing without the per-customer discount limit",
+    edits: [{
+      fn: APPLY,
+      from: "and x.status <> 'expired' and x.id <> o.id) >= d.max_redemptions_per_customer",
+      to: "and false) >= d.max_redemptions_per_customer",
+    }],
+  },
+  refund_cap: {
+    about: "apply_payment_event recording refunds beyond the total paid",
+    edits: [{ fn: PAYMENT, from: "if refunded > o.total_amount then", to: "if false then" }],
+  },
+  refund_once: {
+    about: "apply_payment_event counting every listed refund again (no dedupe against recorded refunds)",
+    edits: [{
+      fn: PAYMENT,
+      from: "where not exists (select 1 from public.refunds r2",
+      to: "where true or not exists (select 1 from public.refunds r2",
+    }],
+  },
+  expire_skip_locked: {
+    about: "expire_unpaid_orders waiting on locked orders instead of skipping them (FOR UPDATE without SKIP LOCKED)",
+    edits: [{ fn: EXPIRE, from: "for update skip locked", to: "for update" }],
+  },
+  expire_release_stock: {
+    about: "expire_unpaid_orders without releasing the expired order's stock",
+    edits: [{ fn: EXPIRE, from: "perform private.release_stock(o.id);", to: "null;" }],
+  },
+  expire_release_discount: {
+    about: "expire_unpaid_orders without giving back the discount redemption",
+    edits: [{
+      fn: EXPIRE,
+      from: "set redemptions = greatest(c.redemptions - 1, 0)",
+      to: "set redemptions = c.redemptions",
+    }],
+  },
+  expire_due_check: {
+    about: "expire_unpaid_orders expiring processed orders that are not yet due",
+    edits: [{ fn: EXPIRE, from: "and t.payment_due_at <= now()", to: "" }],
+  },
+  late_payment_stock_check: {
+    about: "apply_payment_event reviving an expired order without checking its stock",
+    edits: [{
+      fn: PAYMENT,
+      from: "if short is not null then\n        reason := 'order_expired';",
+      to: "if false then\n        reason := 'order_expired';",
+    }],
+  },
   order_changed: {
     about: "apply_order_processing without the order_changed check (priced lines vs current lines)",
     edits: [{

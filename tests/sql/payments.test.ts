@@ -112,15 +112,17 @@ sqlTest("apply_payment_event rechecks the status: a stale decision passed straig
   assertEquals(w.outcome, "exception");
   assertEquals((await exceptions(order)).map((e) => e.reason), ["status_conflict"]);
 
-  // The same for a refund decided on a paid order that is now refunded (a second refund event).
+  // A refund decided on a paid order that is now refunded (a second refund event, issue 12:
+  // refunds are settled from what is recorded): ignored, no exception, nothing changes.
   const o2 = (await processedOrder()).order;
   await s.begin(SERVICE);
   assertEquals((await payment(s.sql, o2, "paid", "processed")).outcome, "paid");
   assertEquals((await payment(s.sql, o2, "refunded", "paid")).outcome, "refunded");
   const again = await payment(s.sql, o2, "refunded", "paid");
   await s.commit();
-  assertEquals(again, { duplicate: false, outcome: "exception", reason: "status_conflict", order_status: "refunded" });
+  assertEquals(again, { duplicate: false, outcome: "ignored", reason: null, order_status: "refunded" });
   assertEquals(await fx.status(o2), "refunded");
+  assertEquals((await exceptions(o2)).length, 0);
 });
 
 sqlTest("F5: a refund cancels the order's queued fulfillment in the same transaction", async () => {

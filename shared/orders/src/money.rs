@@ -308,21 +308,26 @@ impl Money {
     /// [`MoneyError::Overflow`] when the rounded result does not fit in an `i64`, which cannot
     /// happen for `basis_points <= 10_000`.
     pub fn apply_basis_points(self, basis_points: u32) -> Result<Money, MoneyError> {
-        const DENOMINATOR: i128 = BASIS_POINTS_PER_WHOLE as i128;
         // |amount| <= 2^63 and basis_points < 2^32: |numerator| < 2^95, far inside i128.
         let numerator = i128::from(self.amount) * i128::from(basis_points);
-        // Both truncate toward zero: the remainder has the sign of the numerator.
-        let mut quotient = numerator / DENOMINATOR;
-        let twice_remainder = (numerator % DENOMINATOR).abs() * 2;
-        let round_away = match twice_remainder.cmp(&DENOMINATOR) {
-            Ordering::Greater => true,
-            Ordering::Equal => quotient % 2 != 0,
-            Ordering::Less => false,
-        };
-        if round_away {
-            quotient += numerator.signum();
-        }
-        let amount = i64::try_from(quotient).map_err(|_| MoneyError::Overflow)?;
+        self.with_amount(round_half_even(
+            numerator,
+            i128::from(BASIS_POINTS_PER_WHOLE),
+        ))
+    }
+
+    /// The tax included in the gross amount `self` at a rate of `basis_points`:
+    /// `self × basis_points / (10 000 + basis_points)`, rounded half-even to the minor unit by
+    /// the same rule as [`Money::apply_basis_points`]. The net is `self − tax`; the tax is never
+    /// more than `self` (nor of the other sign).
+    pub fn included_tax(self, basis_points: u32) -> Result<Money, MoneyError> {
+        let numerator = i128::from(self.amount) * i128::from(basis_points);
+        let denominator = i128::from(BASIS_POINTS_PER_WHOLE) + i128::from(basis_points);
+        self.with_amount(round_half_even(numerator, denominator))
+    }
+
+    fn with_amount(self, amount: i128) -> Result<Money, MoneyError> {
+        let amount = i64::try_from(amount).map_err(|_| MoneyError::Overflow)?;
         Ok(Money::new(amount, self.currency))
     }
 
@@ -345,6 +350,24 @@ impl Money {
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.format_major())
+    }
+}
+
+/// `numerator / denominator` (denominator > 0) rounded half-even to an integer: THE rounding
+/// rule, the one place a fraction of a minor unit is resolved.
+fn round_half_even(numerator: i128, denominator: i128) -> i128 {
+    // Both truncate toward zero: the remainder has the sign of the numerator.
+    let quotient = numerator / denominator;
+    let twice_remainder = (numerator % denominator).abs() * 2;
+    let round_away = match twice_remainder.cmp(&denominator) {
+        Ordering::Greater => true,
+        Ordering::Equal => quotient % 2 != 0,
+        Ordering::Less => false,
+    };
+    if round_away {
+        quotient + numerator.signum()
+    } else {
+        quotient
     }
 }
 

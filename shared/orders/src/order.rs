@@ -4,7 +4,15 @@
 //! pending -> processed -> paid -> fulfilled
 //! pending | processed -> cancelled
 //! paid | fulfilled -> refunded
+//! processed -> expired -> paid
+//! paid | fulfilled -> partially_refunded -> refunded
 //! ```
+//!
+//! `processed -> expired` is taken only by the database (`expire_unpaid_orders`, past the
+//! order's `payment_due_at`); `expired -> paid` only by a late payment, when the stock the
+//! expiry released is still there (`apply_payment_event`; otherwise a payment exception
+//! `order_expired`, for a refund). The refund statuses follow the sum of the refunds recorded
+//! (`apply_payment_event`): below the total paid `partially_refunded`, at it `refunded`.
 //!
 //! [`transition`] decides; the database applies the change only if the order is still in the
 //! status the decision was made on (see `order_transition` / `apply_order_processing`), so two
@@ -17,7 +25,7 @@ use edge_platform::Error;
 
 /// The status of an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Pending,
     Processed,
@@ -25,17 +33,21 @@ pub enum OrderStatus {
     Fulfilled,
     Cancelled,
     Refunded,
+    Expired,
+    PartiallyRefunded,
 }
 
 impl OrderStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [OrderStatus; 6] = [
+    pub const ALL: [OrderStatus; 8] = [
         Self::Pending,
         Self::Processed,
         Self::Paid,
         Self::Fulfilled,
         Self::Cancelled,
         Self::Refunded,
+        Self::Expired,
+        Self::PartiallyRefunded,
     ];
 
     /// The name stored in `orders.status`.
@@ -47,12 +59,23 @@ impl OrderStatus {
             Self::Fulfilled => "fulfilled",
             Self::Cancelled => "cancelled",
             Self::Refunded => "refunded",
+            Self::Expired => "expired",
+            Self::PartiallyRefunded => "partially_refunded",
         }
     }
 
     /// Parse a stored status name.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether a refund may be recorded for an order in this status (paid, and not refunded
+    /// in full: refunds beyond that are refused by the database, redeliveries change nothing).
+    pub fn accepts_refunds(self) -> bool {
+        matches!(
+            self,
+            Self::Paid | Self::Fulfilled | Self::PartiallyRefunded | Self::Refunded
+        )
     }
 
     /// Whether `self -> to` is a transition of the state machine.
@@ -64,7 +87,10 @@ impl OrderStatus {
                 | (Processed, Paid)
                 | (Paid, Fulfilled)
                 | (Pending | Processed, Cancelled)
-                | (Paid | Fulfilled, Refunded)
+                | (Paid | Fulfilled | PartiallyRefunded, Refunded)
+                | (Paid | Fulfilled, PartiallyRefunded)
+                | (Processed, Expired)
+                | (Expired, Paid)
         )
     }
 }
@@ -125,6 +151,11 @@ mod tests {
             (Processed, Cancelled),
             (Paid, Refunded),
             (Fulfilled, Refunded),
+            (Processed, Expired),
+            (Expired, Paid),
+            (Paid, PartiallyRefunded),
+            (Fulfilled, PartiallyRefunded),
+            (PartiallyRefunded, Refunded),
         ];
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {

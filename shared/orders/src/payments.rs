@@ -6,9 +6,10 @@
 //! 2. Parse the event ([`StripeEvent`]) and read what it says about the payment leniently
 //!    ([`PaymentEvent`]): a field of the wrong type is not a 400 but a payment exception.
 //! 3. Read the order the event names and [`decide`] with the shared state machine
-//!    ([`order::transition`]): `payment_intent.succeeded` moves a `processed` order to `paid`,
-//!    `charge.refunded` for the whole charge moves a `paid` or `fulfilled` order to `refunded`,
-//!    other event types are ignored.
+//!    ([`order::transition`]): `payment_intent.succeeded` moves a `processed` order to `paid`
+//!    (an `expired` one too when its stock is still there), `charge.refunded` records the
+//!    charge's refunds and moves a paid order to `partially_refunded`, or `refunded` for the
+//!    whole charge; other event types are ignored.
 //! 4. One RPC, `apply_payment_event`, records the event id and its effect in one transaction:
 //!    a redelivered event is a `duplicate` and changes nothing; the database re-checks the
 //!    order's status, amount and currency on the locked row before applying (optimistic
@@ -69,6 +70,48 @@ pub struct PaymentObject {
     pub amount_refunded: Option<i64>,
     /// `currency`, upper-cased (Stripe sends `usd`; orders store `USD`).
     pub currency: Option<String>,
+    /// `refunds.data` (charges): the refunds that succeeded or are pending, each well-formed
+    /// one (an id, a positive amount); failed and canceled ones are left out.
+    pub refunds: Vec<RefundItem>,
+}
+
+/// One refund of a charge, as recorded in `public.refunds`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RefundItem {
+    pub id: String,
+    pub amount: i64,
+    /// Upper-case; the charge's when the refund names none.
+    pub currency: Option<String>,
+    /// Unix seconds.
+    pub created: Option<i64>,
+}
+
+impl RefundItem {
+    fn from_value(v: &Value) -> Option<Self> {
+        let status = v.get("status").and_then(Value::as_str);
+        if matches!(status, Some("failed" | "canceled")) {
+            return None;
+        }
+        let id = v.get("id").and_then(Value::as_str)?;
+        if id.is_empty() || id.len() > MAX_EVENT_FIELD_LEN {
+            return None;
+        }
+        Some(Self {
+            id: id.to_owned(),
+            amount: v.get("amount").and_then(Value::as_i64).filter(|&a| a > 0)?,
+            currency: currency_of(v),
+            created: v.get("created").and_then(Value::as_i64),
+        })
+    }
+}
+
+/// `currency`, when it is three letters, upper-cased.
+fn currency_of(object: &Value) -> Option<String> {
+    object
+        .get("currency")
+        .and_then(Value::as_str)
+        .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+        .map(str::to_ascii_uppercase)
 }
 
 impl PaymentObject {
@@ -87,11 +130,12 @@ impl PaymentObject {
             invalid_order_id,
             amount: object.get("amount").and_then(Value::as_i64),
             amount_refunded: object.get("amount_refunded").and_then(Value::as_i64),
-            currency: object
-                .get("currency")
-                .and_then(Value::as_str)
-                .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()))
-                .map(str::to_ascii_uppercase),
+            currency: currency_of(object),
+            refunds: object
+                .pointer("/refunds/data")
+                .and_then(Value::as_array)
+                .map(|list| list.iter().filter_map(RefundItem::from_value).collect())
+                .unwrap_or_default(),
         }
     }
 }
@@ -134,7 +178,8 @@ fn json_type(v: &Value) -> &'static str {
 pub enum PaymentEvent {
     /// `payment_intent.succeeded`: the order is paid.
     Succeeded(PaymentObject),
-    /// `charge.refunded`: the order is refunded, if the whole charge was.
+    /// `charge.refunded`: its refunds are recorded; the order is partially refunded, or
+    /// refunded when the whole charge was.
     Refunded(PaymentObject),
     /// Anything else: recorded as seen, otherwise ignored.
     Other,
@@ -187,6 +232,10 @@ pub enum ExceptionReason {
     CurrencyMismatch,
     StatusConflict,
     PartialRefund,
+    /// A payment for an expired order whose stock is gone (decided by the database): refund it.
+    OrderExpired,
+    /// Refunds adding up to more than the order's total.
+    RefundExceedsPayment,
 }
 
 impl ExceptionReason {
@@ -199,6 +248,8 @@ impl ExceptionReason {
             Self::CurrencyMismatch => "currency_mismatch",
             Self::StatusConflict => "status_conflict",
             Self::PartialRefund => "partial_refund",
+            Self::OrderExpired => "order_expired",
+            Self::RefundExceedsPayment => "refund_exceeds_payment",
         }
     }
 }
@@ -214,6 +265,10 @@ pub enum Action {
         reason: ExceptionReason,
         expected: Option<OrderStatus>,
     },
+    /// Record the refunds of a `charge.refunded` (the order was `from`, the event says `to`:
+    /// `partially_refunded` or `refunded`); the database derives the status from the refunds
+    /// it has recorded.
+    Refund { from: OrderStatus, to: OrderStatus },
     /// Record the event as seen; nothing else.
     Ignore,
 }
@@ -230,6 +285,8 @@ pub struct Decision {
     pub currency: Option<String>,
     /// Context for an exception record.
     pub details: Option<Value>,
+    /// The refunds listed by a refund event.
+    pub refunds: Vec<RefundItem>,
 }
 
 /// Decide what `event` does to `order` (the order it names, as read; `None` if unknown).
@@ -244,6 +301,7 @@ pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
                 amount: None,
                 currency: None,
                 details: None,
+                refunds: Vec::new(),
             }
         }
     };
@@ -257,6 +315,7 @@ pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
         amount,
         currency: obj.currency.as_deref().map(str::to_ascii_uppercase),
         details,
+        refunds: obj.refunds.clone(),
     };
     let exception =
         |reason, expected, details| decision(Action::Exception { reason, expected }, details);
@@ -275,12 +334,8 @@ pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
     else {
         return exception(ExceptionReason::InvalidAmount, None, Some(requested));
     };
-    // A refund event carries the charge's cumulative `amount_refunded`: only the whole charge
-    // refunds the order.
-    if to == OrderStatus::Refunded && amount != charged {
-        let details = json!({ "requested_status": to.as_str(),
-            "charge_amount": obj.amount, "amount_refunded": amount });
-        return exception(ExceptionReason::PartialRefund, None, Some(details));
+    if to == OrderStatus::Refunded {
+        return decide_refund(order, amount, charged, currency, &exception, &decision);
     }
     let t = match order::transition(order_id, order.status, to) {
         Ok(t) => t,
@@ -303,6 +358,54 @@ pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
     decision(Action::Apply(t), None)
 }
 
+/// A refund event carries the charge's cumulative `amount_refunded`: the whole charge
+/// refunds the order, less partially. The database records each refund of the list once and
+/// derives the status from what it has recorded (redeliveries and events out of order change
+/// nothing twice); this is the decision on the order as read.
+fn decide_refund(
+    order: &PaymentOrder,
+    refunded: i64,
+    charged: i64,
+    currency: &str,
+    exception: &dyn Fn(ExceptionReason, Option<OrderStatus>, Option<Value>) -> Decision,
+    decision: &dyn Fn(Action, Option<Value>) -> Decision,
+) -> Decision {
+    let to = if refunded >= charged {
+        OrderStatus::Refunded
+    } else {
+        OrderStatus::PartiallyRefunded
+    };
+    let details = json!({ "requested_status": to.as_str(),
+        "charge_amount": charged, "amount_refunded": refunded });
+    if refunded <= 0 || charged <= 0 {
+        return exception(ExceptionReason::InvalidAmount, None, Some(details));
+    }
+    if !order.status.accepts_refunds() {
+        return exception(ExceptionReason::StatusConflict, None, Some(details));
+    }
+    if !currency.eq_ignore_ascii_case(&order.currency) {
+        return exception(
+            ExceptionReason::CurrencyMismatch,
+            Some(order.status),
+            Some(details),
+        );
+    }
+    if order.total_amount.is_none_or(|total| refunded > total) {
+        return exception(
+            ExceptionReason::RefundExceedsPayment,
+            Some(order.status),
+            Some(details),
+        );
+    }
+    decision(
+        Action::Refund {
+            from: order.status,
+            to,
+        },
+        None,
+    )
+}
+
 /// One event to record with its decision (the `apply_payment_event` RPC's input).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentEventRecord<'a> {
@@ -321,6 +424,7 @@ impl PaymentEventRecord<'_> {
         let d = self.decision;
         let (to_status, expected_status, reason) = match &d.action {
             Action::Apply(t) => (Some(t.to.as_str()), Some(t.from.as_str()), None),
+            Action::Refund { from, to } => (Some(to.as_str()), Some(from.as_str()), None),
             Action::Exception { reason, expected } => (
                 None,
                 expected.map(OrderStatus::as_str),
@@ -328,7 +432,7 @@ impl PaymentEventRecord<'_> {
             ),
             Action::Ignore => (None, None, None),
         };
-        json!({
+        let mut params = json!({
             "provider": self.provider,
             "event_id": self.event_id,
             "event_type": self.event_type,
@@ -340,7 +444,19 @@ impl PaymentEventRecord<'_> {
             "exception_reason": reason,
             "object_id": self.object_id,
             "details": d.details,
-        })
+        });
+        if let Action::Refund { .. } = d.action {
+            params["refunds"] = d
+                .refunds
+                .iter()
+                .map(|r| {
+                    json!({ "id": r.id, "amount": r.amount,
+                        "currency": r.currency.as_deref().or(d.currency.as_deref()),
+                        "created": r.created })
+                })
+                .collect();
+        }
+        params
     }
 }
 
@@ -350,6 +466,8 @@ impl PaymentEventRecord<'_> {
 pub enum Outcome {
     Paid,
     Refunded,
+    #[serde(rename = "partially_refunded")]
+    PartiallyRefunded,
     Exception,
     Ignored,
     /// The event id was already recorded: nothing was done.

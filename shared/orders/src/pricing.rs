@@ -27,10 +27,15 @@
 //!    (`... where redemptions < max_redemptions`).
 //! 4. **Tax** = `apply_basis_points(subtotal − discount)` at the region's rate: tax applies to
 //!    the discounted goods, NOT to shipping. No rate for the region (`tax: None`) means 0 tax.
+//!    In a region whose prices include tax ([`TaxRate::inclusive`]), unit prices are gross:
+//!    the tax is extracted from the discounted goods, `included_tax(subtotal − discount)` =
+//!    goods × rate / (10 000 + rate) with the same rounding rule, and is not added again.
 //! 5. **Shipping** = the rule's flat amount, or 0 when the discounted subtotal is at least
 //!    `free_over`. No rule for the currency (`shipping: None`, or a rule in another currency)
 //!    means 0 shipping. A negative flat amount counts as 0.
-//! 6. **Total** = subtotal − discount + tax + shipping.
+//! 6. **Total** = subtotal − discount + tax + shipping; with tax-inclusive prices, subtotal −
+//!    discount + shipping (the gross goods plus shipping; `tax_amount` is the part of the
+//!    goods that is tax, and [`PricedOrder::tax_included`] says so).
 //!
 //! All arithmetic is checked: an amount out of `i64` range is [`PricingError::Overflow`],
 //! never a wrapped total. Every amount is an integer number of the order currency's minor
@@ -55,7 +60,7 @@
 //!     }],
 //!     discount: None,
 //!     discount_code: None,
-//!     tax: Some(TaxRate { region: "US-CA".into(), basis_points: 825 }),
+//!     tax: Some(TaxRate { region: "US-CA".into(), basis_points: 825, inclusive: false }),
 //!     shipping: None,
 //!     now_unix: 1_700_000_000,
 //! };
@@ -131,6 +136,9 @@ pub struct TaxRate {
     pub region: String,
     /// The rate: 825 bp = 8.25 %.
     pub basis_points: u32,
+    /// Whether the region's prices include the tax (EU/UK style gross prices).
+    #[serde(default)]
+    pub inclusive: bool,
 }
 
 /// The shipping rule of a currency. No rule for the order's currency means free shipping.
@@ -191,8 +199,13 @@ pub struct PricedOrder {
     pub tax_amount: i64,
     /// Shipping.
     pub shipping_amount: i64,
-    /// `subtotal − discount + tax + shipping`.
+    /// `subtotal − discount + tax + shipping`; `subtotal − discount + shipping` when the
+    /// prices include the tax.
     pub total_amount: i64,
+    /// The prices included the tax: `tax_amount` is part of `subtotal − discount`, not added
+    /// to it. Serialized only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tax_included: bool,
     /// The priced lines, in input order.
     pub lines: Vec<PricedLine>,
     /// The discount's code when a discount was applied.
@@ -443,11 +456,17 @@ pub fn price(order: &OrderInput) -> Result<PricedOrder, PricingError> {
     };
     let goods = subtotal.checked_sub(discount).map_err(overflow)?;
 
+    let tax_included = order.tax.as_ref().is_some_and(|rate| rate.inclusive);
     let tax = match &order.tax {
-        Some(rate) => goods
-            .apply_basis_points(rate.basis_points)
-            .map_err(overflow)?,
-        None => Money::zero(currency),
+        Some(rate) if rate.inclusive => goods.included_tax(rate.basis_points),
+        Some(rate) => goods.apply_basis_points(rate.basis_points),
+        None => Ok(Money::zero(currency)),
+    }
+    .map_err(overflow)?;
+    let added_tax = if tax_included {
+        Money::zero(currency)
+    } else {
+        tax
     };
     let shipping = match &order.shipping {
         Some(rule) if rule.currency == currency => {
@@ -459,7 +478,7 @@ pub fn price(order: &OrderInput) -> Result<PricedOrder, PricingError> {
         _ => Money::zero(currency),
     };
     let total = goods
-        .checked_add(tax)
+        .checked_add(added_tax)
         .and_then(|m| m.checked_add(shipping))
         .map_err(overflow)?;
 
@@ -470,6 +489,7 @@ pub fn price(order: &OrderInput) -> Result<PricedOrder, PricingError> {
         tax_amount: tax.amount(),
         shipping_amount: shipping.amount(),
         total_amount: total.amount(),
+        tax_included,
         lines,
         discount_code,
     })

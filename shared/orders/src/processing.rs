@@ -40,6 +40,9 @@ pub struct ProcessedOrder {
     pub tax_amount: i64,
     pub shipping_amount: i64,
     pub total_amount: i64,
+    /// The region's prices include the tax (`tax_amount` is part of the goods, not added).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tax_included: bool,
     pub lines: Vec<PricedLine>,
 }
 
@@ -125,6 +128,7 @@ pub fn pricing_input(snap: &OrderSnapshot) -> Result<OrderInput> {
         tax: snap.tax.as_ref().map(|t| TaxRate {
             region: t.region.clone(),
             basis_points: t.rate_bp,
+            inclusive: t.prices_include_tax,
         }),
         shipping,
         now_unix: snap.now,
@@ -153,6 +157,11 @@ pub fn refusal_error(refusal: Refusal, order_id: i64, to: OrderStatus) -> Error 
             "discount_rejected",
             "the discount code has no redemptions left",
             Some(json!({ "reason": "exhausted" })),
+        ),
+        Refusal::DiscountCustomerLimit => Error::unprocessable(
+            "discount_rejected",
+            "the discount code has been redeemed as often as one customer may",
+            Some(json!({ "reason": "customer_limit" })),
         ),
         Refusal::DiscountUnknown => Error::unprocessable(
             "discount_rejected",
@@ -232,6 +241,7 @@ async fn process_read<S: OrderStore>(
         tax_amount: priced.tax_amount,
         shipping_amount: priced.shipping_amount,
         total_amount: priced.total_amount,
+        tax_included: priced.tax_included,
         lines: priced.lines.clone(),
     };
     // With a key, the apply stores the answer's bytes (http::json renders the same ones).

@@ -72,6 +72,9 @@ pub struct DiscountRow {
 pub struct TaxRow {
     pub region: String,
     pub rate_bp: u32,
+    /// The region's prices include the tax (absent before 20261204003300: false).
+    #[serde(default)]
+    pub prices_include_tax: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -98,6 +101,8 @@ pub enum Refusal {
     DiscountUnknown,
     /// The discount code has no redemptions left.
     DiscountExhausted,
+    /// The customer has redeemed the code as often as `max_redemptions_per_customer` allows.
+    DiscountCustomerLimit,
 }
 
 /// The answer of an apply RPC: `{"refusal": null}` when applied, the refusal otherwise (with

@@ -52,6 +52,7 @@ fn as_sent(params: &Value) -> AppliedEvent {
     let (outcome, reason) = match (params["to_status"].as_str(), &params["exception_reason"]) {
         (Some("paid"), _) => (Outcome::Paid, None),
         (Some("refunded"), _) => (Outcome::Refunded, None),
+        (Some("partially_refunded"), _) => (Outcome::PartiallyRefunded, None),
         (_, Value::Null) => (Outcome::Ignored, None),
         (_, reason) => (
             Outcome::Exception,
@@ -240,8 +241,10 @@ fn a_matching_payment_pays_a_processed_order() {
 fn payments_in_any_other_status_are_exceptions() {
     for status in OrderStatus::ALL {
         let d = decide(&payment(7, 5248, "USD"), Some(&order(7, status, 5248)));
-        let expected =
-            (status != OrderStatus::Processed).then_some(ExceptionReason::StatusConflict);
+        // processed, and expired (a late payment: the database revives the order or records
+        // order_expired), are paid; anything else is a status conflict.
+        let applies = matches!(status, OrderStatus::Processed | OrderStatus::Expired);
+        let expected = (!applies).then_some(ExceptionReason::StatusConflict);
         assert_eq!(reason_of(&d), expected, "{status}");
     }
 }
@@ -276,14 +279,14 @@ fn mismatches_and_missing_data_are_exceptions() {
         ),
         (refund(7, 5248, 5248), None, OrderNotFound),
         (
-            refund(7, 5248, 1000),
-            Some(&order(7, OrderStatus::Paid, 5248)),
-            PartialRefund,
-        ),
-        (
             refund(7, 6000, 6000),
             Some(&order(7, OrderStatus::Paid, 5248)),
-            AmountMismatch,
+            RefundExceedsPayment,
+        ),
+        (
+            refund(7, 5248, 0),
+            Some(&order(7, OrderStatus::Paid, 5248)),
+            InvalidAmount,
         ),
         (refund(7, 5248, 5248), Some(&processed), StatusConflict),
     ];
@@ -302,11 +305,10 @@ fn full_refunds_refund_paid_and_fulfilled_orders() {
         let d = decide(&refund(7, 5248, 5248), Some(&order(7, status, 5248)));
         assert_eq!(
             d.action,
-            Action::Apply(Transition {
-                order_id: 7,
+            Action::Refund {
                 from: status,
                 to: OrderStatus::Refunded
-            })
+            }
         );
     }
 }
@@ -610,20 +612,65 @@ fn refunds_full_and_partial() {
             )
         );
     }
-    let r = post(&store, refunded("evt_r3", 3, 5248, 1000));
+    // A partial refund: its refunds list is sent, the database decides the status.
+    let body = serde_json::to_vec(&json!({
+        "id": "evt_r3", "object": "event", "type": "charge.refunded",
+        "data": {"object": {"id": "ch_3", "object": "charge", "amount": 5248,
+            "amount_refunded": 1000, "currency": "usd", "metadata": {"order_id": "3"},
+            "refunds": {"object": "list", "data": [
+                {"id": "re_1", "amount": 1000, "currency": "usd", "created": 1700000000, "status": "succeeded"},
+                {"id": "re_x", "amount": 500, "currency": "usd", "status": "failed"},
+                {"id": "re_bad", "amount": -5}]}}}
+    }))
+    .unwrap();
+    let r = post(&store, body);
     assert_eq!(
-        (r.status, r.body["reason"].as_str()),
-        (200, Some("partial_refund"))
+        (r.status, r.body["outcome"].as_str()),
+        (200, Some("partially_refunded"))
     );
     let sent = store.last_sent();
     assert_eq!(
-        (&sent["to_status"], &sent["amount"], &sent["details"]),
         (
-            &Value::Null,
+            &sent["to_status"],
+            &sent["expected_status"],
+            &sent["amount"],
+            &sent["refunds"]
+        ),
+        (
+            &json!("partially_refunded"),
+            &json!("paid"),
             &json!(1000),
-            &json!({"requested_status": "refunded", "charge_amount": 5248, "amount_refunded": 1000})
+            &json!([{"id": "re_1", "amount": 1000, "currency": "USD", "created": 1700000000}])
         )
     );
+}
+
+#[test]
+fn refunds_of_refunded_or_partially_refunded_orders_are_sent_for_the_database_to_settle() {
+    for status in [OrderStatus::PartiallyRefunded, OrderStatus::Refunded] {
+        for refunded in [1000, 5248] {
+            let d = decide(&refund(7, 5248, refunded), Some(&order(7, status, 5248)));
+            let to = if refunded == 5248 {
+                OrderStatus::Refunded
+            } else {
+                OrderStatus::PartiallyRefunded
+            };
+            assert_eq!(d.action, Action::Refund { from: status, to }, "{status}");
+        }
+    }
+    for status in [
+        OrderStatus::Pending,
+        OrderStatus::Processed,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+    ] {
+        let d = decide(&refund(7, 5248, 5248), Some(&order(7, status, 5248)));
+        assert_eq!(
+            reason_of(&d),
+            Some(ExceptionReason::StatusConflict),
+            "{status}"
+        );
+    }
 }
 
 #[test]

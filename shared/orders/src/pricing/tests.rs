@@ -56,6 +56,7 @@ fn tax(basis_points: u32) -> Option<TaxRate> {
     Some(TaxRate {
         region: "R".into(),
         basis_points,
+        inclusive: false,
     })
 }
 
@@ -427,7 +428,8 @@ fn test_currency() -> impl Strategy<Value = Currency> {
     prop_oneof![
         Just(Currency::Usd),
         Just(Currency::Jpy),
-        Just(Currency::Kwd)
+        Just(Currency::Kwd),
+        Just(Currency::Bhd)
     ]
 }
 
@@ -483,6 +485,7 @@ fn valid_order() -> impl Strategy<Value = OrderInput> {
                 tax: tax_bp.map(|basis_points| TaxRate {
                     region: "R".into(),
                     basis_points,
+                    inclusive: false,
                 }),
                 shipping,
                 now_unix: NOW,
@@ -490,7 +493,95 @@ fn valid_order() -> impl Strategy<Value = OrderInput> {
     })
 }
 
+/// The known basket of the README ("Tax-inclusive prices"): 2 x 12.00 EUR + 1 x 5.99 EUR gross,
+/// 20 % VAT included, 4.99 shipping: tax 5.00, total 34.98.
+#[test]
+fn a_tax_inclusive_basket_prices_to_the_documented_amounts() {
+    let mut order = usd_order(vec![line(1, 2, 1200, "EUR"), line(2, 1, 599, "EUR")]);
+    order.currency = Currency::Eur;
+    order.tax = Some(TaxRate {
+        region: "EU-DE".into(),
+        basis_points: 2000,
+        inclusive: true,
+    });
+    order.shipping = shipping(Currency::Eur, 499, None);
+    let p = price(&order).unwrap();
+    // 2999 gross: 2999 x 2000 / 12000 = 499.83 -> 500 tax, 2499 net
+    assert_eq!(
+        (
+            p.subtotal_amount,
+            p.discount_amount,
+            p.tax_amount,
+            p.shipping_amount,
+            p.total_amount
+        ),
+        (2999, 0, 500, 499, 3498)
+    );
+    assert!(p.tax_included);
+    assert_eq!(serde_json::to_value(&p).unwrap()["tax_included"], true);
+    // The same basket with tax added on top: 2999 x 20 % = 599.8 -> 600, total 4098; no flag.
+    order.tax.as_mut().unwrap().inclusive = false;
+    let p = price(&order).unwrap();
+    assert_eq!((p.tax_amount, p.total_amount), (600, 4098));
+    assert!(serde_json::to_value(&p)
+        .unwrap()
+        .get("tax_included")
+        .is_none());
+}
+
+/// Zero- and three-decimal currencies: the extracted tax is whole minor units by construction.
+#[test]
+fn tax_inclusive_prices_in_jpy_and_kwd() {
+    for (currency, code, unit, bp, tax) in [
+        // 1100 JPY incl. 10 %: 100 JPY tax
+        (Currency::Jpy, "JPY", 1100, 1000, 100),
+        // 999 JPY incl. 8 %: 999 x 800 / 10800 = 74.0 -> 74
+        (Currency::Jpy, "JPY", 999, 800, 74),
+        // 1.050 KWD incl. 5 %: 50 fils
+        (Currency::Kwd, "KWD", 1050, 500, 50),
+        // 2.345 BHD incl. 10 %: 2345 x 1000 / 11000 = 213.18 -> 213
+        (Currency::Bhd, "BHD", 2345, 1000, 213),
+    ] {
+        let mut order = usd_order(vec![line(1, 1, unit, code)]);
+        order.currency = currency;
+        order.tax = Some(TaxRate {
+            region: "R".into(),
+            basis_points: bp,
+            inclusive: true,
+        });
+        let p = price(&order).unwrap();
+        assert_eq!((p.tax_amount, p.total_amount), (tax, unit), "{code}");
+    }
+}
+
 proptest! {
+    /// Tax-inclusive prices: the total is the gross goods plus shipping, the extracted tax is
+    /// within half a minor unit of goods x rate / (10 000 + rate) (ties to even), never more
+    /// than the goods, and net + tax is the gross exactly; in 0-, 2- and 3-decimal currencies.
+    #[test]
+    fn tax_inclusive_orders_add_up(input in valid_order(), bp in 0u32..=10_000) {
+        let mut input = input;
+        input.tax = Some(TaxRate { region: "R".into(), basis_points: bp, inclusive: true });
+        let p = price(&input).unwrap();
+        prop_assert!(p.tax_included);
+        let goods = p.subtotal_amount - p.discount_amount;
+        prop_assert_eq!(p.total_amount, goods + p.shipping_amount);
+        prop_assert!(p.tax_amount >= 0 && p.tax_amount <= goods);
+        let exact_num = i128::from(goods) * i128::from(bp);
+        let den = 10_000 + i128::from(bp);
+        let error = (i128::from(p.tax_amount) * den - exact_num).abs();
+        prop_assert!(error * 2 <= den, "tax {} off by {}/{}", p.tax_amount, error, den);
+        if error * 2 == den {
+            prop_assert_eq!(p.tax_amount % 2, 0);
+        }
+        // The same order with tax added: the inclusive total never exceeds it.
+        let mut exclusive = input.clone();
+        exclusive.tax.as_mut().unwrap().inclusive = false;
+        let q = price(&exclusive).unwrap();
+        prop_assert!(p.total_amount <= q.total_amount);
+        prop_assert_eq!(q.total_amount - p.total_amount, q.tax_amount);
+    }
+
     #[test]
     fn priced_orders_add_up(input in valid_order()) {
         let priced = price(&input).unwrap();

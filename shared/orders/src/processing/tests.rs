@@ -42,6 +42,7 @@ fn snap(id: i64, lines: Vec<SnapshotLine>) -> OrderSnapshot {
         tax: Some(TaxRow {
             region: "US-CA".into(),
             rate_bp: 725,
+            prices_include_tax: false,
         }),
         shipping: Some(ShippingRow {
             currency: "USD".into(),
@@ -305,6 +306,11 @@ fn discount_codes_are_priced_and_sent_and_a_refused_redemption_is_422() {
     store.answer_apply(json!({"refusal": {"kind": "discount_exhausted"}}));
     let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
     assert_eq!((e.status(), e.code()), (422, "discount_rejected"));
+    // The customer's own limit, counted by the database under the code's lock.
+    store.answer_apply(json!({"refusal": {"kind": "discount_customer_limit"}}));
+    let e = block_on(process_order(&store, &service(), 1)).unwrap_err();
+    assert_eq!((e.status(), e.code()), (422, "discount_rejected"));
+    assert_eq!(e.body()["error"]["details"]["reason"], "customer_limit");
 }
 
 const SERVICE_KEY: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
