@@ -106,10 +106,10 @@ export const MUTATIONS: Record<string, Mutation> = {
     about: "apply_payment_event without the recheck of the locked order's status against expected_status",
     edits: [{
       fn: PAYMENT,
-      from: `    elsif o.status <> apply_payment_event.expected_status then
-      reason := 'status_conflict';
-`,
-      to: "",
+      from: `    elsif o.status <> apply_payment_event.expected_status
+          and not (`,
+      to: `    elsif false
+          and not (`,
     }],
   },
   product_lock_order: {
