@@ -55,13 +55,15 @@ type Fn = {
   fingerprint: string;
   /** The fingerprint a reload asked for, when its replacement is starting or failed to. */
   wanted: string;
+  /** Its folder is gone (seen by a reload): its process is stopped and not restarted. */
+  removed: boolean;
 };
 type FnConfig = { verify_jwt?: boolean };
 
-const config = parseToml(Deno.readTextFileSync(new URL("supabase/config.toml", root))) as {
-  functions?: Record<string, FnConfig>;
-  auth?: { signing_keys_path?: string };
-};
+type Config = { functions?: Record<string, FnConfig>; auth?: { signing_keys_path?: string } };
+const readConfig = () => parseToml(Deno.readTextFileSync(new URL("supabase/config.toml", root))) as Config;
+// Re-read on every reload (a function's verify_jwt may change, a new function brings its table).
+let config = readConfig();
 
 // The asymmetric signing keys (a JWK array with private parts, as `supabase gen signing-key`
 // writes it); the path is relative to supabase/, as in the CLI.
@@ -98,29 +100,34 @@ for (const k of signingKeys) {
     ),
   );
 }
-// Product functions, then local-only benchmark peers (bench/functions, never deployed).
+// Product functions, then local-only benchmark peers (bench/functions, never deployed). Read at
+// start and again on every reload: a function scaffolded (or removed) while the stack runs is
+// started (or stopped) by the next SIGHUP, as `supabase functions serve` picks up new folders.
 const functionDirs = [new URL("supabase/functions/", root), new URL("bench/functions/", root)];
-const locations = new Map<string, URL>();
-for (const dir of functionDirs) {
-  let entries: Deno.DirEntry[] = [];
-  try {
-    entries = [...Deno.readDirSync(dir)];
-  } catch { /* no such folder */ }
-  for (const e of entries) {
-    if (!e.isDirectory || e.name.startsWith("_") || locations.has(e.name)) continue;
+function discover(): Map<string, URL> {
+  const found = new Map<string, URL>();
+  for (const dir of functionDirs) {
+    let entries: Deno.DirEntry[] = [];
     try {
-      if (Deno.statSync(new URL(`${e.name}/index.ts`, dir)).isFile) {
-        locations.set(e.name, new URL(`${e.name}/index.ts`, dir));
-      }
-    } catch { /* not a function */ }
+      entries = [...Deno.readDirSync(dir)];
+    } catch { /* no such folder */ }
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (!e.isDirectory || e.name.startsWith("_") || found.has(e.name)) continue;
+      try {
+        if (Deno.statSync(new URL(`${e.name}/index.ts`, dir)).isFile) {
+          found.set(e.name, new URL(`${e.name}/index.ts`, dir));
+        }
+      } catch { /* not a function */ }
+    }
   }
+  return found;
 }
-const names = [...locations.keys()].sort();
+const locations = discover();
 // Function processes listen on a port the OS picks (port 0): fixed ports in Linux's ephemeral
 // range (32768-60999, where Supabase's own 543xx ports sit) can be taken by an outgoing
 // connection, or by a TCP self-connect while probing a port nobody listens on yet. A process is
 // ready once it prints Deno.serve's "Listening on" line, which names the port.
-const fns = new Map<string, Fn>(names.map((name) => [name, {
+const newFn = (name: string): Fn => ({
   name,
   port: 0,
   verifyJwt: config.functions?.[name]?.verify_jwt ?? true,
@@ -130,7 +137,9 @@ const fns = new Map<string, Fn>(names.map((name) => [name, {
   next: null,
   fingerprint: "",
   wanted: "",
-}]));
+  removed: false,
+});
+const fns = new Map<string, Fn>([...locations.keys()].sort().map((name) => [name, newFn(name)]));
 
 // What a function process runs from: the local files its wrapper reaches by static or dynamic
 // imports with literal relative specifiers (the wrapper, supabase/functions/_shared/*,
@@ -194,12 +203,17 @@ try {
 const openLog = (path: string) => Deno.openSync(path, { append: true, create: true, write: true });
 const combinedLog = openLog(`${logs}/functions.log`);
 Deno.mkdirSync(`${logs}/functions`, { recursive: true });
-const fnLogs = new Map(names.map((name) => [name, openLog(`${logs}/functions/${name}.log`)]));
+const fnLogs = new Map<string, Deno.FsFile>();
+const fnLog = (name: string) => {
+  let f = fnLogs.get(name);
+  if (!f) fnLogs.set(name, f = openLog(`${logs}/functions/${name}.log`));
+  return f;
+};
 const encoder = new TextEncoder();
 const writeLog = (fn: string, line: string) => {
   const bytes = encoder.encode(line);
   combinedLog.writeSync(bytes);
-  fnLogs.get(fn)?.writeSync(bytes);
+  fnLog(fn).writeSync(bytes);
 };
 
 async function pipe(name: string, stream: ReadableStream<Uint8Array>, onLine?: (line: string) => void) {
@@ -308,6 +322,7 @@ async function spawn(fn: Fn, replace = false) {
     }
     if (fn.child !== child) return; // replaced by a reload
     fn.child = null;
+    if (fn.removed) return;
     fn.ready = false;
     fn.port = 0;
     fn.pid = null;
@@ -325,6 +340,37 @@ async function reload() {
   if (reloading) return;
   reloading = true;
   try {
+    // Folders added or removed since the last look, and config.toml's current verify_jwt.
+    try {
+      config = readConfig();
+    } catch (e) {
+      console.error(`gateway: supabase/config.toml not re-read (${e}); keeping the previous one`);
+    }
+    const found = discover();
+    for (const [name, fn] of fns) {
+      if (found.has(name)) continue;
+      fn.removed = true;
+      fns.delete(name);
+      locations.delete(name);
+      writeLog(name, `${new Date().toISOString()} [gateway] ${name}: its folder is gone; stopped\n`);
+      for (const c of [fn.child, fn.next]) {
+        try {
+          c?.kill("SIGTERM");
+        } catch { /* already gone */ }
+      }
+    }
+    for (const [name, url] of found) {
+      locations.set(name, url);
+      const known = fns.get(name);
+      if (known) {
+        known.verifyJwt = config.functions?.[name]?.verify_jwt ?? true;
+        continue;
+      }
+      const fn = newFn(name);
+      fns.set(name, fn);
+      writeLog(name, `${new Date().toISOString()} [gateway] ${name}: new function folder; starting\n`);
+      await spawn(fn);
+    }
     for (const fn of fns.values()) {
       const print = await fingerprint(fn.name);
       if (print === fn.fingerprint && !fn.next) {
@@ -560,7 +606,8 @@ async function handler(req: Request): Promise<Response> {
       pid: f.pid,
       stale: f.wanted !== f.fingerprint,
     }));
-    const pending = reloading || all.some((f) => f.next !== null);
+    // pending: a replacement, or a process (a function new since the last reload, say) still starting.
+    const pending = reloading || all.some((f) => f.next !== null || (f.child !== null && !f.ready));
     return Response.json({ ready, reloads, reloading: pending, functions }, {
       status: ready ? 200 : 503,
     });

@@ -203,6 +203,6 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   console.log(`next: write the handler (respond_to) in functions/${name}/src/lib.rs, then
-  cargo test -p ${name} && scripts/build-wasm.sh ${name} && scripts/stack.sh restart-functions
+  cargo test -p ${name} && scripts/build-wasm.sh ${name} && scripts/stack.sh reload
   (as scaffolded, a POST of a JSON object to /functions/v1/${name} answers {"received": <it>})`);
 }

@@ -305,3 +305,54 @@ e2e("stack reload: an edited wrapper restarts only its function; a broken one ke
   assertEquals(others(restored), others(before));
   assertEquals(await answers(), 204);
 });
+
+// A function folder added while the stack runs (`make new-function`, then a build) is started by
+// the next reload, as `supabase functions serve` picks up new folders; one removed is stopped.
+e2e("stack reload: a new function folder is started, a removed one is stopped", async () => {
+  const name = "zz-reload-probe";
+  const dir = `${root}supabase/functions/${name}`;
+  const reload = async () => {
+    const out = await new Deno.Command("bash", { args: [stackSh, "reload"], stdout: "piped", stderr: "piped" })
+      .output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  };
+  const health = async () =>
+    (await (await fetch(`${API_URL}/health`)).json() as { functions: FunctionProcess[] }).functions;
+  const before = await health();
+  assert(!before.some((f) => f.name === name), "a probe folder was left behind by an earlier run");
+  const call = async () => {
+    // OPTIONS passes the gateway's JWT check unchecked, as a CORS preflight does on Supabase.
+    const resp = await fetch(`${API_URL}/functions/v1/${name}`, { method: "OPTIONS" });
+    const body = await resp.text();
+    return [resp.status, resp.headers.get("x-probe"), body] as const;
+  };
+  assertEquals((await call())[0], 404);
+  Deno.mkdirSync(dir);
+  try {
+    Deno.writeTextFileSync(
+      `${dir}/index.ts`,
+      `Deno.serve(() => new Response(null, { status: 204, headers: { "x-probe": "yes" } }));\n`,
+    );
+    const r = await reload();
+    assertEquals([r.code, r.stdout.trim()], [0, `restarted: ${name}`], r.stderr);
+    assertEquals(await call(), [204, "yes", ""]);
+    const added = await health();
+    // The others kept their processes.
+    assertEquals(
+      added.filter((f) => f.name !== name).map((f) => [f.name, f.pid]),
+      before.map((f) => [f.name, f.pid]),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+  const r = await reload();
+  assertEquals(r.code, 0, r.stderr);
+  const [status, , body] = await call();
+  assertEquals(status, 404);
+  assertEquals(JSON.parse(body).error.code, "function_not_found");
+  assertEquals((await health()).map((f) => [f.name, f.pid]), before.map((f) => [f.name, f.pid]));
+});
