@@ -251,6 +251,17 @@ e2e("stack start on the running, unchanged stack restarts nothing, in under 10 s
   assertEquals(after.map((p) => [p.name, p.state, p.pid]), before.map((p) => [p.name, "up", p.pid]));
 });
 
+/** Runs `scripts/stack.sh reload`: its exit code and output. */
+async function reload() {
+  const out = await new Deno.Command("bash", { args: [stackSh, "reload"], stdout: "piped", stderr: "piped" })
+    .output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
 // scripts/stack.sh reload (what `make dev` runs after a build): the gateway restarts only the
 // functions whose files changed; a replacement that does not start leaves the old process serving.
 e2e("stack reload: an edited wrapper restarts only its function; a broken one keeps the old process", async () => {
@@ -260,15 +271,6 @@ e2e("stack reload: an edited wrapper restarts only its function; a broken one ke
   const pids = async () => {
     const health = await (await fetch(`${API_URL}/health`)).json() as { functions: FunctionProcess[] };
     return Object.fromEntries(health.functions.map((f) => [f.name, f.pid]));
-  };
-  const reload = async () => {
-    const out = await new Deno.Command("bash", { args: [stackSh, "reload"], stdout: "piped", stderr: "piped" })
-      .output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
   };
   const others = (p: Record<string, number | null>) => Object.entries(p).filter(([n]) => n !== name);
   const answers = async () => {
@@ -311,15 +313,6 @@ e2e("stack reload: an edited wrapper restarts only its function; a broken one ke
 e2e("stack reload: a new function folder is started, a removed one is stopped", async () => {
   const name = "zz-reload-probe";
   const dir = `${root}supabase/functions/${name}`;
-  const reload = async () => {
-    const out = await new Deno.Command("bash", { args: [stackSh, "reload"], stdout: "piped", stderr: "piped" })
-      .output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
-  };
   const health = async () =>
     (await (await fetch(`${API_URL}/health`)).json() as { functions: FunctionProcess[] }).functions;
   const before = await health();
