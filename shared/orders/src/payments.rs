@@ -23,6 +23,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::money::CurrencyCode;
 use crate::order::{self, OrderStatus, Transition};
 use edge_platform::http::{self, Request, Response};
 use edge_platform::{Error, Result};
@@ -69,7 +70,7 @@ pub struct PaymentObject {
     /// `amount_refunded` (charges), integer minor units.
     pub amount_refunded: Option<i64>,
     /// `currency`, upper-cased (Stripe sends `usd`; orders store `USD`).
-    pub currency: Option<String>,
+    pub currency: Option<CurrencyCode>,
     /// `refunds.data` (charges): the refunds that succeeded or are pending, each well-formed
     /// one (an id, a positive amount); failed and canceled ones are left out.
     pub refunds: Vec<RefundItem>,
@@ -80,8 +81,8 @@ pub struct PaymentObject {
 pub struct RefundItem {
     pub id: String,
     pub amount: i64,
-    /// Upper-case; the charge's when the refund names none.
-    pub currency: Option<String>,
+    /// The refund's own; the charge's is sent when it names none.
+    pub currency: Option<CurrencyCode>,
     /// Unix seconds.
     pub created: Option<i64>,
 }
@@ -105,13 +106,12 @@ impl RefundItem {
     }
 }
 
-/// `currency`, when it is three letters, upper-cased.
-fn currency_of(object: &Value) -> Option<String> {
+/// `currency`, when it is three letters (upper-cased).
+fn currency_of(object: &Value) -> Option<CurrencyCode> {
     object
         .get("currency")
         .and_then(Value::as_str)
-        .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()))
-        .map(str::to_ascii_uppercase)
+        .and_then(CurrencyCode::new_ignore_case)
 }
 
 impl PaymentObject {
@@ -215,8 +215,7 @@ impl PaymentEvent {
 pub struct PaymentOrder {
     pub id: i64,
     pub status: OrderStatus,
-    /// ISO 4217, upper-case.
-    pub currency: String,
+    pub currency: CurrencyCode,
     /// `None` until the order is processed.
     pub total_amount: Option<i64>,
 }
@@ -281,8 +280,7 @@ pub struct Decision {
     pub order_id: Option<i64>,
     /// Minor units: `amount` of a payment, `amount_refunded` of a refund.
     pub amount: Option<i64>,
-    /// Upper-case.
-    pub currency: Option<String>,
+    pub currency: Option<CurrencyCode>,
     /// Context for an exception record.
     pub details: Option<Value>,
     /// The refunds listed by a refund event.
@@ -313,7 +311,7 @@ pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
         action,
         order_id: obj.order_id,
         amount,
-        currency: obj.currency.as_deref().map(str::to_ascii_uppercase),
+        currency: obj.currency,
         details,
         refunds: obj.refunds.clone(),
     };
@@ -329,9 +327,7 @@ pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
     let Some(order) = order.filter(|o| o.id == order_id) else {
         return exception(ExceptionReason::OrderNotFound, None, Some(requested));
     };
-    let (Some(amount), Some(charged), Some(currency)) =
-        (amount, obj.amount, obj.currency.as_deref())
-    else {
+    let (Some(amount), Some(charged), Some(currency)) = (amount, obj.amount, obj.currency) else {
         return exception(ExceptionReason::InvalidAmount, None, Some(requested));
     };
     if to == OrderStatus::Refunded {
@@ -341,7 +337,7 @@ pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
         Ok(t) => t,
         Err(_) => return exception(ExceptionReason::StatusConflict, None, Some(requested)),
     };
-    if !currency.eq_ignore_ascii_case(&order.currency) {
+    if currency != order.currency {
         return exception(
             ExceptionReason::CurrencyMismatch,
             Some(t.from),
@@ -366,7 +362,7 @@ fn decide_refund(
     order: &PaymentOrder,
     refunded: i64,
     charged: i64,
-    currency: &str,
+    currency: CurrencyCode,
     exception: &dyn Fn(ExceptionReason, Option<OrderStatus>, Option<Value>) -> Decision,
     decision: &dyn Fn(Action, Option<Value>) -> Decision,
 ) -> Decision {
@@ -383,7 +379,7 @@ fn decide_refund(
     if !order.status.accepts_refunds() {
         return exception(ExceptionReason::StatusConflict, None, Some(details));
     }
-    if !currency.eq_ignore_ascii_case(&order.currency) {
+    if currency != order.currency {
         return exception(
             ExceptionReason::CurrencyMismatch,
             Some(order.status),
@@ -451,7 +447,7 @@ impl PaymentEventRecord<'_> {
                 .iter()
                 .map(|r| {
                     json!({ "id": r.id, "amount": r.amount,
-                        "currency": r.currency.as_deref().or(d.currency.as_deref()),
+                        "currency": r.currency.or(d.currency),
                         "created": r.created })
                 })
                 .collect();
@@ -483,7 +479,7 @@ pub struct AppliedEvent {
     pub reason: Option<ExceptionReason>,
     /// The order's status after the event (when it named a known order).
     #[serde(default)]
-    pub order_status: Option<String>,
+    pub order_status: Option<OrderStatus>,
 }
 
 /// The 200 answer to the provider.

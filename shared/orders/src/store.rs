@@ -9,8 +9,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::money::CurrencyCode;
 use crate::order::{OrderStatus, Transition};
-use crate::pricing::{PricedLine, PricedOrder};
+use crate::pricing::{OrderLine, PricedLine, PricedOrder};
 use edge_platform::http::Caller;
 use edge_platform::Result;
 
@@ -22,7 +23,8 @@ pub mod postgrest;
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct OrderSnapshot {
     pub order: OrderHead,
-    pub lines: Vec<SnapshotLine>,
+    /// Its lines, in order, each joined with its product.
+    pub lines: Vec<OrderLine>,
     pub discount: Option<DiscountRow>,
     pub tax: Option<TaxRow>,
     pub shipping: Option<ShippingRow>,
@@ -35,20 +37,12 @@ pub struct OrderHead {
     pub id: i64,
     pub user_id: String,
     pub status: OrderStatus,
-    pub currency: String,
+    /// Any code of the right shape (`orders.currency` is checked for that alone): pricing
+    /// answers 422 `unsupported_currency` for one it cannot price in.
+    pub currency: CurrencyCode,
     pub discount_code: Option<String>,
     pub shipping_region: Option<String>,
     pub total_amount: Option<i64>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct SnapshotLine {
-    pub product_id: i64,
-    pub sku: String,
-    pub quantity: i64,
-    pub unit_amount: i64,
-    pub product_currency: String,
-    pub product_active: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -56,7 +50,7 @@ pub struct DiscountRow {
     pub code: String,
     pub percent_bp: Option<u32>,
     pub fixed_amount: Option<i64>,
-    pub fixed_currency: Option<String>,
+    pub fixed_currency: Option<CurrencyCode>,
     pub min_subtotal_amount: i64,
     pub valid_from: Option<i64>,
     pub valid_until: Option<i64>,
@@ -79,7 +73,7 @@ pub struct TaxRow {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct ShippingRow {
-    pub currency: String,
+    pub currency: CurrencyCode,
     pub flat_amount: i64,
     pub free_over_amount: Option<i64>,
 }
