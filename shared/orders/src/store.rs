@@ -301,6 +301,9 @@ pub trait IdempotencyStore {
 pub mod memory;
 
 #[cfg(test)]
+mod contract_tests;
+
+#[cfg(test)]
 mod discount_row_tests {
     use super::DiscountRow;
 
