@@ -9,7 +9,7 @@ use pollster::block_on;
 use serde_json::{json, Value};
 
 use super::memory::ScriptedStore;
-use super::{Begin, OrderSnapshot};
+use super::{ApplyOutcome, Begin, OrderSnapshot, Refusal};
 use crate::money::{Currency, CurrencyCode};
 use crate::order::OrderStatus;
 use crate::pricing::OrderLine;
@@ -175,4 +175,101 @@ fn an_unsupported_order_currency_reads_and_is_a_422() {
     let e = block_on(process_order(&store, &Caller::ServiceRole, 901)).unwrap_err();
     assert_eq!((e.status(), e.code()), (422, "unsupported_currency"));
     assert!(store.processings().is_empty());
+}
+
+/// The other answers of `begin_order_request`, as the stack sent them for order 900 (keyed
+/// `process-order` calls: a replay of a 200 and of a 409, a key reused with another body) and
+/// as the SQL builds the rest.
+#[test]
+fn every_state_of_the_read_rpc_deserializes() {
+    let replay = r#"{"body":null,"body_text":"{\"error\":{\"code\":\"status_conflict\",\"details\":{\"current_status\":\"processed\",\"requested_status\":\"processed\"},\"message\":\"order 900 is processed and cannot become processed\"}}","refusal":null,"state":"replay","status":409}"#;
+    match serde_json::from_str::<Begin>(replay).unwrap() {
+        Begin::Replay {
+            status: Some(409),
+            body: Value::Null,
+            body_text: Some(text),
+            refusal: None,
+        } => assert!(text.starts_with(r#"{"error":{"code":"status_conflict""#)),
+        other => panic!("{other:?}"),
+    }
+    let stored_refusal = r#"{"body":null,"body_text":null,"refusal":{"kind":"status_conflict","current_status":"paid"},"state":"replay","status":null}"#;
+    assert_eq!(
+        serde_json::from_str::<Begin>(stored_refusal).unwrap(),
+        Begin::Replay {
+            status: None,
+            body: Value::Null,
+            body_text: None,
+            refusal: Some(Refusal::StatusConflict {
+                current_status: OrderStatus::Paid
+            }),
+        }
+    );
+    assert_eq!(
+        serde_json::from_str::<Begin>(r#"{"state":"mismatch"}"#).unwrap(),
+        Begin::Mismatch
+    );
+    assert_eq!(
+        serde_json::from_str::<Begin>(r#"{"state":"in_flight"}"#).unwrap(),
+        Begin::InFlight
+    );
+    assert_eq!(
+        serde_json::from_str::<Begin>(r#"{"claim":"c-1","snapshot":null,"state":"read"}"#).unwrap(),
+        Begin::Read {
+            snapshot: None,
+            claim: Some("c-1".into())
+        }
+    );
+    for bad in [r#"{"state":"done"}"#, r#"{"snapshot":null}"#, "null"] {
+        assert!(serde_json::from_str::<Begin>(bad).is_err(), "{bad}");
+    }
+}
+
+/// Each refusal `apply_order_processing` and `order_transition` answer, by kind.
+#[test]
+fn every_refusal_deserializes_by_kind() {
+    let outcome = |text: &str| serde_json::from_str::<ApplyOutcome>(text).map(|o| o.refusal);
+    assert_eq!(outcome(r#"{"refusal":null}"#).unwrap(), None);
+    let lines = json!([{"product_id": 1, "sku": "A", "requested": 3, "available": 1}]);
+    let cases = [
+        (json!({"kind": "not_found"}), Refusal::NotFound),
+        (
+            json!({"kind": "status_conflict", "current_status": "cancelled"}),
+            Refusal::StatusConflict {
+                current_status: OrderStatus::Cancelled,
+            },
+        ),
+        (json!({"kind": "order_changed"}), Refusal::OrderChanged),
+        (
+            json!({"kind": "insufficient_stock", "lines": lines}),
+            Refusal::InsufficientStock {
+                lines: lines.clone(),
+            },
+        ),
+        (
+            json!({"kind": "discount_unknown"}),
+            Refusal::DiscountUnknown,
+        ),
+        (
+            json!({"kind": "discount_exhausted"}),
+            Refusal::DiscountExhausted,
+        ),
+        (
+            json!({"kind": "discount_customer_limit"}),
+            Refusal::DiscountCustomerLimit,
+        ),
+    ];
+    for (sql, want) in cases {
+        let text = json!({ "refusal": sql }).to_string();
+        assert_eq!(outcome(&text).unwrap(), Some(want.clone()), "{text}");
+        // Serialized back as the SQL sent it.
+        assert_eq!(serde_json::to_value(&want).unwrap(), sql);
+    }
+    for bad in [
+        r#"{"refusal":{"kind":"status_conflict"}}"#,
+        r#"{"refusal":{"kind":"status_conflict","current_status":"shipped"}}"#,
+        r#"{"refusal":{"kind":"sold_out"}}"#,
+        r#"{"refusal":null,"extra":1}"#,
+    ] {
+        assert!(outcome(bad).is_err(), "{bad}");
+    }
 }
