@@ -601,7 +601,12 @@ async fn receive<S: PaymentStore>(
 #[cfg(target_arch = "wasm32")]
 impl PaymentStore for edge_platform::rest::PostgrestStore {
     async fn order_for_payment(&self, order_id: i64) -> Result<Option<PaymentOrder>> {
-        let snap: Option<crate::store::OrderSnapshot> = self
+        /// The snapshot's order alone (its lines, discount, tax and shipping are skipped).
+        #[derive(Deserialize)]
+        struct Head {
+            order: crate::store::OrderHead,
+        }
+        let snap: Option<Head> = self
             .rpc_service("order_for_processing", &json!({ "order_id": order_id }))
             .await?;
         let Some(head) = snap.map(|s| s.order) else {
