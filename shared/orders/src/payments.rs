@@ -413,46 +413,76 @@ pub struct PaymentEventRecord<'a> {
     pub decision: &'a Decision,
 }
 
+/// The named parameters of `apply_payment_event`, derived from a [`PaymentEventRecord`].
+/// `None` is sent as null, which `PostgrestStore::rpc` drops (the SQL defaults apply).
+#[derive(Debug, Serialize)]
+pub struct PaymentEventParams<'a> {
+    pub provider: &'a str,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub order_id: Option<i64>,
+    pub to_status: Option<OrderStatus>,
+    pub expected_status: Option<OrderStatus>,
+    pub amount: Option<i64>,
+    pub currency: Option<CurrencyCode>,
+    pub exception_reason: Option<ExceptionReason>,
+    pub object_id: Option<&'a str>,
+    pub details: Option<&'a Value>,
+    /// A refund event's refunds (absent for other events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refunds: Option<Vec<RefundParams<'a>>>,
+}
+
+/// One refund as `apply_payment_event` records it.
+#[derive(Debug, Serialize)]
+pub struct RefundParams<'a> {
+    pub id: &'a str,
+    pub amount: i64,
+    /// The refund's currency, or the charge's when it names none.
+    pub currency: Option<CurrencyCode>,
+    pub created: Option<i64>,
+}
+
 impl PaymentEventRecord<'_> {
-    /// The RPC's parameters. Nulls are dropped by `PostgrestStore::rpc` (the SQL defaults
-    /// apply).
-    pub fn params(&self) -> Value {
+    /// The RPC's parameters.
+    pub fn rpc_params(&self) -> PaymentEventParams<'_> {
         let d = self.decision;
-        let (to_status, expected_status, reason) = match &d.action {
-            Action::Apply(t) => (Some(t.to.as_str()), Some(t.from.as_str()), None),
-            Action::Refund { from, to } => (Some(to.as_str()), Some(from.as_str()), None),
-            Action::Exception { reason, expected } => (
-                None,
-                expected.map(OrderStatus::as_str),
-                Some(reason.as_str()),
-            ),
+        let (to_status, expected_status, exception_reason) = match &d.action {
+            Action::Apply(t) => (Some(t.to), Some(t.from), None),
+            Action::Refund { from, to } => (Some(*to), Some(*from), None),
+            Action::Exception { reason, expected } => (None, *expected, Some(*reason)),
             Action::Ignore => (None, None, None),
         };
-        let mut params = json!({
-            "provider": self.provider,
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "order_id": d.order_id.filter(|_| d.action != Action::Ignore),
-            "to_status": to_status,
-            "expected_status": expected_status,
-            "amount": d.amount,
-            "currency": d.currency,
-            "exception_reason": reason,
-            "object_id": self.object_id,
-            "details": d.details,
-        });
-        if let Action::Refund { .. } = d.action {
-            params["refunds"] = d
-                .refunds
+        let refunds = matches!(d.action, Action::Refund { .. }).then(|| {
+            d.refunds
                 .iter()
-                .map(|r| {
-                    json!({ "id": r.id, "amount": r.amount,
-                        "currency": r.currency.or(d.currency),
-                        "created": r.created })
+                .map(|r| RefundParams {
+                    id: &r.id,
+                    amount: r.amount,
+                    currency: r.currency.or(d.currency),
+                    created: r.created,
                 })
-                .collect();
+                .collect()
+        });
+        PaymentEventParams {
+            provider: self.provider,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            order_id: d.order_id.filter(|_| d.action != Action::Ignore),
+            to_status,
+            expected_status,
+            amount: d.amount,
+            currency: d.currency,
+            exception_reason,
+            object_id: self.object_id,
+            details: d.details.as_ref(),
+            refunds,
         }
-        params
+    }
+
+    /// The parameters as the JSON object sent.
+    pub fn params(&self) -> Value {
+        serde_json::to_value(self.rpc_params()).unwrap_or_default()
     }
 }
 
