@@ -81,7 +81,7 @@ pub struct PaymentObject {
 pub struct RefundItem {
     pub id: String,
     pub amount: i64,
-    /// The refund's own; the charge's is sent when it names none.
+    /// The refund's own (in a [`Decision`], the charge's when the refund names none).
     pub currency: Option<CurrencyCode>,
     /// Unix seconds.
     pub created: Option<i64>,
@@ -313,7 +313,15 @@ pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
         amount,
         currency: obj.currency,
         details,
-        refunds: obj.refunds.clone(),
+        // Each with its currency, the charge's when the refund names none.
+        refunds: obj
+            .refunds
+            .iter()
+            .map(|r| RefundItem {
+                currency: r.currency.or(obj.currency),
+                ..r.clone()
+            })
+            .collect(),
     };
     let exception =
         |reason, expected, details| decision(Action::Exception { reason, expected }, details);
@@ -430,17 +438,7 @@ pub struct PaymentEventParams<'a> {
     pub details: Option<&'a Value>,
     /// A refund event's refunds (absent for other events).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub refunds: Option<Vec<RefundParams<'a>>>,
-}
-
-/// One refund as `apply_payment_event` records it.
-#[derive(Debug, Serialize)]
-pub struct RefundParams<'a> {
-    pub id: &'a str,
-    pub amount: i64,
-    /// The refund's currency, or the charge's when it names none.
-    pub currency: Option<CurrencyCode>,
-    pub created: Option<i64>,
+    pub refunds: Option<&'a [RefundItem]>,
 }
 
 impl PaymentEventRecord<'_> {
@@ -453,17 +451,7 @@ impl PaymentEventRecord<'_> {
             Action::Exception { reason, expected } => (None, *expected, Some(*reason)),
             Action::Ignore => (None, None, None),
         };
-        let refunds = matches!(d.action, Action::Refund { .. }).then(|| {
-            d.refunds
-                .iter()
-                .map(|r| RefundParams {
-                    id: &r.id,
-                    amount: r.amount,
-                    currency: r.currency.or(d.currency),
-                    created: r.created,
-                })
-                .collect()
-        });
+        let refunds = matches!(d.action, Action::Refund { .. }).then_some(&d.refunds[..]);
         PaymentEventParams {
             provider: self.provider,
             event_id: self.event_id,
