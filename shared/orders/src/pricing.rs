@@ -159,8 +159,10 @@ pub struct ShippingRule {
     pub free_over: Option<i64>,
 }
 
-/// Everything [`price`] needs; gathered by the caller, so pricing does no I/O.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything [`price`] needs; gathered by the caller, so pricing does no I/O. Read from JSON
+/// (its lines as the database sends them), never written: a line serializes without the
+/// product's currency and active flag (see [`OrderLine`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct OrderInput {
     /// The order's currency; every line must be in it.
     pub currency: Currency,
