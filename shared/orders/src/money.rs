@@ -186,6 +186,110 @@ impl fmt::Display for Currency {
     }
 }
 
+/// A currency code as the database stores it and payment providers send it: three upper-case
+/// ASCII letters, the shape of ISO 4217 (and of the check on `orders.currency`). Checked when
+/// built ([`CurrencyCode::new`]) and when deserialized, serialized as the code (`"USD"`).
+/// Whether this service can price in it is [`Currency`]: `Currency::try_from(code)`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CurrencyCode([u8; 3]);
+
+/// A string that is not three upper-case ASCII letters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid currency code {code:?} (three upper-case letters expected)")]
+pub struct InvalidCurrencyCode {
+    /// The rejected input.
+    pub code: String,
+}
+
+impl CurrencyCode {
+    /// `code` if it is three upper-case ASCII letters (`"USD"`; not `"usd"`, `"US"`, `"U$D"`).
+    pub fn new(code: &str) -> Result<Self, InvalidCurrencyCode> {
+        match code.as_bytes() {
+            &[a, b, c] if [a, b, c].iter().all(u8::is_ascii_uppercase) => Ok(Self([a, b, c])),
+            _ => Err(InvalidCurrencyCode {
+                code: code.to_owned(),
+            }),
+        }
+    }
+
+    /// `code` upper-cased, if it is three ASCII letters (Stripe sends `"usd"`).
+    pub fn new_ignore_case(code: &str) -> Option<Self> {
+        Self::new(&code.to_ascii_uppercase()).ok()
+    }
+
+    /// The code, e.g. `"USD"`.
+    pub fn as_str(&self) -> &str {
+        // Three ASCII letters by construction.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl From<Currency> for CurrencyCode {
+    fn from(currency: Currency) -> Self {
+        let [a, b, c] = match currency.code().as_bytes() {
+            &[a, b, c] => [a, b, c],
+            _ => [b'X'; 3], // every code in the table is three letters
+        };
+        Self([a, b, c])
+    }
+}
+
+impl TryFrom<CurrencyCode> for Currency {
+    type Error = UnknownCurrency;
+
+    fn try_from(code: CurrencyCode) -> Result<Self, Self::Error> {
+        code.as_str().parse()
+    }
+}
+
+impl PartialEq<Currency> for CurrencyCode {
+    fn eq(&self, other: &Currency) -> bool {
+        self.as_str() == other.code()
+    }
+}
+
+impl FromStr for CurrencyCode {
+    type Err = InvalidCurrencyCode;
+
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        Self::new(code)
+    }
+}
+
+impl fmt::Display for CurrencyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for CurrencyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CurrencyCode({})", self.as_str())
+    }
+}
+
+impl Serialize for CurrencyCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CurrencyCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Code;
+        impl serde::de::Visitor<'_> for Code {
+            type Value = CurrencyCode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a currency code of three upper-case letters")
+            }
+            fn visit_str<E: serde::de::Error>(self, code: &str) -> Result<CurrencyCode, E> {
+                CurrencyCode::new(code).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Code)
+    }
+}
+
 /// Why an operation on [`Money`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {

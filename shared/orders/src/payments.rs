@@ -23,6 +23,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::money::CurrencyCode;
 use crate::order::{self, OrderStatus, Transition};
 use edge_platform::http::{self, Request, Response};
 use edge_platform::{Error, Result};
@@ -69,7 +70,7 @@ pub struct PaymentObject {
     /// `amount_refunded` (charges), integer minor units.
     pub amount_refunded: Option<i64>,
     /// `currency`, upper-cased (Stripe sends `usd`; orders store `USD`).
-    pub currency: Option<String>,
+    pub currency: Option<CurrencyCode>,
     /// `refunds.data` (charges): the refunds that succeeded or are pending, each well-formed
     /// one (an id, a positive amount); failed and canceled ones are left out.
     pub refunds: Vec<RefundItem>,
@@ -80,8 +81,8 @@ pub struct PaymentObject {
 pub struct RefundItem {
     pub id: String,
     pub amount: i64,
-    /// Upper-case; the charge's when the refund names none.
-    pub currency: Option<String>,
+    /// The refund's own (in a [`Decision`], the charge's when the refund names none).
+    pub currency: Option<CurrencyCode>,
     /// Unix seconds.
     pub created: Option<i64>,
 }
@@ -105,13 +106,12 @@ impl RefundItem {
     }
 }
 
-/// `currency`, when it is three letters, upper-cased.
-fn currency_of(object: &Value) -> Option<String> {
+/// `currency`, when it is three letters (upper-cased).
+fn currency_of(object: &Value) -> Option<CurrencyCode> {
     object
         .get("currency")
         .and_then(Value::as_str)
-        .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()))
-        .map(str::to_ascii_uppercase)
+        .and_then(CurrencyCode::new_ignore_case)
 }
 
 impl PaymentObject {
@@ -215,8 +215,7 @@ impl PaymentEvent {
 pub struct PaymentOrder {
     pub id: i64,
     pub status: OrderStatus,
-    /// ISO 4217, upper-case.
-    pub currency: String,
+    pub currency: CurrencyCode,
     /// `None` until the order is processed.
     pub total_amount: Option<i64>,
 }
@@ -281,8 +280,7 @@ pub struct Decision {
     pub order_id: Option<i64>,
     /// Minor units: `amount` of a payment, `amount_refunded` of a refund.
     pub amount: Option<i64>,
-    /// Upper-case.
-    pub currency: Option<String>,
+    pub currency: Option<CurrencyCode>,
     /// Context for an exception record.
     pub details: Option<Value>,
     /// The refunds listed by a refund event.
@@ -313,9 +311,17 @@ pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
         action,
         order_id: obj.order_id,
         amount,
-        currency: obj.currency.as_deref().map(str::to_ascii_uppercase),
+        currency: obj.currency,
         details,
-        refunds: obj.refunds.clone(),
+        // Each with its currency, the charge's when the refund names none.
+        refunds: obj
+            .refunds
+            .iter()
+            .map(|r| RefundItem {
+                currency: r.currency.or(obj.currency),
+                ..r.clone()
+            })
+            .collect(),
     };
     let exception =
         |reason, expected, details| decision(Action::Exception { reason, expected }, details);
@@ -329,9 +335,7 @@ pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
     let Some(order) = order.filter(|o| o.id == order_id) else {
         return exception(ExceptionReason::OrderNotFound, None, Some(requested));
     };
-    let (Some(amount), Some(charged), Some(currency)) =
-        (amount, obj.amount, obj.currency.as_deref())
-    else {
+    let (Some(amount), Some(charged), Some(currency)) = (amount, obj.amount, obj.currency) else {
         return exception(ExceptionReason::InvalidAmount, None, Some(requested));
     };
     if to == OrderStatus::Refunded {
@@ -341,7 +345,7 @@ pub fn decide(event: &PaymentEvent, order: Option<&PaymentOrder>) -> Decision {
         Ok(t) => t,
         Err(_) => return exception(ExceptionReason::StatusConflict, None, Some(requested)),
     };
-    if !currency.eq_ignore_ascii_case(&order.currency) {
+    if currency != order.currency {
         return exception(
             ExceptionReason::CurrencyMismatch,
             Some(t.from),
@@ -366,7 +370,7 @@ fn decide_refund(
     order: &PaymentOrder,
     refunded: i64,
     charged: i64,
-    currency: &str,
+    currency: CurrencyCode,
     exception: &dyn Fn(ExceptionReason, Option<OrderStatus>, Option<Value>) -> Decision,
     decision: &dyn Fn(Action, Option<Value>) -> Decision,
 ) -> Decision {
@@ -383,7 +387,7 @@ fn decide_refund(
     if !order.status.accepts_refunds() {
         return exception(ExceptionReason::StatusConflict, None, Some(details));
     }
-    if !currency.eq_ignore_ascii_case(&order.currency) {
+    if currency != order.currency {
         return exception(
             ExceptionReason::CurrencyMismatch,
             Some(order.status),
@@ -417,46 +421,56 @@ pub struct PaymentEventRecord<'a> {
     pub decision: &'a Decision,
 }
 
+/// The named parameters of `apply_payment_event`, derived from a [`PaymentEventRecord`].
+/// `None` is sent as null, which `PostgrestStore::rpc` drops (the SQL defaults apply).
+#[derive(Debug, Serialize)]
+pub struct PaymentEventParams<'a> {
+    pub provider: &'a str,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub order_id: Option<i64>,
+    pub to_status: Option<OrderStatus>,
+    pub expected_status: Option<OrderStatus>,
+    pub amount: Option<i64>,
+    pub currency: Option<CurrencyCode>,
+    pub exception_reason: Option<ExceptionReason>,
+    pub object_id: Option<&'a str>,
+    pub details: Option<&'a Value>,
+    /// A refund event's refunds (absent for other events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refunds: Option<&'a [RefundItem]>,
+}
+
 impl PaymentEventRecord<'_> {
-    /// The RPC's parameters. Nulls are dropped by `PostgrestStore::rpc` (the SQL defaults
-    /// apply).
-    pub fn params(&self) -> Value {
+    /// The RPC's parameters.
+    pub fn rpc_params(&self) -> PaymentEventParams<'_> {
         let d = self.decision;
-        let (to_status, expected_status, reason) = match &d.action {
-            Action::Apply(t) => (Some(t.to.as_str()), Some(t.from.as_str()), None),
-            Action::Refund { from, to } => (Some(to.as_str()), Some(from.as_str()), None),
-            Action::Exception { reason, expected } => (
-                None,
-                expected.map(OrderStatus::as_str),
-                Some(reason.as_str()),
-            ),
+        let (to_status, expected_status, exception_reason) = match &d.action {
+            Action::Apply(t) => (Some(t.to), Some(t.from), None),
+            Action::Refund { from, to } => (Some(*to), Some(*from), None),
+            Action::Exception { reason, expected } => (None, *expected, Some(*reason)),
             Action::Ignore => (None, None, None),
         };
-        let mut params = json!({
-            "provider": self.provider,
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "order_id": d.order_id.filter(|_| d.action != Action::Ignore),
-            "to_status": to_status,
-            "expected_status": expected_status,
-            "amount": d.amount,
-            "currency": d.currency,
-            "exception_reason": reason,
-            "object_id": self.object_id,
-            "details": d.details,
-        });
-        if let Action::Refund { .. } = d.action {
-            params["refunds"] = d
-                .refunds
-                .iter()
-                .map(|r| {
-                    json!({ "id": r.id, "amount": r.amount,
-                        "currency": r.currency.as_deref().or(d.currency.as_deref()),
-                        "created": r.created })
-                })
-                .collect();
+        let refunds = matches!(d.action, Action::Refund { .. }).then_some(&d.refunds[..]);
+        PaymentEventParams {
+            provider: self.provider,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            order_id: d.order_id.filter(|_| d.action != Action::Ignore),
+            to_status,
+            expected_status,
+            amount: d.amount,
+            currency: d.currency,
+            exception_reason,
+            object_id: self.object_id,
+            details: d.details.as_ref(),
+            refunds,
         }
-        params
+    }
+
+    /// The parameters as the JSON object sent.
+    pub fn params(&self) -> Value {
+        serde_json::to_value(self.rpc_params()).unwrap_or_default()
     }
 }
 
@@ -483,7 +497,7 @@ pub struct AppliedEvent {
     pub reason: Option<ExceptionReason>,
     /// The order's status after the event (when it named a known order).
     #[serde(default)]
-    pub order_status: Option<String>,
+    pub order_status: Option<OrderStatus>,
 }
 
 /// The 200 answer to the provider.
@@ -605,7 +619,12 @@ async fn receive<S: PaymentStore>(
 #[cfg(target_arch = "wasm32")]
 impl PaymentStore for edge_platform::rest::PostgrestStore {
     async fn order_for_payment(&self, order_id: i64) -> Result<Option<PaymentOrder>> {
-        let snap: Option<crate::store::OrderSnapshot> = self
+        /// The snapshot's order alone (its lines, discount, tax and shipping are skipped).
+        #[derive(Deserialize)]
+        struct Head {
+            order: crate::store::OrderHead,
+        }
+        let snap: Option<Head> = self
             .rpc_service("order_for_processing", &json!({ "order_id": order_id }))
             .await?;
         let Some(head) = snap.map(|s| s.order) else {

@@ -46,16 +46,16 @@
 //!
 //! ```
 //! use edge_orders::money::Currency;
-//! use edge_orders::pricing::{price, LineInput, OrderInput, TaxRate};
+//! use edge_orders::pricing::{price, OrderInput, OrderLine, TaxRate};
 //!
 //! let order = OrderInput {
 //!     currency: Currency::Usd,
-//!     lines: vec![LineInput {
+//!     lines: vec![OrderLine {
 //!         product_id: 1,
 //!         sku: "MUG".into(),
 //!         quantity: 3,
 //!         unit_amount: 1999,
-//!         product_currency: "USD".into(),
+//!         product_currency: Currency::Usd.into(),
 //!         product_active: true,
 //!     }],
 //!     discount: None,
@@ -73,11 +73,16 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::money::{Currency, Money, MoneyError, BASIS_POINTS_PER_WHOLE};
+use crate::money::{Currency, CurrencyCode, Money, MoneyError, BASIS_POINTS_PER_WHOLE};
 
-/// One order line joined with its product, as read from the database.
+/// One order line joined with its product: the one line type from the database to the priced
+/// order. Deserialized straight from the read RPC's `lines` (`order_for_processing`, inside
+/// `begin_order_request`), priced as is ([`PricedLine`] holds it), and serialized straight
+/// into `apply_order_processing`'s `lines` and the answer's: there without the product's
+/// currency and active flag, which pricing has checked against the order (the SQL compares
+/// product, quantity and unit amount with the order's lines).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LineInput {
+pub struct OrderLine {
     /// The product's id.
     pub product_id: i64,
     /// The product's SKU, echoed in errors.
@@ -86,9 +91,11 @@ pub struct LineInput {
     pub quantity: i64,
     /// Price of one unit in minor units of `product_currency`; must not be negative.
     pub unit_amount: i64,
-    /// The product's currency code as stored; must equal the order's currency.
-    pub product_currency: String,
+    /// The product's currency; must be the order's.
+    #[serde(skip_serializing)]
+    pub product_currency: CurrencyCode,
     /// Whether the product can still be sold.
+    #[serde(skip_serializing)]
     pub product_active: bool,
 }
 
@@ -152,13 +159,15 @@ pub struct ShippingRule {
     pub free_over: Option<i64>,
 }
 
-/// Everything [`price`] needs; gathered by the caller, so pricing does no I/O.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything [`price`] needs; gathered by the caller, so pricing does no I/O. Read from JSON
+/// (its lines as the database sends them), never written: a line serializes without the
+/// product's currency and active flag (see [`OrderLine`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct OrderInput {
     /// The order's currency; every line must be in it.
     pub currency: Currency,
     /// The order's lines.
-    pub lines: Vec<LineInput>,
+    pub lines: Vec<OrderLine>,
     /// The discount found for `discount_code`, if any.
     pub discount: Option<DiscountInput>,
     /// The code the order carries; `Some` with `discount: None` is an unknown code.
@@ -171,23 +180,19 @@ pub struct OrderInput {
     pub now_unix: i64,
 }
 
-/// A priced line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A priced line: the line and its amount, serialized as the line's fields and `line_amount`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PricedLine {
-    /// The product's id.
-    pub product_id: i64,
-    /// The product's SKU.
-    pub sku: String,
-    /// Units ordered.
-    pub quantity: i64,
-    /// Price of one unit, minor units.
-    pub unit_amount: i64,
+    /// The line as read.
+    #[serde(flatten)]
+    pub line: OrderLine,
     /// `quantity × unit_amount`, minor units.
     pub line_amount: i64,
 }
 
 /// The result of [`price`]; every amount is in minor units of `currency` and not negative.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Serialized as `process-order` answers it (in [`ProcessedOrder`](crate::processing::ProcessedOrder)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PricedOrder {
     /// The order's currency.
     pub currency: Currency,
@@ -208,7 +213,9 @@ pub struct PricedOrder {
     pub tax_included: bool,
     /// The priced lines, in input order.
     pub lines: Vec<PricedLine>,
-    /// The discount's code when a discount was applied.
+    /// The discount's code when a discount was applied (what `apply_order_processing`
+    /// redeems; not part of the answer).
+    #[serde(skip_serializing)]
     pub discount_code: Option<String>,
 }
 
@@ -222,8 +229,8 @@ pub enum LineReason {
     CurrencyMismatch {
         /// The order's currency.
         expected: Currency,
-        /// The product's currency code as stored.
-        found: String,
+        /// The product's currency.
+        found: CurrencyCode,
     },
     /// The quantity is below 1.
     BadQuantity {
@@ -351,7 +358,10 @@ impl fmt::Display for LineReason {
         match self {
             LineReason::Inactive => f.write_str("product is inactive"),
             LineReason::CurrencyMismatch { expected, found } => {
-                write!(f, "product is priced in {found:?}, the order in {expected}")
+                write!(
+                    f,
+                    "product is priced in \"{found}\", the order in {expected}"
+                )
             }
             LineReason::BadQuantity { quantity } => write!(f, "quantity {quantity} is below 1"),
             LineReason::NegativeUnitAmount { unit_amount } => {
@@ -429,10 +439,7 @@ pub fn price(order: &OrderInput) -> Result<PricedOrder, PricingError> {
         let line_amount = unit.checked_mul(line.quantity).map_err(overflow)?;
         subtotal = subtotal.checked_add(line_amount).map_err(overflow)?;
         lines.push(PricedLine {
-            product_id: line.product_id,
-            sku: line.sku.clone(),
-            quantity: line.quantity,
-            unit_amount: line.unit_amount,
+            line: line.clone(),
             line_amount: line_amount.amount(),
         });
     }
@@ -495,15 +502,15 @@ pub fn price(order: &OrderInput) -> Result<PricedOrder, PricingError> {
     })
 }
 
-fn line_problems(line: &LineInput, currency: Currency) -> Vec<LineProblem> {
+fn line_problems(line: &OrderLine, currency: Currency) -> Vec<LineProblem> {
     let mut reasons = Vec::new();
     if !line.product_active {
         reasons.push(LineReason::Inactive);
     }
-    if line.product_currency != currency.code() {
+    if line.product_currency != currency {
         reasons.push(LineReason::CurrencyMismatch {
             expected: currency,
-            found: line.product_currency.clone(),
+            found: line.product_currency,
         });
     }
     if line.quantity < 1 {

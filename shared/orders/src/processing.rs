@@ -14,7 +14,7 @@ use crate::idempotency;
 use crate::money::Currency;
 use crate::order::{self, OrderStatus, Transition};
 use crate::pricing::{
-    self, DiscountInput, DiscountKind, LineInput, OrderInput, PricedLine, ShippingRule, TaxRate,
+    self, DiscountInput, DiscountKind, OrderInput, PricedOrder, ShippingRule, TaxRate,
 };
 use crate::store::{
     ApplyProcessing, Begin, Claimed, IdempotencyStore, KeyedRequest, OrderSnapshot, OrderStore,
@@ -29,21 +29,14 @@ pub struct OrderRef {
     pub order_id: i64,
 }
 
-/// The 200 answer of `process-order`.
+/// The 200 answer of `process-order`: the order's id and new status, then the priced order
+/// (`{"order_id", "status", "currency", "subtotal_amount", ..., "lines"}`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ProcessedOrder {
     pub order_id: i64,
     pub status: OrderStatus,
-    pub currency: Currency,
-    pub subtotal_amount: i64,
-    pub discount_amount: i64,
-    pub tax_amount: i64,
-    pub shipping_amount: i64,
-    pub total_amount: i64,
-    /// The region's prices include the tax (`tax_amount` is part of the goods, not added).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub tax_included: bool,
-    pub lines: Vec<PricedLine>,
+    #[serde(flatten)]
+    pub priced: PricedOrder,
 }
 
 /// The 200 answer of `cancel-order`.
@@ -59,35 +52,23 @@ fn found(snapshot: Option<Box<OrderSnapshot>>, order_id: i64) -> Result<Box<Orde
     snapshot.ok_or_else(|| Error::NotFound(format!("order {order_id} not found")))
 }
 
-/// Turn what the database holds into pricing input.
-pub fn pricing_input(snap: &OrderSnapshot) -> Result<OrderInput> {
-    let currency: Currency = snap.order.currency.parse().map_err(|_| {
+/// Turn what the database holds into pricing input (the lines move as read).
+pub fn pricing_input(snap: OrderSnapshot) -> Result<OrderInput> {
+    let currency = Currency::try_from(snap.order.currency).map_err(|_| {
         Error::unprocessable(
             "unsupported_currency",
             format!("order currency {} is not supported", snap.order.currency),
             None,
         )
     })?;
-    let lines = snap
-        .lines
-        .iter()
-        .map(|l| LineInput {
-            product_id: l.product_id,
-            sku: l.sku.clone(),
-            quantity: l.quantity,
-            unit_amount: l.unit_amount,
-            product_currency: l.product_currency.clone(),
-            product_active: l.product_active,
-        })
-        .collect();
-    let discount = match &snap.discount {
+    let discount = match snap.discount {
         None => None,
         Some(d) => {
-            let kind = match (d.percent_bp, d.fixed_amount, d.fixed_currency.as_deref()) {
+            let kind = match (d.percent_bp, d.fixed_amount, d.fixed_currency) {
                 (Some(bp), _, _) => DiscountKind::Percent { basis_points: bp },
                 (None, Some(amount), Some(cur)) => DiscountKind::Fixed {
                     amount,
-                    currency: cur.parse().map_err(|_| {
+                    currency: Currency::try_from(cur).map_err(|_| {
                         Error::Internal(format!(
                             "discount {} has unsupported currency {cur}",
                             d.code
@@ -97,7 +78,7 @@ pub fn pricing_input(snap: &OrderSnapshot) -> Result<OrderInput> {
                 _ => return Err(Error::Internal(format!("discount {} has no kind", d.code))),
             };
             Some(DiscountInput {
-                code: d.code.clone(),
+                code: d.code,
                 kind,
                 min_subtotal: d.min_subtotal_amount,
                 valid_from: d.valid_from,
@@ -107,10 +88,10 @@ pub fn pricing_input(snap: &OrderSnapshot) -> Result<OrderInput> {
             })
         }
     };
-    let shipping = match &snap.shipping {
+    let shipping = match snap.shipping {
         None => None,
         Some(s) => Some(ShippingRule {
-            currency: s.currency.parse().map_err(|_| {
+            currency: Currency::try_from(s.currency).map_err(|_| {
                 Error::Internal(format!(
                     "shipping rate in unsupported currency {}",
                     s.currency
@@ -122,11 +103,11 @@ pub fn pricing_input(snap: &OrderSnapshot) -> Result<OrderInput> {
     };
     Ok(OrderInput {
         currency,
-        lines,
+        lines: snap.lines,
         discount,
-        discount_code: snap.order.discount_code.clone(),
-        tax: snap.tax.as_ref().map(|t| TaxRate {
-            region: t.region.clone(),
+        discount_code: snap.order.discount_code,
+        tax: snap.tax.map(|t| TaxRate {
+            region: t.region,
             basis_points: t.rate_bp,
             inclusive: t.prices_include_tax,
         }),
@@ -219,7 +200,7 @@ async fn process_read<S: OrderStore>(
     let decided = (|| {
         let snap = found(snapshot, order_id)?;
         let t = order::transition(order_id, snap.order.status, OrderStatus::Processed)?;
-        let priced = pricing::price(&pricing_input(&snap)?)
+        let priced = pricing::price(&pricing_input(*snap)?)
             .map_err(|e| Error::unprocessable(e.code(), e.to_string(), Some(e.details())))?;
         Ok((t, priced))
     })();
@@ -235,21 +216,14 @@ async fn process_read<S: OrderStore>(
     let answer = ProcessedOrder {
         order_id,
         status: OrderStatus::Processed,
-        currency: priced.currency,
-        subtotal_amount: priced.subtotal_amount,
-        discount_amount: priced.discount_amount,
-        tax_amount: priced.tax_amount,
-        shipping_amount: priced.shipping_amount,
-        total_amount: priced.total_amount,
-        tax_included: priced.tax_included,
-        lines: priced.lines.clone(),
+        priced,
     };
     // With a key, the apply stores the answer's bytes (http::json renders the same ones).
     let text = claim.map(|_| serde_json::to_string(&answer).unwrap_or_default());
     let applied = store
         .apply_processing(&ApplyProcessing {
             transition: t,
-            priced: &priced,
+            priced: &answer.priced,
             actor: caller.user_id(),
             claimed: Claimed {
                 claim,

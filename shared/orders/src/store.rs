@@ -9,8 +9,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::money::CurrencyCode;
 use crate::order::{OrderStatus, Transition};
-use crate::pricing::{PricedLine, PricedOrder};
+use crate::pricing::{OrderLine, PricedLine, PricedOrder};
 use edge_platform::http::Caller;
 use edge_platform::Result;
 
@@ -22,7 +23,8 @@ pub mod postgrest;
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct OrderSnapshot {
     pub order: OrderHead,
-    pub lines: Vec<SnapshotLine>,
+    /// Its lines, in order, each joined with its product.
+    pub lines: Vec<OrderLine>,
     pub discount: Option<DiscountRow>,
     pub tax: Option<TaxRow>,
     pub shipping: Option<ShippingRow>,
@@ -35,20 +37,12 @@ pub struct OrderHead {
     pub id: i64,
     pub user_id: String,
     pub status: OrderStatus,
-    pub currency: String,
+    /// Any code of the right shape (`orders.currency` is checked for that alone): pricing
+    /// answers 422 `unsupported_currency` for one it cannot price in.
+    pub currency: CurrencyCode,
     pub discount_code: Option<String>,
     pub shipping_region: Option<String>,
     pub total_amount: Option<i64>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct SnapshotLine {
-    pub product_id: i64,
-    pub sku: String,
-    pub quantity: i64,
-    pub unit_amount: i64,
-    pub product_currency: String,
-    pub product_active: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -56,7 +50,7 @@ pub struct DiscountRow {
     pub code: String,
     pub percent_bp: Option<u32>,
     pub fixed_amount: Option<i64>,
-    pub fixed_currency: Option<String>,
+    pub fixed_currency: Option<CurrencyCode>,
     pub min_subtotal_amount: i64,
     pub valid_from: Option<i64>,
     pub valid_until: Option<i64>,
@@ -79,7 +73,7 @@ pub struct TaxRow {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct ShippingRow {
-    pub currency: String,
+    pub currency: CurrencyCode,
     pub flat_amount: i64,
     pub free_over_amount: Option<i64>,
 }
@@ -87,7 +81,7 @@ pub struct ShippingRow {
 /// Why an apply RPC (`apply_order_processing`, `order_transition`) wrote nothing: the tagged
 /// `{"kind": ..}` object the SQL answers, one variant per refusal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "RefusalWire")]
 pub enum Refusal {
     /// The order does not exist (any more).
     NotFound,
@@ -103,6 +97,49 @@ pub enum Refusal {
     DiscountExhausted,
     /// The customer has redeemed the code as often as `max_redemptions_per_customer` allows.
     DiscountCustomerLimit,
+}
+
+/// A refusal as sent, read flat: an internally tagged enum is deserialized by buffering the
+/// object in serde's `Content` (code for every type inside, in every function's wasm).
+#[derive(Deserialize)]
+struct RefusalWire {
+    kind: RefusalKind,
+    #[serde(default)]
+    current_status: Option<OrderStatus>,
+    #[serde(default)]
+    lines: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RefusalKind {
+    NotFound,
+    StatusConflict,
+    OrderChanged,
+    InsufficientStock,
+    DiscountUnknown,
+    DiscountExhausted,
+    DiscountCustomerLimit,
+}
+
+impl TryFrom<RefusalWire> for Refusal {
+    type Error = &'static str;
+
+    fn try_from(w: RefusalWire) -> std::result::Result<Self, Self::Error> {
+        Ok(match w.kind {
+            RefusalKind::NotFound => Self::NotFound,
+            RefusalKind::StatusConflict => Self::StatusConflict {
+                current_status: w
+                    .current_status
+                    .ok_or("a status_conflict refusal without current_status")?,
+            },
+            RefusalKind::OrderChanged => Self::OrderChanged,
+            RefusalKind::InsufficientStock => Self::InsufficientStock { lines: w.lines },
+            RefusalKind::DiscountUnknown => Self::DiscountUnknown,
+            RefusalKind::DiscountExhausted => Self::DiscountExhausted,
+            RefusalKind::DiscountCustomerLimit => Self::DiscountCustomerLimit,
+        })
+    }
 }
 
 /// The answer of an apply RPC: `{"refusal": null}` when applied, the refusal otherwise (with
@@ -232,32 +269,76 @@ pub struct KeyedRequest<'a> {
 /// What `begin_order_request` answers: the order (and, with a key, the claim), or what the
 /// key says instead.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(from = "BeginWire")]
 pub enum Begin {
     /// The order as the caller sees it (`None`: not found or not theirs); `claim` is set when
     /// the request has a key and now holds it.
     Read {
         snapshot: Option<Box<OrderSnapshot>>,
-        #[serde(default)]
         claim: Option<String>,
     },
     /// A response is stored for this key and body: replay it. `body_text` is the exact body
     /// that was sent (rows stored before it existed have only the parsed `body`); a refusal
     /// of the apply RPC is stored as such and rendered again.
     Replay {
-        #[serde(default)]
         status: Option<u16>,
-        #[serde(default)]
         body: Value,
-        #[serde(default)]
         body_text: Option<String>,
-        #[serde(default)]
         refusal: Option<Refusal>,
     },
     /// The key was used with a different body.
     Mismatch,
     /// The first request with this key is still running.
     InFlight,
+}
+
+/// `begin_order_request`'s answer as sent: one object whose `state` says which of the other
+/// keys count (absent ones read as null). Read flat, not as an internally tagged enum, which
+/// serde deserializes by buffering the whole answer (`state` comes last in jsonb's key order)
+/// in its `Content` type: a second copy of every snapshot type's deserializer in the wasm.
+#[derive(Deserialize)]
+struct BeginWire {
+    state: BeginState,
+    #[serde(default)]
+    snapshot: Option<Box<OrderSnapshot>>,
+    #[serde(default)]
+    claim: Option<String>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    body: Value,
+    #[serde(default)]
+    body_text: Option<String>,
+    #[serde(default)]
+    refusal: Option<Refusal>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum BeginState {
+    Read,
+    Replay,
+    Mismatch,
+    InFlight,
+}
+
+impl From<BeginWire> for Begin {
+    fn from(w: BeginWire) -> Self {
+        match w.state {
+            BeginState::Read => Self::Read {
+                snapshot: w.snapshot,
+                claim: w.claim,
+            },
+            BeginState::Replay => Self::Replay {
+                status: w.status,
+                body: w.body,
+                body_text: w.body_text,
+                refusal: w.refusal,
+            },
+            BeginState::Mismatch => Self::Mismatch,
+            BeginState::InFlight => Self::InFlight,
+        }
+    }
 }
 
 /// Order reads and writes.
@@ -305,6 +386,9 @@ pub trait IdempotencyStore {
 /// `testing` feature); never built into a function.
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+
+#[cfg(test)]
+mod contract_tests;
 
 #[cfg(test)]
 mod discount_row_tests {

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use edge_orders::order::OrderStatus;
 use edge_platform::{Error, Result};
 
 /// The kind of change.
@@ -68,8 +69,9 @@ pub enum OrderEventAction {
     Ignore,
 }
 
-fn status_of(rec: Option<&Value>) -> Option<&str> {
-    rec?.get("status")?.as_str()
+/// The record's `status`; `None` when absent or not a status.
+fn status_of(rec: Option<&Value>) -> Option<OrderStatus> {
+    OrderStatus::deserialize(rec?.get("status")?).ok()
 }
 
 /// Decide what a change means. An event on `public.orders` without a usable `id` is a 400.
@@ -90,8 +92,8 @@ pub fn decide(change: &DbChange) -> Result<OrderEventAction> {
             order_id: order_id()?,
         },
         ChangeType::Update
-            if status_of(change.record.as_ref()) == Some("paid")
-                && status_of(change.old_record.as_ref()) != Some("paid") =>
+            if status_of(change.record.as_ref()) == Some(OrderStatus::Paid)
+                && status_of(change.old_record.as_ref()) != Some(OrderStatus::Paid) =>
         {
             OrderEventAction::Fulfill {
                 order_id: order_id()?,

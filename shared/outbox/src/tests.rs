@@ -22,8 +22,9 @@ use super::receive::{
     handle_order_event, FulfillOutcome, OrderEventStart, ReceiverConfig, SOURCE_DB_WEBHOOK,
     SOURCE_OUTBOX,
 };
+use edge_orders::pricing::OrderLine;
 use edge_orders::store::memory::Call;
-use edge_orders::store::{OrderHead, OrderSnapshot, SnapshotLine};
+use edge_orders::store::{OrderHead, OrderSnapshot};
 use edge_platform::auth::AuthConfig;
 use edge_platform::http::{Request, Response};
 use edge_webhook::standard;
@@ -89,17 +90,17 @@ fn pending(id: i64, quantity: i64) -> OrderSnapshot {
             id,
             user_id: "00000000-0000-4000-8000-000000000001".into(),
             status: edge_orders::order::OrderStatus::Pending,
-            currency: "USD".into(),
+            currency: "USD".parse().unwrap(),
             discount_code: None,
             shipping_region: None,
             total_amount: None,
         },
-        lines: vec![SnapshotLine {
+        lines: vec![OrderLine {
             product_id: 1,
             sku: "SKU-1".into(),
             quantity,
             unit_amount: 1000,
-            product_currency: "USD".into(),
+            product_currency: "USD".parse().unwrap(),
             product_active: true,
         }],
         discount: None,

@@ -5,6 +5,11 @@ use pollster::block_on;
 use serde_json::json;
 
 use super::*;
+use crate::money::CurrencyCode;
+
+fn code(s: &str) -> CurrencyCode {
+    s.parse().unwrap()
+}
 use edge_webhook::stripe;
 
 const SECRET: &str = "whsec_unit_test_secret";
@@ -91,7 +96,7 @@ fn order(id: i64, status: OrderStatus, total: i64) -> PaymentOrder {
     PaymentOrder {
         id,
         status,
-        currency: "USD".into(),
+        currency: code("USD"),
         total_amount: Some(total),
     }
 }
@@ -184,7 +189,7 @@ fn reads_amounts_as_integers_and_upper_cases_currency() {
     );
     assert_eq!(obj.amount, Some(1999));
     assert_eq!(obj.amount_refunded, Some(0));
-    assert_eq!(obj.currency.as_deref(), Some("USD"));
+    assert_eq!(obj.currency.as_ref().map(CurrencyCode::as_str), Some("USD"));
     assert_eq!(obj.id.as_deref(), Some("pi_1"));
     let bad = PaymentObject::from_value(&json!({"amount": 19.99, "currency": "us dollars"}));
     assert_eq!((bad.amount, bad.currency), (None, None));
@@ -198,7 +203,7 @@ fn payment(order_id: i64, amount: i64, currency: &str) -> PaymentEvent {
     PaymentEvent::Succeeded(PaymentObject {
         order_id: Some(order_id),
         amount: Some(amount),
-        currency: Some(currency.into()),
+        currency: CurrencyCode::new_ignore_case(currency),
         ..Default::default()
     })
 }
@@ -208,7 +213,7 @@ fn refund(order_id: i64, amount: i64, refunded: i64) -> PaymentEvent {
         order_id: Some(order_id),
         amount: Some(amount),
         amount_refunded: Some(refunded),
-        currency: Some("USD".into()),
+        currency: Some(code("USD")),
         ..Default::default()
     })
 }
@@ -262,7 +267,7 @@ fn mismatches_and_missing_data_are_exceptions() {
         (
             PaymentEvent::Succeeded(PaymentObject {
                 amount: Some(5248),
-                currency: Some("USD".into()),
+                currency: Some(code("USD")),
                 ..Default::default()
             }),
             Some(&processed),
@@ -271,7 +276,7 @@ fn mismatches_and_missing_data_are_exceptions() {
         (
             PaymentEvent::Succeeded(PaymentObject {
                 order_id: Some(7),
-                currency: Some("USD".into()),
+                currency: Some(code("USD")),
                 ..Default::default()
             }),
             Some(&processed),

@@ -7,32 +7,41 @@ use pollster::block_on;
 use serde_json::json;
 
 use super::*;
+use crate::money::CurrencyCode;
+use crate::pricing::OrderLine;
 use crate::store::memory::{Call, ScriptedStore};
-use crate::store::{
-    ApplyOutcome, Begin, DiscountRow, OrderHead, Refusal, ShippingRow, SnapshotLine, TaxRow,
-};
+use crate::store::{ApplyOutcome, Begin, DiscountRow, OrderHead, Refusal, ShippingRow, TaxRow};
 
 const DEMO: &str = "00000000-0000-4000-8000-000000000001";
 const OTHER: &str = "00000000-0000-4000-8000-000000000002";
 
-fn line(product_id: i64, quantity: i64, unit_amount: i64) -> SnapshotLine {
-    SnapshotLine {
+fn code(s: &str) -> CurrencyCode {
+    s.parse().unwrap()
+}
+
+/// The status stored as `name` (as the database sends it).
+fn status_named(name: &str) -> OrderStatus {
+    serde_json::from_value(json!(name)).unwrap()
+}
+
+fn line(product_id: i64, quantity: i64, unit_amount: i64) -> OrderLine {
+    OrderLine {
         product_id,
         sku: format!("SKU-{product_id}"),
         quantity,
         unit_amount,
-        product_currency: "USD".into(),
+        product_currency: code("USD"),
         product_active: true,
     }
 }
 
-fn snap(id: i64, lines: Vec<SnapshotLine>) -> OrderSnapshot {
+fn snap(id: i64, lines: Vec<OrderLine>) -> OrderSnapshot {
     OrderSnapshot {
         order: OrderHead {
             id,
             user_id: DEMO.into(),
             status: OrderStatus::Pending,
-            currency: "USD".into(),
+            currency: code("USD"),
             discount_code: None,
             shipping_region: Some("US-CA".into()),
             total_amount: None,
@@ -45,7 +54,7 @@ fn snap(id: i64, lines: Vec<SnapshotLine>) -> OrderSnapshot {
             prices_include_tax: false,
         }),
         shipping: Some(ShippingRow {
-            currency: "USD".into(),
+            currency: code("USD"),
             flat_amount: 599,
             free_over_amount: Some(10_000),
         }),
@@ -54,7 +63,7 @@ fn snap(id: i64, lines: Vec<SnapshotLine>) -> OrderSnapshot {
 }
 
 fn with_status(mut s: OrderSnapshot, status: &str) -> OrderSnapshot {
-    s.order.status = OrderStatus::parse(status).unwrap();
+    s.order.status = status_named(status);
     s
 }
 
@@ -77,15 +86,15 @@ fn processes_the_seeded_order_with_tax_and_shipping() {
     // 2 x 19.99 + 12.50 = 52.48; tax 7.25 % of 52.48 = 3.8048 -> 3.80; shipping 5.99
     assert_eq!(
         (
-            done.subtotal_amount,
-            done.discount_amount,
-            done.tax_amount,
-            done.shipping_amount
+            done.priced.subtotal_amount,
+            done.priced.discount_amount,
+            done.priced.tax_amount,
+            done.priced.shipping_amount
         ),
         (5248, 0, 380, 599)
     );
-    assert_eq!(done.total_amount, 6227);
-    assert_eq!(done.lines[0].line_amount, 3998);
+    assert_eq!(done.priced.total_amount, 6227);
+    assert_eq!(done.priced.lines[0].line_amount, 3998);
     // What the database is asked to apply: the amounts and lines priced, on the status read.
     assert_eq!(
         store.processings(),
@@ -243,7 +252,7 @@ fn cancel_sends_the_transition_from_the_status_read() {
     for from in ["pending", "processed"] {
         let store = ScriptedStore::with([with_status(snap(2, vec![line(1, 60, 100)]), from)]);
         let c = block_on(cancel_order(&store, &user(DEMO), 2)).unwrap();
-        let from = OrderStatus::parse(from).unwrap();
+        let from = status_named(from);
         assert_eq!(
             (c.order_id, c.status, c.previous_status),
             (2, OrderStatus::Cancelled, from)
@@ -295,7 +304,7 @@ fn discount_codes_are_priced_and_sent_and_a_refused_redemption_is_422() {
     });
     let store = ScriptedStore::with([s]);
     let done = block_on(process_order(&store, &service(), 1)).unwrap();
-    assert_eq!(done.discount_amount, 1000);
+    assert_eq!(done.priced.discount_amount, 1000);
     let sent = &store.processings()[0];
     assert_eq!(
         (&sent["discount_code"], &sent["discount_amount"]),

@@ -73,7 +73,10 @@ fn decode_part(part: &str) -> Result<Vec<u8>, JwtError> {
 }
 
 fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, JwtError> {
-    match serde_json::from_slice(bytes) {
+    // Through `from_str`, as every other JSON this code reads: one reader's deserializer in the
+    // wasm instead of two (`from_slice` is a second instantiation of serde_json's parser).
+    let text = std::str::from_utf8(bytes).map_err(|_| JwtError::Malformed)?;
+    match serde_json::from_str(text) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(JwtError::Malformed),
     }
