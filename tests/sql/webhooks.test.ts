@@ -485,3 +485,53 @@ sqlTest(
     assertEquals((await call("disable_endpoint", { id: created.id })).enabled, false);
   },
 );
+
+sqlTest(
+  "create_endpoint/rotate_secret with a given secret (20261204005000): it signs; a malformed one is 22023, not echoed, nothing written",
+  async () => {
+    await reset();
+    const given = "whsec_" + btoa("a-function-secret-of-32-bytes!!!"); // 32 bytes
+    const [ep] = await admin`select * from webhooks.create_endpoint('fn:order-events', null, null, ${given})`;
+    assertEquals(ep.secret, given);
+    const bad = [
+      "whsec_" + btoa("too short"), // 9 bytes
+      "whsec_" + btoa("x".repeat(65)), // 65 bytes
+      "whsec_not base64!",
+      "sk_" + btoa("a-function-secret-of-32-bytes!!!"),
+      "",
+    ];
+    for (const s of bad) {
+      const e = await admin`select * from webhooks.create_endpoint('https://x.example/', null, null, ${s})`.then(
+        () => null,
+        (e) => e,
+      );
+      assertEquals(e?.code, "22023", s);
+      assert(s === "" || !String(e.message).includes(s.slice(6)), e.message);
+      const r = await admin`select webhooks.rotate_secret(${ep.id}, ${s})`.then(() => "ok", (e) => e.code);
+      assertEquals(r, "22023", s);
+    }
+    const [{ n }] = await admin`select count(*)::int as n from webhooks.endpoints`;
+    assertEquals(n, 1);
+    const [{ k }] = await admin`select count(*)::int as k from webhooks.endpoint_secrets where endpoint_id = ${ep.id}`;
+    assertEquals(k, 1);
+    // Rotating to a given secret: both sign during the overlap, newest first.
+    const next = "whsec_" + btoa("the-next-function-secret-32-byte");
+    const [{ s }] = await admin`select webhooks.rotate_secret(${ep.id}, ${next}) as s`;
+    assertEquals(s, next);
+    await admin`insert into public.things (id) values (1)`;
+    const c = await claim();
+    assertEquals(c.deliveries.map((d) => d.secrets), [[next, given]]);
+    // Over the admin RPC too; a secret that is not a string is invalid_input.
+    const call = (action: string, args: unknown) =>
+      asService((sql) => sql`select public.webhooks_admin(${action}, ${sql.json(args as any)}) as r`).then(
+        (r) => r[0].r.ok ? r[0].r.result : r[0].r.error.code,
+      );
+    assertEquals(await call("create_endpoint", { url: "fn:x", secret: 42 }), "invalid_input");
+    assertEquals(await call("create_endpoint", { url: "fn:x", secret: bad[0] }), "invalid_input");
+    const made = await call("create_endpoint", { url: "fn:x", secret: given });
+    assertEquals(made.secret, given);
+    assertEquals(await call("rotate_secret", { id: made.id, secret: next }), { secret: next });
+    const [{ m }] = await admin`select count(*)::int as m from webhooks.endpoints`;
+    assertEquals(m, 2);
+  },
+);
