@@ -243,17 +243,25 @@ sqlTest("two dispatchers racing: disjoint claims, never two events of one row an
   const s2 = await db.session("dispatcher 2");
   await s1.begin(SERVICE);
   await s2.begin(SERVICE);
-  // Dispatcher 1 holds the first three deliveries (rows 1..3's inserts), uncommitted.
-  const c1 = await claim(s1.sql, 3);
-  assertEquals(c1.deliveries.map((d) => d.row_key), ["[1]", "[2]", "[3]"]);
-  // Dispatcher 2 does not wait (SKIP LOCKED), takes rows 4..6 and not the updates of rows 1..3,
-  // whose inserts dispatcher 1 holds.
-  const p = s2.start(claim(s2.sql));
-  const r = await p.result;
-  assert(r.ok);
-  assertEquals(r.value.deliveries.map((d) => d.row_key), ["[4]", "[5]", "[6]"]);
-  await s1.commit();
-  await s2.commit();
+  let c1: Claim;
+  try {
+    // Dispatcher 1 holds the first three deliveries (rows 1..3's inserts), uncommitted.
+    c1 = await claim(s1.sql, 3);
+    assertEquals(c1.deliveries.map((d) => d.row_key), ["[1]", "[2]", "[3]"]);
+    // Dispatcher 2 does not wait (SKIP LOCKED), takes rows 4..6 and not the updates of rows 1..3,
+    // whose inserts dispatcher 1 holds.
+    const p = s2.start(claim(s2.sql));
+    const r = await p.result;
+    assert(r.ok);
+    assertEquals(r.value.deliveries.map((d) => d.row_key), ["[4]", "[5]", "[6]"]);
+    await s1.commit();
+    await s2.commit();
+  } catch (e) {
+    // Leave no session in a transaction: the next test's reset would wait on its locks.
+    await s1.rollback().catch(() => {});
+    await s2.rollback().catch(() => {});
+    throw e;
+  }
   // After both commit: the updates still wait behind the claimed inserts.
   assertEquals((await claim()).deliveries.length, 0);
   await record(c1.claim, c1.deliveries.map((d) => ({ id: d.id, http_status: 204 })));
