@@ -543,3 +543,59 @@ sqlTest(
     assertEquals(m, 2);
   },
 );
+
+sqlTest(
+  "subscribe with update_columns (20261204005020): an UPDATE is captured only when one of them changed; bad columns are 22023",
+  async () => {
+    await reset();
+    const r = await admin`select webhooks.subscribe('public.things', '{INSERT,UPDATE,DELETE}', '{n}') as r`;
+    assertEquals(r[0].r.update_columns, ["n"]);
+    const captured = async () =>
+      (await admin`select event_type, payload from webhooks.events where table_name = 'things' order by id`).map((
+        e,
+      ) => `${e.event_type}:${(e.payload.record ?? e.payload.old_record).n}`);
+    await admin`insert into public.things (id, name, n) values (1, 'a', 0)`;
+    await admin`update public.things set name = 'b' where id = 1`; // n not touched
+    await admin`update public.things set n = 0, name = 'c' where id = 1`; // n set, unchanged
+    await admin`update public.things set n = 1 where id = 1`; // changed
+    await admin`delete from public.things where id = 1`;
+    assertEquals(await captured(), ["things.insert:0", "things.update:1", "things.delete:1"]);
+    const [s] = await admin`select events, update_columns from webhooks.subscriptions where table_name = 'things'`;
+    assertEquals([s.events, s.update_columns], [["DELETE", "INSERT", "UPDATE"], ["n"]]);
+    // UPDATE only: no insert or delete captured.
+    await admin`delete from webhooks.events`;
+    await admin`select webhooks.subscribe('public.things', '{UPDATE}', '{n,name}')`;
+    await admin`insert into public.things (id, name, n) values (2, 'a', 0)`;
+    await admin`update public.things set name = 'z' where id = 2`;
+    await admin`delete from public.things where id = 2`;
+    assertEquals(await captured(), ["things.update:0"]);
+    // Bad input: 22023 and the subscription as it was.
+    for (
+      const [events, cols] of [
+        ["{INSERT,UPDATE}", "{nope}"],
+        ["{INSERT,UPDATE}", "{}"],
+        ["{INSERT,DELETE}", "{n}"],
+        ["{INSERT,UPDATE}", "{ctid}"],
+      ]
+    ) {
+      const e = await admin`select webhooks.subscribe('public.things', ${events}::text[], ${cols}::text[])`.then(
+        () => "ok",
+        (e) => e.code,
+      );
+      assertEquals(e, "22023", `${events} ${cols}`);
+    }
+    const triggers = async () =>
+      (await admin`select tgname from pg_trigger where tgrelid = 'public.things'::regclass and not tgisinternal
+        order by 1`).map((t) => t.tgname);
+    assertEquals(await triggers(), ["webhooks_capture_update"]);
+    // Without update_columns again: every UPDATE, one trigger; unsubscribe removes every trigger.
+    await admin`select webhooks.subscribe('public.things')`;
+    assertEquals(await triggers(), ["webhooks_capture"]);
+    const [t] = await admin`select update_columns from webhooks.subscriptions where table_name = 'things'`;
+    assertEquals(t.update_columns, null);
+    await admin`select webhooks.subscribe('public.things', '{INSERT,UPDATE}', '{n}')`;
+    assertEquals(await triggers(), ["webhooks_capture", "webhooks_capture_update"]);
+    const [{ u }] = await admin`select webhooks.unsubscribe('public.things') as u`;
+    assertEquals([u, await triggers()], [true, []]);
+  },
+);
