@@ -234,6 +234,48 @@ e2e(
   },
 );
 
+e2e(
+  "a fn: endpoint signed with a function secret by name (secret_env): delivered; an unset one fails, named, retried",
+  async () => {
+    const fn = await functionEndpoint(null);
+    await sql`select webhooks.set_secret_env(${fn}, 'ORDER_EVENTS_SECRET')`;
+    const missing = await functionEndpoint(null);
+    await sql`select webhooks.set_secret_env(${missing}, 'E2E_NOT_SET_SECRET')`;
+    const [{ n: stored }] = await sql`select count(*)::int as n from webhooks.endpoint_secrets
+      where endpoint_id in (${fn}, ${missing})`;
+    assertEquals(stored, 0);
+    await sql.unsafe(`insert into public.${table} (id) values (8101)`);
+    const [ev] = await sql`select message_id from webhooks.events
+      where table_name = ${table} and row_key = '[8101]'`;
+    // order-events verified the signature made with ORDER_EVENTS_SECRET from webhook-dispatch's
+    // environment (it answers 401 otherwise) and echoes the webhook-id.
+    const ok = await until(async () => {
+      const [d] = await sql`select status from webhooks.deliveries where endpoint_id = ${fn}`;
+      return d?.status === "delivered" ? d : null;
+    }, 15_000);
+    assert(ok);
+    const [t] = await sql`select http_status, attempt, response::jsonb as r from webhooks.attempts
+      where endpoint_id = ${fn}`;
+    assertEquals([t.http_status, t.attempt, t.r.event_id, t.r.outcome], [200, 1, ev.message_id, "ignored"]);
+    // The unset variable: failed tries without a request, the name in the error, no value.
+    const error = "cannot sign: the function secret E2E_NOT_SET_SECRET is not set in webhook-dispatch's environment";
+    const tries = await until(async () => {
+      const a = await sql`select http_status, error, response from webhooks.attempts
+        where endpoint_id = ${missing} order by id`;
+      return a.length >= 2 ? a : null;
+    }, 15_000);
+    assert(tries);
+    assert(
+      tries.every((a) => a.http_status === null && a.error === error && a.response === null),
+      JSON.stringify(tries),
+    );
+    const [d] = await sql`select status, last_error from webhooks.deliveries where endpoint_id = ${missing}`;
+    assertEquals([d.status === "delivered", d.last_error], [false, error]);
+    await sql`select webhooks.delete_endpoint(${fn})`;
+    await sql`select webhooks.delete_endpoint(${missing})`;
+  },
+);
+
 e2e("cleanup: unsubscribe, drop the table, restore the retry schedule, stop the receiver", async () => {
   await sql`delete from webhooks.endpoints where id = any(${created}::uuid[])`;
   const [{ u }] = await sql`select webhooks.unsubscribe(${`public.${table}`}::regclass) as u`;

@@ -4,6 +4,7 @@
 // replay, requeue, retention, and who may call what.
 import { assert, assertEquals } from "../assert.ts";
 import { codeOf, SERVICE, type Sql, sqlTest, testDatabase } from "./_db.ts";
+import { type Claim, type Delivery, dispatcherCalls, fixtures } from "./_webhooks.ts";
 
 const db = await testDatabase("webhooks");
 const { admin } = db;
@@ -11,19 +12,6 @@ const { admin } = db;
 await admin.unsafe(`create table public.things (id bigint primary key, name text, n int default 0)`);
 await admin.unsafe(`create table public.nokey (name text)`);
 await admin.unsafe(`create view public.things_view as select * from public.things`);
-
-type Delivery = {
-  id: number;
-  webhook_id: string;
-  endpoint_id: string;
-  url: string;
-  secrets: string[];
-  payload: Record<string, unknown>;
-  event_type: string;
-  attempt: number;
-  row_key: string | null;
-};
-type Claim = { claim: string; deliveries: Delivery[]; next_due_ms: number | null };
 
 /** Run `fn` as service_role in one transaction on a fresh session. */
 async function asService<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
@@ -41,32 +29,9 @@ async function asService<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
   }
 }
 
-async function claim(sql: Sql = admin, batch = 100, maxPerRow = 4): Promise<Claim> {
-  const [r] = await sql`select webhooks.claim_deliveries(${batch}, ${maxPerRow}) as r`;
-  const c = r.r as Claim;
-  c.deliveries.forEach((d) => (d.id = Number(d.id)));
-  return c;
-}
+const { claim, record } = dispatcherCalls(admin);
 
-async function record(token: string, results: unknown[]): Promise<Record<string, any>> {
-  const [r] = await admin`select webhooks.record_attempts(${token}::uuid, ${admin.json(results as any)}) as r`;
-  return r.r;
-}
-
-async function endpoint(url = "https://example.com/hook", types: string[] | null = null) {
-  const [r] = await admin`select * from webhooks.create_endpoint(${url}, ${types}::text[])`;
-  return { id: r.id as string, secret: r.secret as string };
-}
-
-async function reset() {
-  await admin`select webhooks.unsubscribe('public.things')`;
-  await admin`delete from public.things`;
-  await admin`delete from webhooks.endpoints`;
-  await admin`delete from webhooks.events`;
-  await admin`update webhooks.config set retry_schedule_seconds = default, max_retry_after_seconds = default,
-    auto_disable_after = default, secret_overlap = default`;
-  await admin`select webhooks.subscribe('public.things')`;
-}
+const { endpoint, reset } = fixtures(admin);
 
 async function delivery(id: number) {
   const [d] = await admin`select status, attempts, last_status, last_error,

@@ -53,8 +53,12 @@ pub struct HookDelivery {
     pub webhook_id: String,
     pub endpoint_id: String,
     pub url: String,
-    /// The endpoint's current secrets, newest first.
+    /// The endpoint's current secrets, newest first (empty when it signs with `secret_env`).
     pub secrets: Vec<String>,
+    /// The function secret it signs with instead (`webhooks.endpoints.secret_env`): the name of
+    /// a variable of this function's environment, read through [`HookRuntime::env`].
+    #[serde(default)]
+    pub secret_env: Option<String>,
     pub payload: Value,
     pub event_type: String,
     /// This try's number (1-based).
@@ -165,10 +169,25 @@ pub trait Resolver {
     async fn resolve(&self, host: &str) -> std::result::Result<Vec<IpAddr>, String>;
 }
 
-/// The clock (Unix milliseconds).
+/// The clock (Unix milliseconds) and the function's environment (for `secret_env`).
 #[derive(Clone, Copy)]
 pub struct HookRuntime<'a> {
     pub now_ms: &'a dyn Fn() -> i64,
+    /// The value of an environment variable, if set and non-empty.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Whether `name` may name a signing secret (`webhooks.endpoints.secret_env`'s own rule,
+/// checked again here: the dispatcher never reads a platform key, whatever the row says).
+pub fn is_secret_env_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    name.len() <= 128
+        && name.ends_with("_SECRET")
+        && b.first().is_some_and(u8::is_ascii_uppercase)
+        && b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+        && !name.starts_with("SUPABASE_")
+        && !name.starts_with("SB_")
 }
 
 /// How a call dispatches.
@@ -310,6 +329,23 @@ impl<S: HookStore, H: HookSender, R: Resolver> Flow<'_, S, H, R> {
         }
     }
 
+    /// The secrets `d` is signed with: its stored ones, or the value of its `secret_env`.
+    /// Errors name the variable, never a value.
+    fn secrets(&self, d: &HookDelivery) -> std::result::Result<Vec<String>, String> {
+        let Some(name) = d.secret_env.as_deref() else {
+            return Ok(d.secrets.clone());
+        };
+        if !is_secret_env_name(name) {
+            return Err(format!("{name} is not a name a signing secret may have"));
+        }
+        match (self.rt.env)(name) {
+            Some(v) => Ok(vec![v]),
+            None => Err(format!(
+                "the function secret {name} is not set in webhook-dispatch's environment"
+            )),
+        }
+    }
+
     /// Try one delivery.
     async fn attempt(&self, d: &HookDelivery) -> AttemptReport {
         let mut report = AttemptReport {
@@ -332,7 +368,12 @@ impl<S: HookStore, H: HookSender, R: Resolver> Flow<'_, S, H, R> {
         };
         let started = (self.rt.now_ms)();
         let timestamp = started.div_euclid(1000);
-        let signature = match signatures(&d.secrets, &d.webhook_id, timestamp, &body) {
+        let signature = match self.secrets(d).and_then(|s| {
+            signatures(&s, &d.webhook_id, timestamp, &body).map_err(|e| match &d.secret_env {
+                Some(name) => format!("the function secret {name} is not a whsec_ secret ({e})"),
+                None => e,
+            })
+        }) {
             Ok(s) => s,
             Err(e) => {
                 report.error = Some(format!("cannot sign: {e}"));

@@ -41,13 +41,19 @@ impl AdminStore for PostgrestStore {
 }
 
 /// `webhook-dispatch`: env `SUPABASE_URL`, the keys ([`edge_platform::auth`]),
-/// `WEBHOOK_ALLOW_PRIVATE` (`true` delivers to loopback/private/link-local addresses).
+/// `WEBHOOK_ALLOW_PRIVATE` (`true` delivers to loopback/private/link-local addresses), and the
+/// function secrets `fn:` endpoints name in `secret_env` (e.g. `ORDER_EVENTS_SECRET`).
 pub async fn serve_webhook_dispatch(req: Request, ctx: Ctx) -> Result<Response> {
     let store = ctx.store()?;
     let url = ctx.env().require("SUPABASE_URL")?.trim_end_matches('/');
     let allow_private = ctx.env().get("WEBHOOK_ALLOW_PRIVATE") == Some("true");
     let config = HookConfig::new(format!("{url}/functions/v1"), allow_private);
-    let rt = HookRuntime { now_ms: &now_ms };
+    let env = ctx.env().clone();
+    let lookup = move |name: &str| env.get(name).map(str::to_owned);
+    let rt = HookRuntime {
+        now_ms: &now_ms,
+        env: &lookup,
+    };
     handle_webhook_dispatch(
         &store,
         &JsFetchSender,

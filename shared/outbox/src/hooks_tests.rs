@@ -12,9 +12,9 @@ use pollster::block_on;
 use serde_json::{json, Value};
 
 use super::hooks::{
-    dispatch_hooks, handle_webhook_dispatch, retry_after_seconds, AttemptReport, HookClaim,
-    HookClaimOptions, HookConfig, HookDelivery, HookReport, HookRequest, HookResponse, HookRuntime,
-    HookSender, HookStore, RecordSummary, Resolver,
+    dispatch_hooks, handle_webhook_dispatch, is_secret_env_name, retry_after_seconds,
+    AttemptReport, HookClaim, HookClaimOptions, HookConfig, HookDelivery, HookReport, HookRequest,
+    HookResponse, HookRuntime, HookSender, HookStore, RecordSummary, Resolver,
 };
 use super::hooks_admin::{handle_webhook_admin, AdminStore};
 use edge_platform::auth::AuthConfig;
@@ -125,6 +125,7 @@ fn delivery(id: i64, url: &str, row: Option<&str>, payload: Value) -> HookDelive
         endpoint_id: format!("ep:{url}"),
         url: url.into(),
         secrets: vec![SECRET.into()],
+        secret_env: None,
         payload,
         event_type: "things.insert".into(),
         attempt: 1,
@@ -136,14 +137,27 @@ fn config(allow_private: bool) -> HookConfig {
     HookConfig::new("http://gw/functions/v1/", allow_private)
 }
 
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
 fn run(store: &MemoryHooks, sender: &Scripted, config: &HookConfig) -> HookReport {
+    run_with_env(store, sender, config, &no_env)
+}
+
+fn run_with_env(
+    store: &MemoryHooks,
+    sender: &Scripted,
+    config: &HookConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> HookReport {
     sender.now.set(T0);
     let now = || sender.now.get();
     block_on(dispatch_hooks(
         store,
         sender,
         &dns(),
-        HookRuntime { now_ms: &now },
+        HookRuntime { now_ms: &now, env },
         config,
     ))
     .unwrap()
@@ -392,6 +406,114 @@ fn an_endpoint_without_a_current_secret_is_a_failed_try_not_an_unsigned_post() {
         .starts_with("cannot sign"));
 }
 
+#[test]
+fn a_secret_env_endpoint_signs_with_that_variable_only() {
+    let store = MemoryHooks::default();
+    let mut d = delivery(1, "fn:order-events", Some("[1]"), json!({"n": 1}));
+    d.secrets.clear();
+    d.secret_env = Some("ORDER_EVENTS_SECRET".into());
+    store.claims.borrow_mut().push_back(vec![d]);
+    let sender = Scripted::default();
+    let asked = RefCell::new(Vec::new());
+    let env = |name: &str| {
+        asked.borrow_mut().push(name.to_owned());
+        (name == "ORDER_EVENTS_SECRET").then(|| OLD_SECRET.to_owned())
+    };
+    let report = run_with_env(&store, &sender, &config(false), &env);
+    assert_eq!(report.counts.delivered, 1);
+    assert_eq!(*asked.borrow(), ["ORDER_EVENTS_SECRET"]);
+    let sent = sender.sent.borrow();
+    assert_eq!(header(&sent[0], "webhook-signature").split(' ').count(), 1);
+    Verifier::new(Scheme::StandardWebhooks, &[OLD_SECRET])
+        .unwrap()
+        .verify(&sent[0].headers, &sent[0].body, T0 / 1000)
+        .unwrap();
+    assert!(Verifier::new(Scheme::StandardWebhooks, &[SECRET])
+        .unwrap()
+        .verify(&sent[0].headers, &sent[0].body, T0 / 1000)
+        .is_err());
+}
+
+#[test]
+fn a_missing_or_bad_secret_env_is_a_failed_try_naming_the_variable_never_a_value() {
+    let store = MemoryHooks::default();
+    let with_env = |id: i64, name: &str| {
+        let mut d = delivery(id, "fn:order-events", None, json!({}));
+        d.secrets = vec![SECRET.into()]; // ignored: the variable decides
+        d.secret_env = Some(name.into());
+        d
+    };
+    store.claims.borrow_mut().push_back(vec![
+        with_env(1, "MISSING_SECRET"),
+        with_env(2, "BROKEN_SECRET"),
+        with_env(3, "SUPABASE_JWT_SECRET"),
+        with_env(4, "lower_SECRET"),
+    ]);
+    let sender = Scripted::default();
+    let asked = RefCell::new(Vec::new());
+    let env = |name: &str| {
+        asked.borrow_mut().push(name.to_owned());
+        match name {
+            "BROKEN_SECRET" => Some("not-a-whsec-value-42".to_owned()),
+            _ => Some(SECRET.to_owned()),
+        }
+        .filter(|_| name != "MISSING_SECRET")
+    };
+    let report = run_with_env(&store, &sender, &config(false), &env);
+    assert_eq!((report.counts.claimed, report.counts.delivered), (4, 0));
+    assert!(sender.sent.borrow().is_empty(), "nothing is sent unsigned");
+    // The platform's keys and malformed names are never read.
+    assert_eq!(*asked.borrow(), ["MISSING_SECRET", "BROKEN_SECRET"]);
+    let errors: Vec<String> = reports(&store)
+        .into_iter()
+        .map(|r| {
+            assert_eq!((r.released, r.http_status), (false, None));
+            r.error.unwrap()
+        })
+        .collect();
+    assert_eq!(
+        errors[0],
+        "cannot sign: the function secret MISSING_SECRET is not set in webhook-dispatch's environment"
+    );
+    assert!(errors[1]
+        .starts_with("cannot sign: the function secret BROKEN_SECRET is not a whsec_ secret"));
+    assert_eq!(
+        errors[2],
+        "cannot sign: SUPABASE_JWT_SECRET is not a name a signing secret may have"
+    );
+    assert_eq!(
+        errors[3],
+        "cannot sign: lower_SECRET is not a name a signing secret may have"
+    );
+    for e in &errors {
+        assert!(
+            !e.contains("not-a-whsec") && !e.contains(&SECRET[6..]),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn secret_env_names_follow_the_sql_rule() {
+    for ok in ["ORDER_EVENTS_SECRET", "A_SECRET", "X9_SECRET"] {
+        assert!(is_secret_env_name(ok), "{ok}");
+    }
+    for bad in [
+        "SUPABASE_JWT_SECRET",
+        "SB_SECRET",
+        "SECRET",
+        "_A_SECRET",
+        "9A_SECRET",
+        "order_events_SECRET",
+        "A-B_SECRET",
+        "A_SECRET_KEY",
+        "",
+    ] {
+        assert!(!is_secret_env_name(bad), "{bad}");
+    }
+    assert!(!is_secret_env_name(&format!("{}_SECRET", "A".repeat(122))));
+}
+
 fn auth() -> AuthConfig {
     AuthConfig::default()
         .with_secret_key(SECRET_KEY)
@@ -417,7 +539,10 @@ fn the_dispatch_handler_refuses_callers_without_the_secret_key_and_bad_bodies() 
             &store,
             &sender,
             &dns(),
-            HookRuntime { now_ms: &now },
+            HookRuntime {
+                now_ms: &now,
+                env: &no_env,
+            },
             caller,
             config(false),
             req,
