@@ -52,7 +52,7 @@ MIN_E2E=103               # tests/e2e
 MIN_E2E_NEW=102           # tests/e2e with FUNCTION_KEYS=new (one legacy-key test fewer)
 MIN_BROWSER=3             # tests/browser (headless Chromium)
 MIN_BROWSER_NEW=2         # tests/browser with FUNCTION_KEYS=new
-MIN_SQL=86                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
+MIN_SQL=90                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
 
 run_selftest() {
   suite "counter self-test" check - 2m scripts/test-selftest.sh
