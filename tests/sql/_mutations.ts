@@ -10,7 +10,9 @@ const TRANSITION = "public.order_transition(bigint,text,text,uuid,uuid,text)";
 const CLAIM = "public.claim_outbox_events(integer,integer,integer)";
 const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb,jsonb)";
 const ANSWER = "private.idempotency_answer(public.idempotency_keys,text)";
-const HOOK_CLAIM = "webhooks.claim_deliveries(integer,integer,integer)";
+// The claim of 20261204002000_webhooks.sql; webhooks.claim_deliveries wraps it since
+// 20261204005100_webhooks_secret_env.sql.
+const HOOK_CLAIM = "webhooks.claim_deliveries_base(integer,integer,integer)";
 const HOOK_RECORD = "webhooks.record_attempts(uuid,jsonb)";
 const EXPIRE = "public.expire_unpaid_orders(integer)";
 
@@ -159,6 +161,22 @@ export const MUTATIONS: Record<string, Mutation> = {
                and p.status = 'pending' and p.id <> all (locked)
              limit 1) is null`,
       to: `     where d.id = any (locked)`,
+    }],
+  },
+  hooks_dead_blocks_row: {
+    about: "webhooks.claim_deliveries_base without dead_blocks_row (both checks): a dead delivery lets its row go",
+    edits: [{
+      fn: HOOK_CLAIM,
+      from: `       and not (e.dead_blocks_row and exists (`,
+      to: `       and not (false and exists (`,
+    }],
+  },
+  hooks_dead_purge: {
+    about: "webhooks.purge deleting dead deliveries that hold their row",
+    edits: [{
+      fn: "webhooks.purge(integer)",
+      from: `and not webhooks.holds_row(x)`,
+      to: `and true`,
     }],
   },
   hooks_gone_disables: {
