@@ -97,7 +97,7 @@ run_sql() {
   suite sql deno "$MIN_SQL" 10m tests/sql/run.sh --junit-path=@JUNIT@ --allow-all tests/sql/
   # Deleting each rule the SQL enforces (order_changed, per-order claims, the payment recheck,
   # the product lock order, the in-flight check) must turn tests/sql red.
-  suite "SQL mutations each caught by tests/sql" check - 40m tests/sql/mutations.sh
+  suite "SQL mutations each caught by tests/sql" check - 10m tests/sql/mutations.sh
 }
 
 # The README's first call: process-order on the seeded pending order answers 200 with its
