@@ -94,7 +94,7 @@ stop() {
 reset() {
   # Rebuild the database from migrations and seed, keeping the server running.
   start
-  psql_db -c "drop schema if exists public cascade; drop schema if exists auth cascade; drop schema if exists supabase_migrations cascade; create schema public; grant all on schema public to postgres; grant usage on schema public to public;" >/dev/null
+  psql_db -c "drop schema if exists public cascade; drop schema if exists auth cascade; drop schema if exists supabase_migrations cascade; drop schema if exists webhooks cascade; drop schema if exists private cascade; create schema public; grant all on schema public to postgres; grant usage on schema public to public;" >/dev/null
   touch "$STACK/.new-database"
   migrate
 }

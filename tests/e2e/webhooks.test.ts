@@ -1,10 +1,16 @@
 // Database webhooks end to end on the running stack: a table created here, subscribed with
 // webhooks.subscribe, endpoints on a real HTTP receiver (a Deno server in this test) that
 // verifies every request with npm `standardwebhooks`; the scheduler calls webhook-dispatch on
-// the NOTIFY of each write. Fan-out to two endpoints in row order, 410 disabling an endpoint,
-// 503 with Retry-After honoured, a rotation carrying two signatures, replay.
+// the NOTIFY of each write. Fan-out to two endpoints and one function endpoint in row order,
+// 410 disabling an endpoint, 503 with Retry-After honoured, a rotation carrying two signatures,
+// replay. The function endpoint is `fn:order-events` with ORDER_EVENTS_SECRET as its secret
+// (webhooks.create_endpoint's signing_secret, 20261204005000): order-events verifies every
+// request with it (401 otherwise) and answers, for a table that is not `orders`,
+// `{"event_id": <webhook-id>, "order_id": <record.id>, "outcome": "ignored"}`, which
+// webhooks.attempts keeps: the receiver's own account of what it verified, once per try.
 import { assert, assertEquals } from "../assert.ts";
 import { Webhook } from "npm:standardwebhooks";
+import { parse as parseDotenv } from "npm:dotenv";
 import { e2e, sql } from "./_helpers.ts";
 import { until } from "./_assert_helpers.ts";
 
@@ -62,9 +68,20 @@ async function endpoint(path: string): Promise<{ id: string; secret: string }> {
 
 const at = (path: string) => received.filter((r) => r.path === path);
 
-e2e("fan-out: two endpoints each get every event once, in row order, signed and verifiable", async () => {
+const env = parseDotenv(Deno.readTextFileSync(new URL("../../supabase/functions/.env", import.meta.url)));
+
+/** A `fn:order-events` endpoint signing with `secret` (null: a generated one). */
+async function functionEndpoint(secret: string | null): Promise<string> {
+  const [r] = await sql`select * from webhooks.create_endpoint('fn:order-events', ${types}::text[],
+    'e2e: order-events verifies, ignores this table', ${secret})`;
+  created.push(r.id);
+  return r.id;
+}
+
+e2e("fan-out: two endpoints and a function each get every event once, in row order, signed and verified", async () => {
   await endpoint("/a");
   await endpoint("/b");
+  const fn = await functionEndpoint(env.ORDER_EVENTS_SECRET);
   const rows = 1000;
   await sql.begin(async (tx) => {
     await tx.unsafe(`insert into public.${table} (id) select g from generate_series(1, ${rows}) g`);
@@ -102,11 +119,26 @@ e2e("fan-out: two endpoints each get every event once, in row order, signed and 
       where endpoint_id = any(${created}::uuid[]) and status = 'delivered'`;
     return n;
   };
-  await until(async () => await delivered() === 2 * total, 10_000);
-  assertEquals(await delivered(), 2 * total);
+  await until(async () => await delivered() === 3 * total, 60_000);
+  assertEquals(await delivered(), 3 * total);
   const [att] = await sql`select count(*)::int as n, min(http_status) as lo, max(http_status) as hi
     from webhooks.attempts where endpoint_id = any(${created}::uuid[])`;
-  assertEquals([att.n, att.lo, att.hi], [2 * total, 200, 200]);
+  assertEquals([att.n, att.lo, att.hi], [3 * total, 200, 200]);
+  // The function: one try per event, each answered 200 by order-events after verifying the
+  // signature with ORDER_EVENTS_SECRET, echoing the webhook-id it verified.
+  const tries = await sql`select t.http_status, t.attempt, t.response::jsonb as r
+    from webhooks.attempts t where t.endpoint_id = ${fn} order by t.id`;
+  assertEquals(tries.length, total);
+  assert(tries.every((t) => t.http_status === 200 && t.attempt === 1 && t.r.outcome === "ignored"));
+  const echoed = tries.map((t) => t.r.event_id as string);
+  assertEquals(new Set(echoed).size, total);
+  assertEquals(new Set(echoed), new Set(events.map((e) => e.message_id)));
+  // Row order at the function: each updated row's insert was answered before its update.
+  const typeOf = new Map(events.map((e) => [e.message_id, e.payload.type as string]));
+  const byRow = new Map<number, string[]>();
+  for (const t of tries) byRow.set(t.r.order_id, [...(byRow.get(t.r.order_id) ?? []), typeOf.get(t.r.event_id)!]);
+  assertEquals(byRow.size, rows);
+  for (let id = 1; id <= 100; id++) assertEquals(byRow.get(id), ["INSERT", "UPDATE"], `fn row ${id}`);
   await sql`select webhooks.delete_endpoint(id) from unnest(${created}::uuid[]) id`;
   created.length = 0;
 });
@@ -182,6 +214,23 @@ e2e(
     assertEquals(at("/rot")[1].id, r.id);
     assertEquals(at("/rot")[1].verifiedWith.length, 2);
     await sql`select webhooks.delete_endpoint(${ep.id})`;
+  },
+);
+
+e2e(
+  "a fn: endpoint whose secret the function does not know: 401 from order-events, retried, never delivered",
+  async () => {
+    const fn = await functionEndpoint(null);
+    await sql.unsafe(`insert into public.${table} (id) values (8001)`);
+    const tries = await until(async () => {
+      const t = await sql`select http_status, response from webhooks.attempts where endpoint_id = ${fn} order by id`;
+      return t.length >= 2 ? t : null;
+    }, 15_000);
+    assert(tries);
+    assert(tries.every((t) => t.http_status === 401), JSON.stringify(tries));
+    const [d] = await sql`select status, last_status from webhooks.deliveries where endpoint_id = ${fn}`;
+    assert(d.status !== "delivered" && d.last_status === 401, JSON.stringify(d));
+    await sql`select webhooks.delete_endpoint(${fn})`;
   },
 );
 

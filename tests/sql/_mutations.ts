@@ -8,7 +8,8 @@ export type Mutation = { about: string; killers?: string[]; edits: { fn: string;
 
 const APPLY =
   "public.apply_order_processing(bigint,text,bigint,bigint,bigint,bigint,bigint,jsonb,text,uuid,uuid,text,jsonb)";
-const STOCK = "private.lock_stock_needed(bigint)";
+const LOCK_PRODUCTS = "private.lock_products(bigint[],bigint[])";
+const REDEEM = "private.redeem_discount(public.orders,text)";
 const TRANSITION = "public.order_transition(bigint,text,text,uuid,uuid,text)";
 const CLAIM = "public.claim_outbox_events(integer,integer,integer)";
 const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb,jsonb)";
@@ -20,9 +21,9 @@ const EXPIRE = "public.expire_unpaid_orders(integer)";
 export const MUTATIONS: Record<string, Mutation> = {
   discount_per_customer: {
     killers: ["discount_limits"],
-    about: "apply_order_processing without the per-customer discount limit",
+    about: "apply_order_processing (private.redeem_discount) without the per-customer discount limit",
     edits: [{
-      fn: APPLY,
+      fn: REDEEM,
       from: "and x.status <> 'expired' and x.id <> o.id) >= d.max_redemptions_per_customer",
       to: "and false) >= d.max_redemptions_per_customer",
     }],
@@ -130,16 +131,14 @@ export const MUTATIONS: Record<string, Mutation> = {
   },
   product_lock_order: {
     killers: ["orders"],
-    // Without the product id order, the locks follow the order the client listed the lines in
-    // (what a lock statement over the items does without it).
-    about: "processing and cancelling (private.lock_stock_needed) lock products in the lines' order, not by product id",
+    // Without the product id order, the locks follow the order the lines list the products in
+    // (the order processing and cancelling pass them in).
+    about: "processing and cancelling (private.lock_products) lock products in the lines' order, not by product id",
     edits: [
       {
-        fn: STOCK,
+        fn: LOCK_PRODUCTS,
         from: "   order by p.id\n   for no key update of p",
-        to: "   order by (select min(l.id) from public.order_items l\n" +
-          "              where l.order_id = lock_stock_needed.order_id and l.product_id = p.id)\n" +
-          "   for no key update of p",
+        to: "   order by array_position(lock_products.ids, p.id)\n   for no key update of p",
       },
     ],
   },

@@ -243,17 +243,25 @@ sqlTest("two dispatchers racing: disjoint claims, never two events of one row an
   const s2 = await db.session("dispatcher 2");
   await s1.begin(SERVICE);
   await s2.begin(SERVICE);
-  // Dispatcher 1 holds the first three deliveries (rows 1..3's inserts), uncommitted.
-  const c1 = await claim(s1.sql, 3);
-  assertEquals(c1.deliveries.map((d) => d.row_key), ["[1]", "[2]", "[3]"]);
-  // Dispatcher 2 does not wait (SKIP LOCKED), takes rows 4..6 and not the updates of rows 1..3,
-  // whose inserts dispatcher 1 holds.
-  const p = s2.start(claim(s2.sql));
-  const r = await p.result;
-  assert(r.ok);
-  assertEquals(r.value.deliveries.map((d) => d.row_key), ["[4]", "[5]", "[6]"]);
-  await s1.commit();
-  await s2.commit();
+  let c1: Claim;
+  try {
+    // Dispatcher 1 holds the first three deliveries (rows 1..3's inserts), uncommitted.
+    c1 = await claim(s1.sql, 3);
+    assertEquals(c1.deliveries.map((d) => d.row_key), ["[1]", "[2]", "[3]"]);
+    // Dispatcher 2 does not wait (SKIP LOCKED), takes rows 4..6 and not the updates of rows 1..3,
+    // whose inserts dispatcher 1 holds.
+    const p = s2.start(claim(s2.sql));
+    const r = await p.result;
+    assert(r.ok);
+    assertEquals(r.value.deliveries.map((d) => d.row_key), ["[4]", "[5]", "[6]"]);
+    await s1.commit();
+    await s2.commit();
+  } catch (e) {
+    // Leave no session in a transaction: the next test's reset would wait on its locks.
+    await s1.rollback().catch(() => {});
+    await s2.rollback().catch(() => {});
+    throw e;
+  }
   // After both commit: the updates still wait behind the claimed inserts.
   assertEquals((await claim()).deliveries.length, 0);
   await record(c1.claim, c1.deliveries.map((d) => ({ id: d.id, http_status: 204 })));
@@ -483,5 +491,111 @@ sqlTest(
     const created = await call("create_endpoint", { url: "fn:order-events", event_types: ["things.insert"] });
     assert(/^whsec_/.test(created.secret));
     assertEquals((await call("disable_endpoint", { id: created.id })).enabled, false);
+  },
+);
+
+sqlTest(
+  "create_endpoint/rotate_secret with a given secret (20261204005000): it signs; a malformed one is 22023, not echoed, nothing written",
+  async () => {
+    await reset();
+    const given = "whsec_" + btoa("a-function-secret-of-32-bytes!!!"); // 32 bytes
+    const [ep] = await admin`select * from webhooks.create_endpoint('fn:order-events', null, null, ${given})`;
+    assertEquals(ep.secret, given);
+    const bad = [
+      "whsec_" + btoa("too short"), // 9 bytes
+      "whsec_" + btoa("x".repeat(65)), // 65 bytes
+      "whsec_not base64!",
+      "sk_" + btoa("a-function-secret-of-32-bytes!!!"),
+      "",
+    ];
+    for (const s of bad) {
+      const e = await admin`select * from webhooks.create_endpoint('https://x.example/', null, null, ${s})`.then(
+        () => null,
+        (e) => e,
+      );
+      assertEquals(e?.code, "22023", s);
+      assert(s === "" || !String(e.message).includes(s.slice(6)), e.message);
+      const r = await admin`select webhooks.rotate_secret(${ep.id}, ${s})`.then(() => "ok", (e) => e.code);
+      assertEquals(r, "22023", s);
+    }
+    const [{ n }] = await admin`select count(*)::int as n from webhooks.endpoints`;
+    assertEquals(n, 1);
+    const [{ k }] = await admin`select count(*)::int as k from webhooks.endpoint_secrets where endpoint_id = ${ep.id}`;
+    assertEquals(k, 1);
+    // Rotating to a given secret: both sign during the overlap, newest first.
+    const next = "whsec_" + btoa("the-next-function-secret-32-byte");
+    const [{ s }] = await admin`select webhooks.rotate_secret(${ep.id}, ${next}) as s`;
+    assertEquals(s, next);
+    await admin`insert into public.things (id) values (1)`;
+    const c = await claim();
+    assertEquals(c.deliveries.map((d) => d.secrets), [[next, given]]);
+    // Over the admin RPC too; a secret that is not a string is invalid_input.
+    const call = (action: string, args: unknown) =>
+      asService((sql) => sql`select public.webhooks_admin(${action}, ${sql.json(args as any)}) as r`).then(
+        (r) => r[0].r.ok ? r[0].r.result : r[0].r.error.code,
+      );
+    assertEquals(await call("create_endpoint", { url: "fn:x", secret: 42 }), "invalid_input");
+    assertEquals(await call("create_endpoint", { url: "fn:x", secret: bad[0] }), "invalid_input");
+    const made = await call("create_endpoint", { url: "fn:x", secret: given });
+    assertEquals(made.secret, given);
+    assertEquals(await call("rotate_secret", { id: made.id, secret: next }), { secret: next });
+    const [{ m }] = await admin`select count(*)::int as m from webhooks.endpoints`;
+    assertEquals(m, 2);
+  },
+);
+
+sqlTest(
+  "subscribe with update_columns (20261204005020): an UPDATE is captured only when one of them changed; bad columns are 22023",
+  async () => {
+    await reset();
+    const r = await admin`select webhooks.subscribe('public.things', '{INSERT,UPDATE,DELETE}', '{n}') as r`;
+    assertEquals(r[0].r.update_columns, ["n"]);
+    const captured = async () =>
+      (await admin`select event_type, payload from webhooks.events where table_name = 'things' order by id`).map((
+        e,
+      ) => `${e.event_type}:${(e.payload.record ?? e.payload.old_record).n}`);
+    await admin`insert into public.things (id, name, n) values (1, 'a', 0)`;
+    await admin`update public.things set name = 'b' where id = 1`; // n not touched
+    await admin`update public.things set n = 0, name = 'c' where id = 1`; // n set, unchanged
+    await admin`update public.things set n = 1 where id = 1`; // changed
+    await admin`delete from public.things where id = 1`;
+    assertEquals(await captured(), ["things.insert:0", "things.update:1", "things.delete:1"]);
+    const [s] = await admin`select events, update_columns from webhooks.subscriptions where table_name = 'things'`;
+    assertEquals([s.events, s.update_columns], [["DELETE", "INSERT", "UPDATE"], ["n"]]);
+    // UPDATE only: no insert or delete captured.
+    await admin`delete from webhooks.events`;
+    await admin`select webhooks.subscribe('public.things', '{UPDATE}', '{n,name}')`;
+    await admin`insert into public.things (id, name, n) values (2, 'a', 0)`;
+    await admin`update public.things set name = 'z' where id = 2`;
+    await admin`delete from public.things where id = 2`;
+    assertEquals(await captured(), ["things.update:0"]);
+    // Bad input: 22023 and the subscription as it was.
+    for (
+      const [events, cols] of [
+        ["{INSERT,UPDATE}", "{nope}"],
+        ["{INSERT,UPDATE}", "{}"],
+        ["{INSERT,DELETE}", "{n}"],
+        ["{INSERT,UPDATE}", "{ctid}"],
+      ]
+    ) {
+      const e = await admin`select webhooks.subscribe('public.things', ${events}::text[], ${cols}::text[])`.then(
+        () => "ok",
+        (e) => e.code,
+      );
+      assertEquals(e, "22023", `${events} ${cols}`);
+    }
+    const triggers = async () =>
+      (await admin`select tgname from pg_trigger where tgrelid = 'public.things'::regclass and not tgisinternal
+        order by 1`).map((t) => t.tgname);
+    assertEquals(await triggers(), ["webhooks_capture_update"]);
+    // Without update_columns again: every UPDATE, one trigger; unsubscribe removes every trigger.
+    await admin`select webhooks.subscribe('public.things')`;
+    assertEquals(await triggers(), ["webhooks_capture"]);
+    const [t] = await admin`select update_columns from webhooks.subscriptions where table_name = 'things'`;
+    assertEquals(t.update_columns, null);
+    await admin`select webhooks.subscribe('public.things', '{INSERT,UPDATE}', '{n}')`;
+    assertEquals(await triggers(), ["webhooks_capture", "webhooks_capture_update"]);
+    const [{ u }] = await admin`select webhooks.unsubscribe('public.things') as u`;
+    assertEquals([u, await triggers()], [true, []]);
   },
 );
