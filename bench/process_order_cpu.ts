@@ -84,6 +84,8 @@ async function snapshot() {
 for (let r = 0; r < R; r++) {
   for (const fn of r % 2 ? ["process-order-ts", "process-order"] : ["process-order", "process-order-ts"]) {
     const ids = await fresh(N);
+    // Statistics that match the tables (see analyzed() in bench/process_order.ts).
+    if (Deno.env.get("BENCH_ANALYZE") !== "0") await sql`analyze public.orders, public.order_items, public.products`;
     await new Promise((r) => setTimeout(r, 2500));
     let next = 0;
     const s0 = await snapshot();

@@ -90,13 +90,14 @@ run_package() {
   suite "package: cargo package edge-webhook" check - 10m scripts/package-check.sh cargo
 }
 
-# tests/sql needs the database only (each file builds and drops its own scratch database).
+# tests/sql needs the database only (each file gets a scratch database of its own, a copy of the
+# run's migrated template: tests/sql/run.sh; all are dropped at the end).
 run_sql() {
   setup "database" 5m scripts/db.sh start || { not_run sql deno "$MIN_SQL" "the database did not start"; return; }
-  suite sql deno "$MIN_SQL" 10m "$DENO" test --junit-path=@JUNIT@ --allow-all tests/sql/
+  suite sql deno "$MIN_SQL" 10m tests/sql/run.sh --junit-path=@JUNIT@ --allow-all tests/sql/
   # Deleting each rule the SQL enforces (order_changed, per-order claims, the payment recheck,
   # the product lock order, the in-flight check) must turn tests/sql red.
-  suite "SQL mutations each caught by tests/sql" check - 40m tests/sql/mutations.sh
+  suite "SQL mutations each caught by tests/sql" check - 10m tests/sql/mutations.sh
 }
 
 # The README's first call: process-order on the seeded pending order answers 200 with its

@@ -13,6 +13,14 @@
 //   SQL_TEST_KEEP=1     keep each file's database after the run (dropped otherwise)
 //   SQL_TEST_MUTATE     apply the named mutation of tests/sql/_mutations.ts after the
 //                       migrations (tests/sql/mutations.sh: each must turn a test red)
+//   SQL_TEST_TEMPLATE   a template database made by tests/sql/_template.ts (tests/sql/run.sh
+//                       and mutations.sh make one per run, and one per mutation): each file's
+//                       database is then a copy of it (CREATE DATABASE ... TEMPLATE) instead of
+//                       a build. It records the SQL_TEST_MUTATE/UNTIL/BOOTSTRAP it was built
+//                       with, and a file refuses a template built for other settings. Files
+//                       that build an older schema (`before`: the upgrade tests) always build.
+//   SQL_TEST_RUN        a tag for this run's database names (sql_tests_<tag>_<file>), so that
+//                       tests/sql/_template.ts drop-run can drop every one of them at the end
 import postgres from "npm:postgres";
 import { MUTATIONS } from "./_mutations.ts";
 import { DB_URL } from "../stack_env.ts";
@@ -23,6 +31,8 @@ const ROOT = new URL("../../", import.meta.url);
 const BASE_URL = DB_URL;
 const UNTIL = Deno.env.get("SQL_TEST_UNTIL");
 const MUTATE = Deno.env.get("SQL_TEST_MUTATE");
+const TEMPLATE = Deno.env.get("SQL_TEST_TEMPLATE");
+const RUN = Deno.env.get("SQL_TEST_RUN");
 
 /** Every statement of a test session gives up after this long rather than hang the suite. */
 const STATEMENT_TIMEOUT_MS = 20_000;
@@ -52,35 +62,123 @@ async function applyMigrations(db: Sql, from = "", before = UNTIL): Promise<stri
   return applied;
 }
 
-/**
- * Create (or re-create) database `name` from the bootstrap and the migrations (those before
- * `before` only, when given: a database at an older schema).
- */
-async function buildDatabase(name: string, before?: string): Promise<void> {
+/** A server-level connection (to the `postgres` database) for `fn`. */
+async function onServer<T>(fn: (server: Sql) => Promise<T>): Promise<T> {
   const server = postgres(BASE_URL, { max: 1, onnotice: () => {} });
   try {
-    await server.unsafe(`drop database if exists "${name}" with (force)`);
-    await server.unsafe(`create database "${name}"`);
+    return await fn(server);
   } finally {
     await server.end();
   }
+}
+
+/** Edit the functions of `db` as mutation `name` of tests/sql/_mutations.ts says. */
+async function applyMutation(db: Sql, name: string): Promise<void> {
+  const m = MUTATIONS[name];
+  if (!m) throw new Error(`unknown mutation ${name}; known: ${Object.keys(MUTATIONS).join(", ")}`);
+  for (const { fn, from, to } of m.edits) {
+    const [{ def }] = await db`select pg_get_functiondef(${fn}::regprocedure) as def`;
+    if (!def.includes(from)) throw new Error(`mutation ${name}: text not found in ${fn}: ${from}`);
+    await db.unsafe(def.split(from).join(to));
+  }
+}
+
+/**
+ * Create (or re-create) database `name` from the bootstrap and the migrations (those before
+ * `before` only, when given: a database at an older schema), with mutation `mutate` applied.
+ */
+async function buildDatabase(name: string, before?: string, mutate?: string): Promise<void> {
+  await onServer(async (server) => {
+    await server.unsafe(`drop database if exists "${name}" with (force)`);
+    await server.unsafe(`create database "${name}"`);
+  });
   const db = postgres(urlFor(name), { max: 1, onnotice: () => {} });
   try {
     const bootstrap = Deno.env.get("SQL_TEST_BOOTSTRAP") ?? new URL("scripts/sql/bootstrap.sql", ROOT);
     await db.unsafe(await Deno.readTextFile(bootstrap));
     await applyMigrations(db, "", before ?? UNTIL);
-    if (MUTATE && !before) {
-      const m = MUTATIONS[MUTATE];
-      if (!m) throw new Error(`unknown mutation ${MUTATE}; known: ${Object.keys(MUTATIONS).join(", ")}`);
-      for (const { fn, from, to } of m.edits) {
-        const [{ def }] = await db`select pg_get_functiondef(${fn}::regprocedure) as def`;
-        if (!def.includes(from)) throw new Error(`mutation ${MUTATE}: text not found in ${fn}: ${from}`);
-        await db.unsafe(def.split(from).join(to));
-      }
-    }
+    if (mutate) await applyMutation(db, mutate);
   } finally {
     await db.end();
   }
+}
+
+/** What a template is built for: a file copies only a template built for its own settings. */
+function settings(mutate: string | undefined) {
+  return JSON.stringify({
+    mutate: mutate ?? null,
+    until: UNTIL ?? null,
+    bootstrap: Deno.env.get("SQL_TEST_BOOTSTRAP") ?? null,
+  });
+}
+
+/**
+ * Make template database `name` (tests/sql/_template.ts): built from the bootstrap and the
+ * migrations (SQL_TEST_UNTIL, SQL_TEST_BOOTSTRAP as for a file's own build), or a copy of
+ * template `from`; then mutation `mutate` applied. It then takes no connections: copies need
+ * a template nobody is connected to.
+ */
+export async function buildTemplate(name: string, opts: { from?: string; mutate?: string } = {}): Promise<void> {
+  if (opts.from) {
+    await onServer(async (server) => {
+      await dropDatabases(server, [name]);
+      const [t] = await server`select shobj_description(oid, 'pg_database') as built
+        from pg_database where datname = ${opts.from!} and datistemplate`;
+      if (!t) throw new Error(`no template database ${opts.from}`);
+      if (t.built !== settings(undefined)) throw new Error(`template ${opts.from} is not unmutated: ${t.built}`);
+      await server.unsafe(`create database "${name}" template "${opts.from}"`);
+    });
+    if (opts.mutate) {
+      const db = postgres(urlFor(name), { max: 1, onnotice: () => {} });
+      try {
+        await applyMutation(db, opts.mutate);
+      } finally {
+        await db.end();
+      }
+    }
+  } else {
+    await onServer((server) => dropDatabases(server, [name]));
+    await buildDatabase(name, undefined, opts.mutate);
+  }
+  await onServer(async (server) => {
+    await server.unsafe(`comment on database "${name}" is '${settings(opts.mutate).replaceAll("'", "''")}'`);
+    await server.unsafe(`alter database "${name}" with is_template true allow_connections false`);
+  });
+}
+
+/** Drop databases (templates too), whoever is connected. */
+async function dropDatabases(server: Sql, names: string[]): Promise<void> {
+  for (const name of names) {
+    await server.unsafe(`alter database "${name}" with is_template false`).catch((e) => {
+      if (e?.code !== "3D000") throw e; // there is no such database: nothing to drop
+    });
+    await server.unsafe(`drop database if exists "${name}" with (force)`);
+  }
+}
+
+/** Drop every database of run `tag` (SQL_TEST_RUN): its templates and what its files left. */
+export async function dropRun(tag: string): Promise<string[]> {
+  if (!/^[a-z0-9]+$/.test(tag)) throw new Error(`bad run tag ${tag}`);
+  return await onServer(async (server) => {
+    const rows = await server`select datname from pg_database where datname like ${`sql\_tests\_${tag}\_%`}`;
+    const names = rows.map((r) => r.datname as string);
+    await dropDatabases(server, names);
+    return names;
+  });
+}
+
+/** Database `name` as a copy of SQL_TEST_TEMPLATE, which must be built for this file's settings. */
+async function copyTemplate(name: string, template: string): Promise<void> {
+  await onServer(async (server) => {
+    const [t] = await server`select shobj_description(oid, 'pg_database') as built
+      from pg_database where datname = ${template} and datistemplate`;
+    if (!t) throw new Error(`SQL_TEST_TEMPLATE: no template database ${template}`);
+    if (t.built !== settings(MUTATE)) {
+      throw new Error(`SQL_TEST_TEMPLATE ${template} was built for ${t.built}, this run is ${settings(MUTATE)}`);
+    }
+    await server.unsafe(`drop database if exists "${name}" with (force)`);
+    await server.unsafe(`create database "${name}" template "${template}"`);
+  });
 }
 
 /**
@@ -88,12 +186,16 @@ async function buildDatabase(name: string, before?: string): Promise<void> {
  * arranges fixtures and checks effects; `session()` opens one dedicated connection.
  */
 export async function testDatabase(name: string, opts: { before?: string } = {}) {
-  const dbName = `sql_tests_${name}`;
-  await buildDatabase(dbName, opts.before);
+  const dbName = RUN ? `sql_tests_${RUN}_${name}` : `sql_tests_${name}`;
+  // An older schema is always built (the upgrade tests apply the new migrations to it, and a
+  // mutation is never applied there: the migrations would replace it).
+  if (TEMPLATE && !opts.before) await copyTemplate(dbName, TEMPLATE);
+  else await buildDatabase(dbName, opts.before, opts.before ? undefined : MUTATE);
   const url = urlFor(dbName);
   const admin = postgres(url, { max: 4, onnotice: () => {} });
   const sessions: Session[] = [];
-  return {
+  let closed = false;
+  const db = {
     admin,
     url,
     /** Apply the migrations from version `from` on (a database built with `before`): the upgrade. */
@@ -111,19 +213,21 @@ export async function testDatabase(name: string, opts: { before?: string } = {})
       sessions.push(s);
       return s;
     },
-    /** Close every connection and drop the database (kept with SQL_TEST_KEEP=1, to look at). */
+    /**
+     * Close every connection and drop the database (kept with SQL_TEST_KEEP=1, to look at).
+     * Runs once, after the file's last test (registered below); calling it earlier is fine.
+     */
     async close() {
+      if (closed) return;
+      closed = true;
       for (const s of sessions) await s.sql.end({ timeout: 1 });
       await admin.end({ timeout: 1 });
       if (Deno.env.get("SQL_TEST_KEEP") === "1") return;
-      const server = postgres(BASE_URL, { max: 1, onnotice: () => {} });
-      try {
-        await server.unsafe(`drop database if exists "${dbName}" with (force)`);
-      } finally {
-        await server.end();
-      }
+      await onServer((server) => server.unsafe(`drop database if exists "${dbName}" with (force)`));
     },
   };
+  Deno.test.afterAll(() => db.close());
+  return db;
 }
 
 export type Claims = { role: string; sub?: string };

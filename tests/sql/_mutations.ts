@@ -1,11 +1,15 @@
 // Mutations for tests/sql/mutations.sh (issue 14): each deletes one rule from a SQL function
 // (a textual edit of pg_get_functiondef's output, applied with CREATE OR REPLACE in the test
 // file's own database after the migrations). Each must make at least one test of tests/sql fail.
-export type Mutation = { about: string; edits: { fn: string; from: string; to: string }[] };
+// `killers` names the test files (tests/sql/<name>.test.ts) known to catch it: mutations.sh runs
+// them first and stops at the first failing test; the verdict is still "a test of tests/sql
+// fails" (the other files run when the named ones all pass, and a survivor ran the whole suite).
+export type Mutation = { about: string; killers?: string[]; edits: { fn: string; from: string; to: string }[] };
 
 const APPLY =
   "public.apply_order_processing(bigint,text,bigint,bigint,bigint,bigint,bigint,jsonb,text,uuid,uuid,text,jsonb)";
-const STOCK = "private.lock_stock_needed(bigint)";
+const LOCK_PRODUCTS = "private.lock_products(bigint[],bigint[])";
+const REDEEM = "private.redeem_discount(public.orders,text)";
 const TRANSITION = "public.order_transition(bigint,text,text,uuid,uuid,text)";
 const CLAIM = "public.claim_outbox_events(integer,integer,integer)";
 const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb,jsonb)";
@@ -18,18 +22,21 @@ const EXPIRE = "public.expire_unpaid_orders(integer)";
 
 export const MUTATIONS: Record<string, Mutation> = {
   discount_per_customer: {
-    about: "apply_order_processing without the per-customer discount limit",
+    killers: ["discount_limits"],
+    about: "apply_order_processing (private.redeem_discount) without the per-customer discount limit",
     edits: [{
-      fn: APPLY,
+      fn: REDEEM,
       from: "and x.status <> 'expired' and x.id <> o.id) >= d.max_redemptions_per_customer",
       to: "and false) >= d.max_redemptions_per_customer",
     }],
   },
   refund_cap: {
+    killers: ["refunds"],
     about: "apply_payment_event recording refunds beyond the total paid",
     edits: [{ fn: PAYMENT, from: "if refunded > o.total_amount then", to: "if false then" }],
   },
   refund_once: {
+    killers: ["refunds"],
     about: "apply_payment_event counting every listed refund again (no dedupe against recorded refunds)",
     edits: [{
       fn: PAYMENT,
@@ -38,14 +45,17 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   expire_skip_locked: {
+    killers: ["expiry"],
     about: "expire_unpaid_orders waiting on locked orders instead of skipping them (FOR UPDATE without SKIP LOCKED)",
     edits: [{ fn: EXPIRE, from: "for update skip locked", to: "for update" }],
   },
   expire_release_stock: {
+    killers: ["expiry"],
     about: "expire_unpaid_orders without releasing the expired order's stock",
     edits: [{ fn: EXPIRE, from: "perform private.release_stock(o.id);", to: "null;" }],
   },
   expire_release_discount: {
+    killers: ["expiry"],
     about: "expire_unpaid_orders without giving back the discount redemption",
     edits: [{
       fn: EXPIRE,
@@ -54,10 +64,12 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   expire_due_check: {
+    killers: ["expiry", "discount_limits"],
     about: "expire_unpaid_orders expiring processed orders that are not yet due",
     edits: [{ fn: EXPIRE, from: "and t.payment_due_at <= now()", to: "" }],
   },
   late_payment_stock_check: {
+    killers: ["expiry"],
     about: "apply_payment_event reviving an expired order without checking its stock",
     edits: [{
       fn: PAYMENT,
@@ -66,6 +78,7 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   order_changed: {
+    killers: ["orders"],
     about: "apply_order_processing without the order_changed check (priced lines vs current lines)",
     edits: [{
       fn: APPLY,
@@ -75,10 +88,12 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   claim_per_order: {
+    killers: ["outbox"],
     about: "claim_outbox_events without any per-order ordering (both checks below deleted)",
     edits: [],
   },
   claim_order_precheck: {
+    killers: ["outbox"],
     about:
       "claim_outbox_events without the per-order check before locking (an earlier undelivered event outside a claimable state)",
     edits: [{
@@ -92,6 +107,7 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   claim_order_recheck: {
+    killers: ["outbox"],
     about:
       "claim_outbox_events without the per-order check after locking (an earlier undelivered event outside this claim)",
     edits: [{
@@ -105,6 +121,7 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   payment_status_recheck: {
+    killers: ["payments"],
     about: "apply_payment_event without the recheck of the locked order's status against expected_status",
     edits: [{
       fn: PAYMENT,
@@ -115,20 +132,20 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   product_lock_order: {
-    // Without the product id order, the locks follow the order the client listed the lines in
-    // (what a lock statement over the items does without it).
-    about: "processing and cancelling (private.lock_stock_needed) lock products in the lines' order, not by product id",
+    killers: ["orders"],
+    // Without the product id order, the locks follow the order the lines list the products in
+    // (the order processing and cancelling pass them in).
+    about: "processing and cancelling (private.lock_products) lock products in the lines' order, not by product id",
     edits: [
       {
-        fn: STOCK,
+        fn: LOCK_PRODUCTS,
         from: "   order by p.id\n   for no key update of p",
-        to: "   order by (select min(l.id) from public.order_items l\n" +
-          "              where l.order_id = lock_stock_needed.order_id and l.product_id = p.id)\n" +
-          "   for no key update of p",
+        to: "   order by array_position(lock_products.ids, p.id)\n   for no key update of p",
       },
     ],
   },
   release_with_old_versions: {
+    killers: ["orders"],
     about: "order_transition updates the stock it releases in the statement that locks it (old row versions)",
     edits: [{
       fn: TRANSITION,
@@ -143,6 +160,7 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   idempotency_in_flight: {
+    killers: ["idempotency"],
     about: "begin_order_request without the in-flight check (a live lease of another request)",
     edits: [{
       fn: ANSWER,
@@ -151,6 +169,7 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   hooks_row_order_recheck: {
+    killers: ["webhooks"],
     about:
       "webhooks.claim_deliveries without the per-row check after locking (an earlier pending delivery another claim holds)",
     edits: [{
@@ -180,6 +199,7 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   hooks_gone_disables: {
+    killers: ["webhooks"],
     about: "webhooks.record_attempts without disabling the endpoint on 410 Gone",
     edits: [{
       fn: HOOK_RECORD,
@@ -190,6 +210,7 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   hooks_retry_after: {
+    killers: ["webhooks"],
     about: "webhooks.record_attempts ignoring Retry-After",
     edits: [{
       fn: HOOK_RECORD,

@@ -159,5 +159,3 @@ sqlTest("F9: the local server is durable (fsync, synchronous_commit, full_page_w
   const expected = Deno.env.get("PG_FAST") === "1" ? "off" : "on";
   assertEquals({ ...r }, { fsync: expected, synchronous_commit: expected, fpw: expected });
 });
-
-Deno.test.afterAll(() => db.close());

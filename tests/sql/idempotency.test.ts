@@ -110,5 +110,3 @@ sqlTest("a live lease answers in_flight; an expired one is taken over; a 5xx rel
   assertEquals(await begin(s.sql, key), { state: "new" });
   await s.commit();
 });
-
-Deno.test.afterAll(() => db.close());

@@ -475,5 +475,3 @@ sqlTest("a discount code that does not exist is refused when the processing appl
   const [o] = await admin`select status, total_amount from public.orders where id = ${order}`;
   assertEquals([o.status, o.total_amount, await fx.stock(p)], ["pending", null, 10]);
 });
-
-Deno.test.afterAll(() => db.close());

@@ -203,5 +203,3 @@ sqlTest(
     );
   },
 );
-
-Deno.test.afterAll(() => db.close());

@@ -233,5 +233,3 @@ sqlTest("apply_payment_event rechecks amount and currency on the locked row and 
   const [{ n }] = await admin`select count(*)::int as n from public.webhook_events where event_id = ${event}`;
   assertEquals(n, 1);
 });
-
-Deno.test.afterAll(() => db.close());

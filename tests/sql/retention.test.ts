@@ -85,5 +85,3 @@ sqlTest("purge_retention refuses a dedupe window under 7 days and is service_rol
     assertEquals(codeOf(r), "42501");
   }
 });
-
-Deno.test.afterAll(() => db.close());

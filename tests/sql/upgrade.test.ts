@@ -89,5 +89,3 @@ sqlTest("a database with live orders and keys upgrades, and its orders process a
   assertEquals(await key("done", "h2"), { state: "mismatch" });
   await s.commit();
 });
-
-Deno.test.afterAll(() => db.close());
