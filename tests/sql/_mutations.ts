@@ -183,6 +183,7 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   hooks_dead_blocks_row: {
+    killers: ["webhooks_orders_move"],
     about: "webhooks.claim_deliveries_base without dead_blocks_row (both checks): a dead delivery lets its row go",
     edits: [{
       fn: HOOK_CLAIM,
@@ -191,6 +192,7 @@ export const MUTATIONS: Record<string, Mutation> = {
     }],
   },
   hooks_dead_purge: {
+    killers: ["webhooks_orders_move"],
     about: "webhooks.purge deleting dead deliveries that hold their row",
     edits: [{
       fn: "webhooks.purge(integer)",
