@@ -43,7 +43,27 @@ apply_durability() {
   fi
 }
 
+# A cluster outside the checkout (PG_HOME, see lib.sh) outlives it: a new clone at the same path
+# would start on the data of the clone deleted before it. The checkout marks the cluster it uses
+# in .stack/pg-home. A cluster without that mark, in a checkout that never migrated a database
+# here (no .stack/logs/migrate.log: a fresh clone, or .stack/ deleted), is left by an earlier
+# checkout: it is stopped and replaced by a new one. One that this checkout was already using
+# before the mark existed gets the mark and is kept.
+claim_external_cluster() {
+  [ -n "${PG_HOME:-}" ] || return 0
+  if [ -f "$PGDATA/PG_VERSION" ] && [ ! -f "$STACK/pg-home" ] && [ ! -f "$LOGS/migrate.log" ]; then
+    echo "note: the database at $PGDATA was left by an earlier checkout at this path; starting a new one" >&2
+    if pg_running; then as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null; fi
+    rm -rf "$PGDATA"
+  fi
+  if [ -f "$PGDATA/PG_VERSION" ] || [ ! -e "$PGDATA" ]; then
+    mkdir -p "$STACK"
+    echo "$PG_HOME" >"$STACK/pg-home"
+  fi
+}
+
 start() {
+  claim_external_cluster
   if pg_running; then
     # All three settings are reloadable (sighup): a running server picks up the change too.
     apply_durability
