@@ -23,6 +23,7 @@ max_connections = 200
 shared_buffers = 256MB
 CONF
   touch "$STACK/.new-database"
+  rm -f "$STACK/upgraded-from"
 }
 
 # Durability. By default the cluster is durable (fsync, synchronous_commit and
@@ -82,14 +83,18 @@ start() {
   migrate
 }
 
-migrate() {
-  psql_db -f "$ROOT/scripts/sql/bootstrap.sql" >"$LOGS/migrate.log" 2>&1 || die "bootstrap failed, see $LOGS/migrate.log"
-  local f base version name applied
+# Applies the migrations not yet in the history, in version order; with an argument, only those
+# before that version.
+apply_migrations() {
+  local before="${1:-}" f base version name applied
   # The versions applied, in one query (one psql per migration took seconds on a warm start).
   applied="$(psql_db -At -c "select version from supabase_migrations.schema_migrations")" || die "cannot read the migration history"
   for f in "$ROOT"/supabase/migrations/*.sql; do
     [ -e "$f" ] || continue
     base="$(basename "$f" .sql)"; version="${base%%_*}"; name="${base#*_}"
+    if [ -n "$before" ] && [[ ! "$version" < "$before" ]]; then
+      break
+    fi
     if grep -qxF -- "$version" <<<"$applied"; then
       continue
     fi
@@ -99,6 +104,25 @@ migrate() {
       | psql_db --single-transaction -f - >>"$LOGS/migrate.log" 2>&1 \
       || die "migration $base failed, see $LOGS/migrate.log"
   done
+}
+
+# STACK_UPGRADE_FROM=<version> (scripts/test.sh sets it): a NEW database is built as an upgrade,
+# the migrations before that version, then scripts/sql/live-before-<version>.sql (orders and
+# events written by that schema's code), then the newer migrations and the seed. An existing
+# database is only migrated.
+migrate() {
+  psql_db -f "$ROOT/scripts/sql/bootstrap.sql" >"$LOGS/migrate.log" 2>&1 || die "bootstrap failed, see $LOGS/migrate.log"
+  local from="${STACK_UPGRADE_FROM:-}"
+  if [ -n "$from" ] && [ -f "$STACK/.new-database" ]; then
+    local live="$ROOT/scripts/sql/live-before-$from.sql"
+    [ -f "$live" ] || die "STACK_UPGRADE_FROM=$from: no $live"
+    apply_migrations "$from"
+    psql_db --single-transaction -f "$live" >>"$LOGS/migrate.log" 2>&1 \
+      || die "the live data before $from failed, see $LOGS/migrate.log"
+    echo "upgrade: live data of the schema before $from written; the newer migrations follow" >>"$LOGS/migrate.log"
+    echo "$from" >"$STACK/upgraded-from"
+  fi
+  apply_migrations
   if [ -f "$STACK/.new-database" ]; then
     if [ -f "$ROOT/supabase/seed.sql" ]; then
       psql_db --single-transaction -f "$ROOT/supabase/seed.sql" >>"$LOGS/migrate.log" 2>&1 || die "seed failed, see $LOGS/migrate.log"
@@ -116,6 +140,7 @@ reset() {
   start
   psql_db -c "drop schema if exists public cascade; drop schema if exists auth cascade; drop schema if exists supabase_migrations cascade; drop schema if exists webhooks cascade; drop schema if exists private cascade; create schema public; grant all on schema public to postgres; grant usage on schema public to public;" >/dev/null
   touch "$STACK/.new-database"
+  rm -f "$STACK/upgraded-from"
   migrate
 }
 
