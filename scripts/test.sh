@@ -53,8 +53,8 @@ MIN_CARGO_DOC=4           # cargo test --workspace --doc
 MIN_CARGO_TEST_SHARED=190 # the four shared/ crates (the fast loop), without doc tests
 MIN_DENO_UNIT=35          # tests/unit
 MIN_INTEROP=12            # tests/interop (provider schemes, their SDKs both ways)
-MIN_E2E=108               # tests/e2e
-MIN_E2E_NEW=107           # tests/e2e with FUNCTION_KEYS=new (one legacy-key test fewer)
+MIN_E2E=109               # tests/e2e
+MIN_E2E_NEW=108           # tests/e2e with FUNCTION_KEYS=new (one legacy-key test fewer)
 MIN_BROWSER=3             # tests/browser (headless Chromium)
 MIN_BROWSER_NEW=2         # tests/browser with FUNCTION_KEYS=new
 MIN_SQL=90                # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)

@@ -84,6 +84,28 @@ test("upgraded database: an order the previous code processed answers 409 and no
   assertEquals(Number(after.total_amount), 3599, "the old code's totals are kept");
 });
 
+test("upgraded database: the outbox events in flight became fn:order-events deliveries with their ids", async () => {
+  // Every live order's outbox event is a delivery of fn:order-events, with the outbox's
+  // event_id as its webhook-id; the delivered ones delivered once, the dead one still dead.
+  const rows = await sql`select o.order_id::int as order_id, o.payload->>'type' as type, d.status, d.attempts
+    from public.event_outbox o
+    join webhooks.events ev on ev.message_id = o.event_id
+    join webhooks.deliveries d on d.event_id = ev.id
+    join webhooks.endpoints e on e.id = d.endpoint_id and e.url = 'fn:order-events'
+    where o.order_id in (900001, 900002, 900003)
+    order by o.id`;
+  assertEquals(rows.map((r) => [r.order_id, r.type, r.status]), [
+    [900001, "INSERT", "delivered"],
+    [900002, "INSERT", "delivered"],
+    [900003, "INSERT", "dead"],
+    [900002, "UPDATE", "delivered"],
+  ]);
+  assertEquals(rows[2].attempts, 12, "the dead event keeps its tries");
+  const [{ n }] = await sql`select count(*)::int n from public.event_outbox where moved_at is null
+    and status <> 'delivered'`;
+  assertEquals(n, 0, "no outbox event was left behind");
+});
+
 test("upgraded database: an order whose event died before the upgrade stays pending", async () => {
   assertEquals((await orderRow(900003)).status, "pending");
   const [{ n }] = await sql`select count(*)::int n from public.audit_log
