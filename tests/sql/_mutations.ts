@@ -229,6 +229,26 @@ export const MUTATIONS: Record<string, Mutation> = {
       to: "        delay := delay;",
     }],
   },
+  hooks_auto_disable_off: {
+    killers: ["webhooks_auto_disable"],
+    about: "an endpoint with auto_disable off disabled by record_attempts all the same (the trigger keeps nothing)",
+    edits: [{ fn: "private.webhooks_keep_enabled()", from: "    return null;", to: "    return new;" }],
+  },
+  hooks_auto_disable_unmarked: {
+    killers: ["webhooks_auto_disable"],
+    about:
+      "webhooks.record_attempts redefined without its webhooks.recording_attempts setting (the trigger never applies)",
+    edits: [{ fn: HOOK_RECORD, from: `\n SET "webhooks.recording_attempts" TO 'on'`, to: "" }],
+  },
+  hooks_auto_disable_fn_gone: {
+    killers: ["webhooks_auto_disable"],
+    about: "a fn: endpoint with auto_disable off disabled by 410 Gone (the rule without its fn: exception)",
+    edits: [{
+      fn: "private.webhooks_may_auto_disable(webhooks.endpoints,text)",
+      from: "(e.url !~ '^fn:' and reason",
+      to: "(reason",
+    }],
+  },
 };
 
 MUTATIONS.claim_order_recheck.edits = MUTATIONS.hooks_row_order_recheck.edits;
