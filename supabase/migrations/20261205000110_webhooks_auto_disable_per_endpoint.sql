@@ -22,35 +22,55 @@
 -- Set with webhooks.set_auto_disable(id, auto_disable) (P0002 for an unknown endpoint, 22023 for
 -- a null flag; nothing changed then). Every existing fn:order-events endpoint gets false here.
 --
--- How, without a second copy of record_attempts' body: record_attempts runs with the setting
--- webhooks.recording_attempts = 'on' (a SET clause of the function, restored when it returns),
--- and a BEFORE UPDATE trigger on webhooks.endpoints skips (returns null for) an update that
--- turns `enabled` off while that setting is on, when private.webhooks_may_auto_disable says
--- no. A skipped update is not found, so record_attempts does not list the endpoint under
--- "disabled". Updates outside record_attempts (disable_endpoint, the admin function) are never
--- skipped. A later CREATE OR REPLACE of webhooks.record_attempts must keep
--- `set webhooks.recording_attempts = 'on'` (tests/sql/webhooks_auto_disable.test.ts fails
--- otherwise), and its two disable updates must keep their reasons
--- ('the endpoint answered 410 Gone'; 'every try failed since ...').
+-- How, without a second copy of record_attempts' body: a BEFORE UPDATE trigger on
+-- webhooks.endpoints skips (returns null for) an update that turns `enabled` off when it is one
+-- of record_attempts' two automatic disables (private.webhooks_auto_disabling: the reason it
+-- writes, and what it is written for: the period really over, or a 410 the endpoint's latest
+-- attempt) and private.webhooks_may_auto_disable says no. A skipped update is not found, so
+-- record_attempts does not list the endpoint under "disabled". Any other disable
+-- (disable_endpoint with its own reason, the admin function) goes through. (Not a SET clause on
+-- record_attempts marking "inside record_attempts": a custom setting in a function's SET
+-- clause needs a superuser in PostgreSQL 15, which `postgres` is not on hosted Supabase.)
+-- A later CREATE OR REPLACE of webhooks.record_attempts must keep its two disable reasons
+-- ('the endpoint answered 410 Gone'; 'every try failed since <failing_since, UTC, ISO 8601>');
+-- tests/sql/webhooks_auto_disable.test.ts fails otherwise.
 -- Idempotent: safe to re-run.
 
 alter table webhooks.endpoints add column if not exists auto_disable boolean not null default true;
 comment on column webhooks.endpoints.auto_disable is
   'false: never disabled for failing (config.auto_disable_after), and a fn: endpoint not for 410 Gone either (20261205000110).';
 
--- Whether record_attempts may disable endpoint `e` with `reason` (the reason it writes).
-create or replace function private.webhooks_may_auto_disable(e webhooks.endpoints, reason text) returns boolean
+-- Which automatic disable by record_attempts `e` (the row an update would write) is: 'gone'
+-- (410 Gone), 'failing' (failing for config.auto_disable_after), or null (none: an operator's).
+create or replace function private.webhooks_auto_disabling(e webhooks.endpoints) returns text
 language sql stable set search_path = ''
 as $$
-  select e.auto_disable or (e.url !~ '^fn:' and reason = 'the endpoint answered 410 Gone')
+  select case
+    when e.disabled_reason = 'the endpoint answered 410 Gone'
+         and (select a.http_status from webhooks.attempts a where a.endpoint_id = e.id
+               order by a.id desc limit 1) = 410
+      then 'gone'
+    when e.failing_since <= now() - (select c.auto_disable_after from webhooks.config c)
+         and e.disabled_reason = 'every try failed since '
+                                 || to_char(e.failing_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+      then 'failing'
+  end
+$$;
+
+-- The rule: whether record_attempts may disable `e` automatically, for `why` ('gone', 'failing').
+create or replace function private.webhooks_may_auto_disable(e webhooks.endpoints, why text) returns boolean
+language sql immutable set search_path = ''
+as $$
+  select e.auto_disable or (why = 'gone' and e.url !~ '^fn:')
 $$;
 
 create or replace function private.webhooks_keep_enabled() returns trigger
 language plpgsql set search_path = ''
 as $$
+declare
+  why text := private.webhooks_auto_disabling(new);
 begin
-  if current_setting('webhooks.recording_attempts', true) = 'on'
-     and not private.webhooks_may_auto_disable(new, new.disabled_reason) then
+  if why is not null and not private.webhooks_may_auto_disable(new, why) then
     return null;
   end if;
   return new;
@@ -59,10 +79,8 @@ $$;
 
 drop trigger if exists webhooks_keep_enabled on webhooks.endpoints;
 create trigger webhooks_keep_enabled before update of enabled on webhooks.endpoints
-  for each row when (old.enabled and not new.enabled)
+  for each row when (old.enabled and not new.enabled and not new.auto_disable)
   execute function private.webhooks_keep_enabled();
-
-alter function webhooks.record_attempts(uuid, jsonb) set webhooks.recording_attempts = 'on';
 
 create or replace function webhooks.set_auto_disable(id uuid, auto_disable boolean) returns void
 language plpgsql set search_path = ''
@@ -94,8 +112,10 @@ begin
 end
 $$;
 
+revoke all on function private.webhooks_auto_disabling(webhooks.endpoints) from public, anon, authenticated;
 revoke all on function private.webhooks_may_auto_disable(webhooks.endpoints, text) from public, anon, authenticated;
 revoke all on function private.webhooks_keep_enabled() from public, anon, authenticated, service_role;
 revoke all on function webhooks.set_auto_disable(uuid, boolean) from public, anon, authenticated;
+grant execute on function private.webhooks_auto_disabling(webhooks.endpoints) to service_role;
 grant execute on function private.webhooks_may_auto_disable(webhooks.endpoints, text) to service_role;
 grant execute on function webhooks.set_auto_disable(uuid, boolean) to service_role;

@@ -180,18 +180,18 @@ sqlTest(
     await reset();
     const ep = await endpoint();
     assertEquals(await as("service_role", setAutoDisable(ep.id, false)), "ok");
-    // Even with the reason record_attempts writes: only record_attempts' own updates are kept from disabling.
-    assertEquals(
-      await as(
-        "service_role",
-        (sql) => sql`select webhooks.disable_endpoint(${ep.id}::uuid, 'every try failed since then')`,
-      ),
-      "ok",
-    );
-    assertEquals(await endpointRow(ep.id).then((r) => [r.enabled, r.disabled_reason]), [
-      false,
-      "every try failed since then",
-    ]);
+    /** webhooks.disable_endpoint(id, reason) as service_role: the endpoint's enabled and reason after. */
+    const disable = async (id: string, reason: string) => {
+      const code = await as("service_role", (sql) => sql`select webhooks.disable_endpoint(${id}::uuid, ${reason})`);
+      assertEquals(code, "ok");
+      return await endpointRow(id).then((r) => [r.enabled, r.disabled_reason]);
+    };
+    // Reasons like record_attempts' own, but not written for a failing period or a 410: disabled.
+    assertEquals(await disable(ep.id, "every try failed since then"), [false, "every try failed since then"]);
+    const fn = await endpoint("fn:things-sink");
+    assertEquals(await as("service_role", setAutoDisable(fn.id, false)), "ok");
+    assertEquals(await disable(fn.id, "the endpoint answered 410 Gone"), [false, "the endpoint answered 410 Gone"]);
+    await admin`select webhooks.delete_endpoint(${fn.id})`;
     await admin`select webhooks.enable_endpoint(${ep.id})`;
     assertEquals(await as("service_role", setAutoDisable(ep.id, true)), "ok");
     assertEquals((await endpointRow(ep.id)).auto_disable, true);
@@ -246,7 +246,6 @@ sqlTest(
       (await admin`select
         (select count(*) from pg_trigger where tgrelid = 'webhooks.endpoints'::regclass
           and tgname = 'webhooks_keep_enabled')::int as triggers,
-        (select p.proconfig from pg_proc p where p.oid = 'webhooks.record_attempts(uuid, jsonb)'::regprocedure) as config,
         (select jsonb_agg(jsonb_build_array(e.url, e.enabled, e.disabled_reason, e.auto_disable) order by e.url)
            from webhooks.endpoints e) as endpoints`)[0];
     assertEquals((await state()).endpoints, [
@@ -256,7 +255,6 @@ sqlTest(
     await db.migrate("20261205000110");
     const first = { ...(await state()) };
     assertEquals(first.triggers, 1);
-    assertEquals(first.config, ['search_path=""', "webhooks.recording_attempts=on"]);
     assertEquals(first.endpoints, [
       ["fn:order-events", false, "by hand", false],
       ["fn:things-sink", true, null, true],
