@@ -229,6 +229,30 @@ export const MUTATIONS: Record<string, Mutation> = {
       to: "        delay := delay;",
     }],
   },
+  hooks_auto_disable_off: {
+    killers: ["webhooks_auto_disable"],
+    about: "an endpoint with auto_disable off disabled by record_attempts all the same (the trigger keeps nothing)",
+    edits: [{ fn: "private.webhooks_keep_enabled()", from: "    return null;", to: "    return new;" }],
+  },
+  hooks_auto_disable_gone_check: {
+    killers: ["webhooks_auto_disable"],
+    about:
+      "an operator's disable of a fn: endpoint with auto_disable off, reason '410 Gone' but no 410 tried, taken for record_attempts' and skipped",
+    edits: [{
+      fn: "private.webhooks_auto_disabling(webhooks.endpoints)",
+      from: "order by a.id desc limit 1) = 410",
+      to: "limit 0) is null",
+    }],
+  },
+  hooks_auto_disable_fn_gone: {
+    killers: ["webhooks_auto_disable"],
+    about: "a fn: endpoint with auto_disable off disabled by 410 Gone (the rule without its fn: exception)",
+    edits: [{
+      fn: "private.webhooks_may_auto_disable(webhooks.endpoints,text)",
+      from: "(why = 'gone' and e.url !~ '^fn:')",
+      to: "(why = 'gone')",
+    }],
+  },
 };
 
 MUTATIONS.claim_order_recheck.edits = MUTATIONS.hooks_row_order_recheck.edits;
