@@ -633,6 +633,43 @@ fn the_admin_handler_maps_the_rpc_answer_and_refuses_bad_requests_before_calling
 }
 
 #[test]
+fn the_admin_handler_passes_every_sql_operation_on_with_its_arguments() {
+    let store = MemoryAdmin::default();
+    *store.answer.borrow_mut() = json!({"ok": true, "result": {}});
+    let cases = [
+        (
+            "set_secret_env",
+            json!({"id": "x", "secret_env": "ORDER_EVENTS_SECRET"}),
+        ),
+        ("set_secret_env", json!({"id": "x", "secret_env": null})),
+        (
+            "set_dead_blocks_row",
+            json!({"id": "x", "dead_blocks_row": true}),
+        ),
+        (
+            "subscribe",
+            json!({"table": "public.t", "update_columns": ["status"]}),
+        ),
+    ];
+    for (action, args) in &cases {
+        let body = json!({"action": action, "args": args}).to_string();
+        let caller = auth().authenticate(request(Some(SECRET_KEY), &body).headers(), T0 / 1000);
+        let r = block_on(handle_webhook_admin(
+            &store,
+            caller,
+            request(Some(SECRET_KEY), &body),
+        ));
+        assert_eq!(r.unwrap().status(), 200, "{action}");
+    }
+    let calls = store.calls.borrow();
+    let expected: Vec<(String, Value)> = cases
+        .iter()
+        .map(|(a, v)| ((*a).to_owned(), v.clone()))
+        .collect();
+    assert_eq!(*calls, expected);
+}
+
+#[test]
 fn the_report_is_flat_and_names_the_endpoints_the_tries_disabled() {
     let store = MemoryHooks::default();
     store.claims.borrow_mut().push_back(vec![
