@@ -12,9 +12,10 @@ use pollster::block_on;
 use serde_json::{json, Value};
 
 use super::hooks::{
-    dispatch_hooks, handle_webhook_dispatch, is_secret_env_name, retry_after_seconds,
-    AttemptReport, HookClaim, HookClaimOptions, HookConfig, HookDelivery, HookReport, HookRequest,
-    HookResponse, HookRuntime, HookSender, HookStore, RecordSummary, Resolver,
+    allows_private, dispatch_hooks, handle_webhook_dispatch, is_secret_env_name,
+    retry_after_seconds, AttemptReport, HookClaim, HookClaimOptions, HookConfig, HookDelivery,
+    HookReport, HookRequest, HookResponse, HookRuntime, HookSender, HookStore, RecordSummary,
+    Resolver,
 };
 use super::hooks_admin::{handle_webhook_admin, AdminStore};
 use edge_platform::auth::AuthConfig;
@@ -360,6 +361,22 @@ fn private_addresses_are_refused_without_a_request_unless_allowed() {
     );
     let sender = Scripted::default();
     assert_eq!(run(&store, &sender, &config(true)).counts.delivered, 4);
+}
+
+#[test]
+fn webhook_allow_private_allows_only_when_exactly_true() {
+    assert!(allows_private(Some("true")));
+    for v in [
+        None,
+        Some("false"),
+        Some("TRUE"),
+        Some("True"),
+        Some("1"),
+        Some("yes"),
+        Some(" true"),
+    ] {
+        assert!(!allows_private(v), "{v:?}");
+    }
 }
 
 #[test]
