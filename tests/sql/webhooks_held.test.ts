@@ -2,7 +2,9 @@
 // endpoint (20261205000200_webhooks_endpoint_held.sql), a replay keeps the row's order
 // (20261205000220_webhooks_replay_in_order.sql), and webhooks.admin's new actions
 // (20261205000210_webhooks_admin_more.sql): set_secret_env, set_dead_blocks_row, subscribe's
-// update_columns, list_endpoints with the held counts; refusals change nothing.
+// update_columns, list_endpoints with the held counts; refusals change nothing. Then what issue 11
+// asks that no other file asserted: endpoint_stats' figures, requeue_dead's time filters, the
+// default retry schedule, and secret_overlap, auto_disable_after and retention set to other values.
 import { assert, assertEquals } from "../assert.ts";
 import { SERVICE, type Sql, sqlTest, testDatabase } from "./_db.ts";
 import { deadFirst, dispatcherCalls, fixtures, rowsOf } from "./_webhooks.ts";
@@ -284,5 +286,138 @@ sqlTest(
       assertEquals(await codeAs(role, q), "42501", role);
     }
     assert((await snapshot()).endpoints.some((e: any) => e.id === web.id && e.blocks === true));
+  },
+);
+
+// What issue 11 asks of the readable state and the settings, not asserted elsewhere ----------------
+
+sqlTest(
+  "endpoint_stats: deliveries by status, tries and failures in 24 h, p50/p99 latency, last try and success",
+  async () => {
+    await reset();
+    const ep = await endpoint();
+    const idle = await endpoint("https://idle.example/", ["things.delete"]);
+    await admin`insert into public.things (id) select g from generate_series(1, 4) g`;
+    const c = await claim();
+    const [d1, d2, d3, d4] = c.deliveries.filter((d) => d.endpoint_id === ep.id).map((d) => d.id);
+    await record(c.claim, [
+      { id: d1, http_status: 200, latency_ms: 10 },
+      { id: d2, http_status: 204, latency_ms: 20 },
+      { id: d3, http_status: 500, latency_ms: 30, error: "HTTP 500" },
+      { id: d4, latency_ms: 40, error: "request failed: connection refused" },
+    ]);
+    // d1's try is older than 24 h: out of the 24 h figures, still the endpoint's history.
+    await admin`update webhooks.attempts set attempted_at = now() - interval '25 hours' where delivery_id = ${d1}`;
+    const [s] = await admin`select s.*, (select max(attempted_at) from webhooks.attempts where delivery_id = ${d2})
+        as d2_at, (select min(created_at) from webhooks.deliveries where id in (${d3}, ${d4})) as first_pending
+      from webhooks.endpoint_stats s where endpoint_id = ${ep.id}`;
+    assertEquals(
+      [s.pending, s.in_flight, s.delivered, s.dead, s.attempts_24h, s.failures_24h].map(Number),
+      [2, 0, 2, 0, 3, 2],
+    );
+    assertEquals([s.p50_latency_ms_24h, s.p99_latency_ms_24h], [30, 40]);
+    assertEquals([s.last_attempt_at, s.last_success_at], [s.d2_at, s.d2_at]);
+    assertEquals(s.oldest_pending_at, s.first_pending);
+    assertEquals([s.enabled, s.disabled_reason, s.url], [true, null, "https://example.com/hook"]);
+    assert(s.failing_since !== null);
+    const [i] = await admin`select * from webhooks.endpoint_stats where endpoint_id = ${idle.id}`;
+    assertEquals(
+      [i.pending, i.delivered, i.dead, i.attempts_24h, i.failures_24h].map(Number).concat([
+        i.p50_latency_ms_24h,
+        i.last_attempt_at,
+        i.last_success_at,
+        i.oldest_pending_at,
+      ]),
+      [0, 0, 0, 0, 0, null, null, null, null],
+    );
+  },
+);
+
+sqlTest(
+  "requeue_dead by filter: endpoint, event time range (since inclusive, until exclusive), event types",
+  async () => {
+    await reset();
+    const ep = await endpoint();
+    const other = await endpoint("https://other.example/");
+    await admin`insert into public.things (id) values (1), (2), (3)`;
+    await admin`update public.things set n = 1 where id = 3`;
+    // Events 3 h, 2 h, 1 h ago (inserts) and now (the update); every delivery dead.
+    await admin`update webhooks.events v set created_at = now() - make_interval(hours => 4 - (v.payload -> 'record' ->> 'id')::int)
+    where v.event_type = 'things.insert'`;
+    await admin`update webhooks.deliveries set status = 'dead', finished_at = now(), attempts = 8`;
+    const requeue = async (q: Promise<any>) => Number((await q)[0].n);
+    const pendingOf = async (id: string) =>
+      (await admin`select v.row_key, v.event_type from webhooks.deliveries d join webhooks.events v on v.id = d.event_id
+      where d.endpoint_id = ${id} and d.status = 'pending' order by d.id`).map((r) => `${r.event_type}${r.row_key}`);
+    // The 2 h event only (since 2.5 h ago, until 1.5 h ago), on both endpoints.
+    assertEquals(
+      await requeue(
+        admin`select webhooks.requeue_dead(since => now() - interval '150 minutes', until => now() - interval '90 minutes') as n`,
+      ),
+      2,
+    );
+    // since is inclusive, until exclusive: an event exactly at `until` is left out.
+    const [{ at }] = await admin`select created_at as at from webhooks.events where row_key = '[1]'`;
+    assertEquals(await requeue(admin`select webhooks.requeue_dead(${ep.id}, null, ${at}) as n`), 0);
+    assertEquals(await requeue(admin`select webhooks.requeue_dead(${ep.id}, ${at}, null, '{things.insert}') as n`), 2);
+    assertEquals(await pendingOf(ep.id), ["things.insert[1]", "things.insert[2]", "things.insert[3]"]);
+    assertEquals(await pendingOf(other.id), ["things.insert[2]"]);
+    assertEquals(await requeue(admin`select webhooks.requeue_dead(event_types => '{things.update}') as n`), 2);
+    // No filter: what is left (the other endpoint's inserts of rows 1 and 3); then nothing; bad filters refused.
+    assertEquals(await requeue(admin`select webhooks.requeue_dead() as n`), 2);
+    assertEquals(await requeue(admin`select webhooks.requeue_dead() as n`), 0);
+    const bad = (q: Promise<unknown>) => q.then(() => "ok", (e) => e.code);
+    assertEquals(await bad(admin`select webhooks.requeue_dead(gen_random_uuid())`), "P0002");
+    assertEquals(await bad(admin`select webhooks.requeue_dead(event_types => '{things}')`), "22023");
+  },
+);
+
+sqlTest(
+  "settings: the default retry schedule is Standard Webhooks'; secret_overlap (24 h), auto_disable_after and retention take other values",
+  async () => {
+    await reset();
+    const [cfg] = await admin`select retry_schedule_seconds, secret_overlap::text, auto_disable_after::text,
+      delivery_retention::text, attempt_retention::text from webhooks.config`;
+    assertEquals(
+      [
+        cfg.retry_schedule_seconds,
+        cfg.secret_overlap,
+        cfg.auto_disable_after,
+        cfg.delivery_retention,
+        cfg.attempt_retention,
+      ],
+      [[5, 300, 1800, 7200, 18000, 36000, 36000], "24:00:00", "5 days", "30 days", "30 days"],
+    );
+    // rotate_secret: the old secret expires 24 h later; with secret_overlap 1 hour, 1 hour later
+    // (and a secret still in an earlier overlap is cut to it).
+    const ep = await endpoint();
+    const expiresIn = async () =>
+      (await admin`select extract(epoch from expires_at - now())::int as s from webhooks.endpoint_secrets
+        where endpoint_id = ${ep.id} and expires_at is not null order by id`).map((r) => r.s);
+    await admin`select webhooks.rotate_secret(${ep.id})`;
+    assertEquals(await expiresIn(), [86400]);
+    await admin`update webhooks.config set secret_overlap = '1 hour'`;
+    await admin`select webhooks.rotate_secret(${ep.id})`;
+    assertEquals(await expiresIn(), [3600, 3600]);
+    // auto_disable_after 1 hour: failing for 59 minutes is not enough, 61 minutes is.
+    await admin`update webhooks.config set auto_disable_after = '1 hour'`;
+    await admin`insert into public.things (id) values (1), (2)`;
+    for (const [minutes, enabled] of [[59, true], [61, false]] as [number, boolean][]) {
+      await admin`update webhooks.endpoints set failing_since = now() - make_interval(mins => ${minutes})
+        where id = ${ep.id}`;
+      const c = await claim(admin, 1);
+      await record(c.claim, [{ id: c.deliveries[0].id, http_status: 500, error: "HTTP 500" }]);
+      const [e] = await admin`select enabled from webhooks.endpoints where id = ${ep.id}`;
+      assertEquals(e.enabled, enabled, `${minutes} minutes`);
+    }
+    // Retention: 2 days for deliveries and attempts; 3 days old goes, 1 day old stays.
+    await admin`update webhooks.config set delivery_retention = '2 days', attempt_retention = '2 days'`;
+    await admin`update webhooks.deliveries set status = 'delivered', finished_at = now() - case when id % 2 = 0
+      then interval '3 days' else interval '1 day' end`;
+    await admin`update webhooks.attempts set attempted_at = now() - interval '3 days'`;
+    const [{ p }] = await admin`select webhooks.purge() as p`;
+    assertEquals([p.deliveries, p.attempts], [1, 2]);
+    const [{ n }] = await admin`select count(*)::int as n from webhooks.deliveries`;
+    assertEquals(n, 1);
   },
 );
