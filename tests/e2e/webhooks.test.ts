@@ -2,8 +2,9 @@
 // webhooks.subscribe, endpoints on a real HTTP receiver (a Deno server in this test) that
 // verifies every request with npm `standardwebhooks`; the scheduler calls webhook-dispatch on
 // the NOTIFY of each write. Fan-out to two endpoints and one function endpoint in row order,
-// 410 disabling an endpoint, 503 with Retry-After honoured, a rotation carrying two signatures,
-// replay. The function endpoint is `fn:order-events` with ORDER_EVENTS_SECRET as its secret
+// 410 disabling an endpoint, 429 and 503 with Retry-After honoured, an answer's body read up to
+// the cap, the 10 s timeout covering the body, a rotation carrying two signatures, replay, and a
+// second webhook-dispatch without WEBHOOK_ALLOW_PRIVATE refusing a loopback endpoint. The function endpoint is `fn:order-events` with ORDER_EVENTS_SECRET as its secret
 // (webhooks.create_endpoint's signing_secret, 20261204005000): order-events verifies every
 // request with it (401 otherwise) and answers, for a table that is not `orders`,
 // `{"event_id": <webhook-id>, "order_id": <record.id>, "outcome": "ignored"}`, which
@@ -11,7 +12,8 @@
 import { assert, assertEquals } from "../assert.ts";
 import { Webhook } from "npm:standardwebhooks";
 import { parse as parseDotenv } from "npm:dotenv";
-import { e2e, sql } from "./_helpers.ts";
+import { API_URL, e2e, functionKeysEnv, SERVICE_ROLE_KEY, sql } from "./_helpers.ts";
+import { spawnListening } from "../../scripts/lone_bundle.ts";
 import { until } from "./_assert_helpers.ts";
 
 type Received = {
@@ -50,6 +52,7 @@ const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, asy
   return answers.get(path)?.(n) ?? new Response("ok");
 });
 const base = `http://127.0.0.1:${server.addr.port}`;
+const DISPATCH = new URL("../../supabase/functions/webhook-dispatch/index.ts", import.meta.url).pathname;
 
 const table = `e2e_hooks_${crypto.randomUUID().slice(0, 8)}`;
 await sql.unsafe(`create table public.${table} (id bigint primary key, n int not null default 0)`);
@@ -163,29 +166,111 @@ e2e("an endpoint answering 410 Gone ends disabled; its delivery is dead with the
   await sql`select webhooks.delete_endpoint(${ep.id})`;
 });
 
-e2e("503 with Retry-After: 2 is retried no sooner than 2 s later, with the same webhook-id", async () => {
-  answers.set(
-    "/busy",
-    (n) => n === 0 ? new Response("busy", { status: 503, headers: { "retry-after": "2" } }) : new Response("ok"),
+for (const status of [429, 503]) {
+  e2e(`${status} with Retry-After: 2 is retried no sooner than 2 s later, with the same webhook-id`, async () => {
+    const path = `/busy${status}`;
+    answers.set(
+      path,
+      (n) => n === 0 ? new Response("busy", { status, headers: { "retry-after": "2" } }) : new Response("ok"),
+    );
+    const ep = await endpoint(path);
+    await sql.unsafe(`insert into public.${table} (id) values (${6000 + status})`);
+    await until(() => Promise.resolve(at(path).length >= 2), 15_000);
+    const [first, second] = at(path);
+    // The schedule's own wait is 1 s here: only Retry-After makes it 2.
+    assert(second.at - first.at >= 2000, `retried after ${second.at - first.at} ms`);
+    assertEquals(second.id, first.id);
+    assert(first.verifiedWith.length === 1 && second.verifiedWith.length === 1);
+    const tries = await until(async () => {
+      const t = await sql`select http_status, error from webhooks.attempts where endpoint_id = ${ep.id} order by id`;
+      return t.length === 2 ? t : null;
+    }, 5000);
+    assert(tries);
+    assertEquals(tries.map((t) => t.http_status), [status, 200]);
+    assertEquals(tries[0].error, `HTTP ${status}`);
+    await until(async () => {
+      const [d] = await sql`select status from webhooks.deliveries where endpoint_id = ${ep.id}`;
+      return d.status === "delivered";
+    }, 5000);
+    await sql`select webhooks.delete_endpoint(${ep.id})`;
+  });
+}
+
+e2e(
+  "an answer's body is read up to the cap (4 KiB) and then dropped: an endless body is a quick 2xx, 1 KiB kept",
+  async () => {
+    let sent = 0;
+    let cancelled = false;
+    const chunk = new TextEncoder().encode("x".repeat(1024));
+    answers.set("/endless", () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            sent += chunk.length;
+            c.enqueue(chunk);
+            return new Promise((r) => setTimeout(r, 5));
+          },
+          cancel() {
+            cancelled = true;
+          },
+        }),
+        { status: 200 },
+      ));
+    const ep = await endpoint("/endless");
+    await sql.unsafe(`insert into public.${table} (id) values (6101)`);
+    const d = await until(async () => {
+      const [x] = await sql`select status, attempts from webhooks.deliveries where endpoint_id = ${ep.id}`;
+      return x?.status === "delivered" ? x : null;
+    }, 15_000);
+    assertEquals(d?.attempts, 1);
+    const [a] = await sql`select http_status, latency_ms, length(response)::int as kept, error
+    from webhooks.attempts where endpoint_id = ${ep.id}`;
+    assertEquals([a.http_status, a.kept, a.error], [200, 1024, null]);
+    // Far below the 10 s timeout: the dispatcher stopped reading, it did not wait for an end.
+    assert(a.latency_ms < 5000, `latency ${a.latency_ms} ms`);
+    await until(() => Promise.resolve(cancelled), 5000);
+    assert(cancelled, "the body stream was never cancelled");
+    const stopped = sent;
+    await new Promise((r) => setTimeout(r, 200));
+    assertEquals(sent, stopped, "the body is still being read");
+    await sql`select webhooks.delete_endpoint(${ep.id})`;
+  },
+);
+
+e2e("a try gets 10 s, the body included: headers then silence is a timeout, recorded and retried", async () => {
+  let stalled: ReadableStreamDefaultController<Uint8Array> | undefined;
+  answers.set("/stall", (n) =>
+    n === 0
+      ? new Response(
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            stalled = c;
+            c.enqueue(new TextEncoder().encode("partial"));
+          },
+        }),
+        { status: 200 },
+      )
+      : new Response("ok"));
+  const ep = await endpoint("/stall");
+  await sql.unsafe(`insert into public.${table} (id) values (6201)`);
+  const tries = await until(
+    async () => {
+      const t = await sql`select http_status, latency_ms, error from webhooks.attempts
+      where endpoint_id = ${ep.id} order by id`;
+      return t.length === 2 ? t : null;
+    },
+    25_000,
+    100,
   );
-  const ep = await endpoint("/busy");
-  await sql.unsafe(`insert into public.${table} (id) values (6001)`);
-  await until(() => Promise.resolve(at("/busy").length >= 2), 15_000);
-  const [first, second] = at("/busy");
-  assert(second.at - first.at >= 2000, `retried after ${second.at - first.at} ms`);
+  assert(tries, "no second try");
+  assertEquals([tries[0].http_status, tries[0].error], [null, "no answer within 10000 ms"]);
+  assert(tries[0].latency_ms >= 10_000 && tries[0].latency_ms < 12_000, `latency ${tries[0].latency_ms} ms`);
+  assertEquals(tries[1].http_status, 200);
+  const [first, second] = at("/stall");
   assertEquals(second.id, first.id);
-  assert(first.verifiedWith.length === 1 && second.verifiedWith.length === 1);
-  const tries = await until(async () => {
-    const t = await sql`select http_status, error from webhooks.attempts where endpoint_id = ${ep.id} order by id`;
-    return t.length === 2 ? t : null;
-  }, 5000);
-  assert(tries);
-  assertEquals(tries.map((t) => t.http_status), [503, 200]);
-  assertEquals(tries[0].error, "HTTP 503");
-  await until(async () => {
-    const [d] = await sql`select status from webhooks.deliveries where endpoint_id = ${ep.id}`;
-    return d.status === "delivered";
-  }, 5000);
+  try {
+    stalled?.close();
+  } catch { /* already cancelled by the dispatcher's abort */ }
   await sql`select webhooks.delete_endpoint(${ep.id})`;
 });
 
@@ -273,6 +358,59 @@ e2e(
     assertEquals([d.status === "delivered", d.last_error], [false, error]);
     await sql`select webhooks.delete_endpoint(${fn})`;
     await sql`select webhooks.delete_endpoint(${missing})`;
+  },
+);
+
+e2e(
+  "WEBHOOK_ALLOW_PRIVATE unset (as on a hosted project): a loopback endpoint is refused without a request, recorded, retried",
+  async () => {
+    // A second webhook-dispatch, started with the function environment of a hosted project (no
+    // WEBHOOK_ALLOW_PRIVATE; the local stack's own sets it). Both dispatchers claim from the same
+    // deliveries: the one whose claim lands first tries. The stack's is woken by NOTIFY, by its 2 s
+    // tick or at a due retry; a delivery made due by a plain UPDATE (no NOTIFY) and claimed at once
+    // by this one is its own unless a tick falls in those few milliseconds (then another round).
+    const alone = await spawnListening(
+      ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--no-prompt", DISPATCH],
+      { SUPABASE_URL: API_URL, ...functionKeysEnv() },
+    );
+    try {
+      answers.set("/private", () => new Response("refused by the test", { status: 500 }));
+      await sql`update webhooks.config set retry_schedule_seconds = '{3600,3600,3600,3600,3600,3600,3600,3600}'`;
+      const ep = await endpoint("/private");
+      await sql.unsafe(`insert into public.${table} (id) values (6301)`);
+      // The stack's dispatcher (private addresses allowed) tries first: a request, answered 500.
+      await until(() => Promise.resolve(at("/private").length === 1), 10_000);
+      const attempts = () =>
+        sql`select http_status, error, response from webhooks.attempts where endpoint_id = ${ep.id} order by id`;
+      await until(async () => (await attempts()).length === 1, 5000);
+      const refusal = "127.0.0.1 is a loopback/private/link-local address (WEBHOOK_ALLOW_PRIVATE is off)";
+      let report: Record<string, number> = {};
+      for (let round = 0; round < 5 && !report.claimed; round++) {
+        await sql`update webhooks.deliveries set next_attempt_at = now() where endpoint_id = ${ep.id}`;
+        const r = await fetch(`${alone.url}/`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${SERVICE_ROLE_KEY}`, apikey: SERVICE_ROLE_KEY },
+          body: "{}",
+        });
+        report = await r.json();
+        assertEquals(r.status, 200, JSON.stringify(report));
+      }
+      assert(report.claimed, "the second dispatcher never claimed the delivery (the stack's won every round)");
+      const tries = await attempts();
+      const mine = tries.filter((t) => t.error === refusal);
+      assertEquals(mine.map((t) => [t.http_status, t.response]), [[null, null]]);
+      // Every request the receiver got is a try of the stack's dispatcher (answered 500): the
+      // refused try made none.
+      assertEquals(at("/private").length, tries.filter((t) => t.http_status === 500).length);
+      const [d] =
+        await sql`select status, last_error, last_status, next_attempt_at > now() + interval '59 minutes' as later
+        from webhooks.deliveries where endpoint_id = ${ep.id}`;
+      assertEquals([d.status, d.last_error, d.last_status, d.later], ["pending", refusal, null, true]);
+      await sql`select webhooks.delete_endpoint(${ep.id})`;
+    } finally {
+      await sql`update webhooks.config set retry_schedule_seconds = '{1,1,1}'`;
+      await alone.stop();
+    }
   },
 );
 

@@ -209,6 +209,25 @@ export const MUTATIONS: Record<string, Mutation> = {
       to: `and true`,
     }],
   },
+  hooks_replay_in_place: {
+    killers: ["webhooks_held"],
+    about:
+      "webhooks.replay superseding a dead delivery that holds its row instead of requeueing it in place (the row out of order)",
+    edits: [{
+      fn: "webhooks.replay(uuid,timestamptz)",
+      from: `     and webhooks.holds_row(d)`,
+      to: `     and false`,
+    }],
+  },
+  hooks_admin_dead_blocks_row: {
+    killers: ["webhooks_held"],
+    about: "webhooks.admin's set_dead_blocks_row not passing the flag on (always false)",
+    edits: [{
+      fn: "webhooks.admin(text,jsonb)",
+      from: `perform webhooks.set_dead_blocks_row(ep, (a -> 'dead_blocks_row')::boolean);`,
+      to: `perform webhooks.set_dead_blocks_row(ep, false);`,
+    }],
+  },
   hooks_gone_disables: {
     killers: ["webhooks"],
     about: "webhooks.record_attempts without disabling the endpoint on 410 Gone",

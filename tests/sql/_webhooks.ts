@@ -69,3 +69,39 @@ export async function orderEvents(admin: Sql, order: number) {
       and v.row_key = ${JSON.stringify([order])}
     order by d.id`;
 }
+
+/** `row_key:record.n` of the claimed deliveries to endpoint `ep`, in claim order. */
+export const rowsOf = (
+  c: { deliveries: { endpoint_id: string; row_key: string | null; payload: any }[] },
+  ep: string,
+) => c.deliveries.filter((d) => d.endpoint_id === ep).map((d) => `${d.row_key}:${d.payload.record.n}`);
+
+/**
+ * A dead first delivery of row [1] on `ep` (public.things): rows 1 and 2 inserted, row 1 updated
+ * twice, one claim of one delivery per row and endpoint; on `ep` row [1]'s insert fails on its
+ * only try, the claim's other deliveries are released (or delivered, `othersDelivered`).
+ * Answers the dead delivery's id.
+ */
+export async function deadFirst(admin: Sql, ep: string, othersDelivered = false): Promise<number> {
+  const { claim, record } = dispatcherCalls(admin);
+  await admin`update webhooks.config set retry_schedule_seconds = '{}'`; // one try: a failure is dead
+  await admin`insert into public.things (id) values (1), (2)`;
+  await admin`update public.things set n = 1 where id = 1`;
+  await admin`update public.things set n = 2 where id = 1`;
+  const c = await claim(admin, 100, 1);
+  const first = c.deliveries.find((d) => d.endpoint_id === ep && d.row_key === "[1]")!;
+  await record(
+    c.claim,
+    c.deliveries.map((d) =>
+      d === first
+        ? { id: d.id, http_status: 500, error: "HTTP 500" }
+        : othersDelivered
+        ? { id: d.id, http_status: 200 }
+        : { id: d.id, released: true }
+    ),
+  );
+  await admin`update webhooks.config set retry_schedule_seconds = default`;
+  const [d] = await admin`select status from webhooks.deliveries where id = ${first.id}`;
+  if (d.status !== "dead") throw new Error(`deadFirst: delivery ${first.id} is ${d.status}, not dead`);
+  return first.id;
+}

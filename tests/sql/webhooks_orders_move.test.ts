@@ -4,7 +4,7 @@
 // row (20261204005110_webhooks_dead_blocks_row.sql).
 import { assert, assertEquals } from "../assert.ts";
 import { SERVICE, sqlTest, testDatabase } from "./_db.ts";
-import { dispatcherCalls, fixtures } from "./_webhooks.ts";
+import { deadFirst, dispatcherCalls, fixtures, rowsOf } from "./_webhooks.ts";
 
 const db = await testDatabase("webhooks_orders_move");
 const { admin } = db;
@@ -139,29 +139,6 @@ sqlTest("secret_env: service_role and postgres only", async () => {
 
 // Blocking per endpoint (20261204005110_webhooks_dead_blocks_row.sql) --------------------------
 
-/** A dead first delivery of row [1] on `ep`: rows 1 and 2 inserted, row 1 updated twice. */
-async function deadFirst(ep: string) {
-  await admin`update webhooks.config set retry_schedule_seconds = '{}'`; // one try: a failure is dead
-  await admin`insert into public.things (id) values (1), (2)`;
-  await admin`update public.things set n = 1 where id = 1`;
-  await admin`update public.things set n = 2 where id = 1`;
-  const c = await claim(admin, 100, 1);
-  const first = c.deliveries.find((d) => d.endpoint_id === ep && d.row_key === "[1]")!;
-  await record(
-    c.claim,
-    c.deliveries.map((d) =>
-      d === first ? { id: d.id, http_status: 500, error: "HTTP 500" } : { id: d.id, released: true }
-    ),
-  );
-  const [d] = await admin`select status from webhooks.deliveries where id = ${first.id}`;
-  assertEquals(d.status, "dead");
-  await admin`update webhooks.config set retry_schedule_seconds = default`;
-  return { dead: first.id };
-}
-
-const rowsOf = (c: { deliveries: { endpoint_id: string; row_key: string | null; payload: any }[] }, ep: string) =>
-  c.deliveries.filter((d) => d.endpoint_id === ep).map((d) => `${d.row_key}:${d.payload.record.n}`);
-
 sqlTest(
   "dead_blocks_row: a dead delivery holds its row's later ones to that endpoint until requeued; off by default",
   async () => {
@@ -214,21 +191,21 @@ sqlTest(
 );
 
 sqlTest(
-  "dead_blocks_row: a replay of the dead event supersedes it; the held ones go first, then the replay",
+  "dead_blocks_row: a replay of the dead event requeues it in place (20261205000220); the row goes in order",
   async () => {
     await reset();
     const held = await endpoint("https://held.example/hook");
     await admin`select webhooks.set_dead_blocks_row(${held.id}, true)`;
-    const { dead } = await deadFirst(held.id);
+    const dead = await deadFirst(admin, held.id);
     assertEquals(rowsOf(await claim(), held.id), ["[2]:0"]);
-    // Replay: the dead event's only new delivery (the held ones are pending already).
+    // Replay: the dead delivery back, same id (the held ones are pending already).
     assertEquals((await admin`select webhooks.replay(${held.id}, now() - interval '1 hour') as n`)[0].n, 1);
     const c = await claim();
     const ids = c.deliveries.filter((d) => d.endpoint_id === held.id).map((d) => d.id);
-    assertEquals(rowsOf(c, held.id), ["[1]:1", "[1]:2", "[1]:0"]);
-    assert(ids[2] > dead);
+    assertEquals(rowsOf(c, held.id), ["[1]:0", "[1]:1", "[1]:2"]);
+    assertEquals(ids[0], dead);
     const [d] = await admin`select status from webhooks.deliveries where id = ${dead}`;
-    assertEquals(d.status, "dead");
+    assertEquals(d.status, "pending");
   },
 );
 

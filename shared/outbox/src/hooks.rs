@@ -190,6 +190,12 @@ pub fn is_secret_env_name(name: &str) -> bool {
         && !name.starts_with("SB_")
 }
 
+/// Whether `WEBHOOK_ALLOW_PRIVATE`'s value (None: unset or empty) lets webhook-dispatch deliver
+/// to loopback/private/link-local addresses: only exactly `true`; anything else fails closed.
+pub fn allows_private(value: Option<&str>) -> bool {
+    value == Some("true")
+}
+
 /// How a call dispatches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookConfig {

@@ -2,9 +2,11 @@
 //!
 //! `POST {"action": "<action>", "args": {...}}` with a secret key (or the legacy service_role
 //! key). Actions and their arguments are those of `webhooks.admin` (one call to the
-//! `public.webhooks_admin` RPC): `subscribe {table, events?}`, `unsubscribe {table}`,
-//! `create_endpoint {url, event_types?, description?}` (answers `{id, secret}`),
-//! `rotate_secret {id}`, `disable_endpoint {id, reason?}`, `enable_endpoint {id}`,
+//! `public.webhooks_admin` RPC): `subscribe {table, events?, update_columns?}`,
+//! `unsubscribe {table}`, `create_endpoint {url, event_types?, description?, secret?}` (answers
+//! `{id, secret}`), `rotate_secret {id, secret?}`, `set_secret_env {id, secret_env}` (a
+//! function secret's name, or null for a stored secret), `set_dead_blocks_row {id,
+//! dead_blocks_row}`, `disable_endpoint {id, reason?}`, `enable_endpoint {id}`,
 //! `delete_endpoint {id}`, `replay {id, since}`, `requeue_dead {endpoint_id?, since?, until?,
 //! event_types?}`, `list_endpoints {}`, `list_deliveries {endpoint_id?, status?, limit?}`,
 //! `list_attempts {delivery_id?, endpoint_id?, limit?}`.
@@ -26,6 +28,8 @@ pub const ACTIONS: &[&str] = &[
     "unsubscribe",
     "create_endpoint",
     "rotate_secret",
+    "set_secret_env",
+    "set_dead_blocks_row",
     "disable_endpoint",
     "enable_endpoint",
     "delete_endpoint",

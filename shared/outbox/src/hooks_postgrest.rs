@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use super::hooks::{
-    handle_webhook_dispatch, AttemptReport, HookClaim, HookClaimOptions, HookConfig, HookRuntime,
-    HookStore, RecordSummary,
+    allows_private, handle_webhook_dispatch, AttemptReport, HookClaim, HookClaimOptions,
+    HookConfig, HookRuntime, HookStore, RecordSummary,
 };
 use super::hooks_admin::{handle_webhook_admin, AdminStore};
 use super::hooks_fetch::{DenoResolver, JsFetchSender};
@@ -46,7 +46,7 @@ impl AdminStore for PostgrestStore {
 pub async fn serve_webhook_dispatch(req: Request, ctx: Ctx) -> Result<Response> {
     let store = ctx.store()?;
     let url = ctx.env().require("SUPABASE_URL")?.trim_end_matches('/');
-    let allow_private = ctx.env().get("WEBHOOK_ALLOW_PRIVATE") == Some("true");
+    let allow_private = allows_private(ctx.env().get("WEBHOOK_ALLOW_PRIVATE"));
     let config = HookConfig::new(format!("{url}/functions/v1"), allow_private);
     let env = ctx.env().clone();
     let lookup = move |name: &str| env.get(name).map(str::to_owned);

@@ -12,9 +12,10 @@ use pollster::block_on;
 use serde_json::{json, Value};
 
 use super::hooks::{
-    dispatch_hooks, handle_webhook_dispatch, is_secret_env_name, retry_after_seconds,
-    AttemptReport, HookClaim, HookClaimOptions, HookConfig, HookDelivery, HookReport, HookRequest,
-    HookResponse, HookRuntime, HookSender, HookStore, RecordSummary, Resolver,
+    allows_private, dispatch_hooks, handle_webhook_dispatch, is_secret_env_name,
+    retry_after_seconds, AttemptReport, HookClaim, HookClaimOptions, HookConfig, HookDelivery,
+    HookReport, HookRequest, HookResponse, HookRuntime, HookSender, HookStore, RecordSummary,
+    Resolver,
 };
 use super::hooks_admin::{handle_webhook_admin, AdminStore};
 use edge_platform::auth::AuthConfig;
@@ -363,6 +364,22 @@ fn private_addresses_are_refused_without_a_request_unless_allowed() {
 }
 
 #[test]
+fn webhook_allow_private_allows_only_when_exactly_true() {
+    assert!(allows_private(Some("true")));
+    for v in [
+        None,
+        Some("false"),
+        Some("TRUE"),
+        Some("True"),
+        Some("1"),
+        Some("yes"),
+        Some(" true"),
+    ] {
+        assert!(!allows_private(v), "{v:?}");
+    }
+}
+
+#[test]
 fn timeouts_and_network_errors_are_failed_tries() {
     let store = MemoryHooks::default();
     store.claims.borrow_mut().push_back(vec![
@@ -630,6 +647,43 @@ fn the_admin_handler_maps_the_rpc_answer_and_refuses_bad_requests_before_calling
         json!({"ok": false, "error": {"code": "invalid_input", "message": "bad uuid"}});
     let e = call(request(Some(SECRET_KEY), body)).unwrap_err();
     assert_eq!((e.status(), e.code()), (400, "invalid_input"));
+}
+
+#[test]
+fn the_admin_handler_passes_every_sql_operation_on_with_its_arguments() {
+    let store = MemoryAdmin::default();
+    *store.answer.borrow_mut() = json!({"ok": true, "result": {}});
+    let cases = [
+        (
+            "set_secret_env",
+            json!({"id": "x", "secret_env": "ORDER_EVENTS_SECRET"}),
+        ),
+        ("set_secret_env", json!({"id": "x", "secret_env": null})),
+        (
+            "set_dead_blocks_row",
+            json!({"id": "x", "dead_blocks_row": true}),
+        ),
+        (
+            "subscribe",
+            json!({"table": "public.t", "update_columns": ["status"]}),
+        ),
+    ];
+    for (action, args) in &cases {
+        let body = json!({"action": action, "args": args}).to_string();
+        let caller = auth().authenticate(request(Some(SECRET_KEY), &body).headers(), T0 / 1000);
+        let r = block_on(handle_webhook_admin(
+            &store,
+            caller,
+            request(Some(SECRET_KEY), &body),
+        ));
+        assert_eq!(r.unwrap().status(), 200, "{action}");
+    }
+    let calls = store.calls.borrow();
+    let expected: Vec<(String, Value)> = cases
+        .iter()
+        .map(|(a, v)| ((*a).to_owned(), v.clone()))
+        .collect();
+    assert_eq!(*calls, expected);
 }
 
 #[test]
