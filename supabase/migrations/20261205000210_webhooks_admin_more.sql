@@ -10,13 +10,16 @@
 --   - set_dead_blocks_row {id, dead_blocks_row}: webhooks.set_dead_blocks_row(id, blocks)
 --     (20261204005110_webhooks_dead_blocks_row.sql); `dead_blocks_row` a JSON true or false.
 --     Answers {id, dead_blocks_row}.
+--   - set_auto_disable {id, auto_disable}: webhooks.set_auto_disable(id, auto_disable)
+--     (20261205000110_webhooks_auto_disable_per_endpoint.sql); `auto_disable` a JSON true or
+--     false. Answers {id, auto_disable}.
 --   - subscribe {table, events?, update_columns?}: update_columns (an array of column names, or
 --     null/absent: every UPDATE) goes to webhooks.subscribe(source, events, update_columns)
 --     (20261204005020_webhooks_update_columns.sql).
--- and list_endpoints answers each endpoint's secret_env and dead_blocks_row, and its held,
+-- and list_endpoints answers each endpoint's secret_env, dead_blocks_row and auto_disable, and its held,
 -- oldest_held_at and holding (webhooks.endpoint_held, 20261205000200_webhooks_endpoint_held.sql),
 -- beside its stats.
--- A missing id is 22023 for the two new actions (the older actions answer P0002 for it, as
+-- A missing id is 22023 for the three new endpoint actions (the older actions answer P0002 for it, as
 -- before). Everything else goes, unchanged, to the webhooks.admin of
 -- 20261204005000_webhooks_endpoint_secret.sql, renamed webhooks.admin_given_secret; that one
 -- calls webhooks.admin_base (20261204002000_webhooks.sql). public.webhooks_admin, unchanged,
@@ -42,13 +45,14 @@ declare
   s text;
   events text[];
   cols text[];
+  flag text;
 begin
-  if action is null or action not in ('set_secret_env', 'set_dead_blocks_row', 'subscribe', 'list_endpoints')
+  if action is null or action not in ('set_secret_env', 'set_dead_blocks_row', 'set_auto_disable', 'subscribe', 'list_endpoints')
      or jsonb_typeof(a) <> 'object'
      or (action = 'subscribe' and coalesce(jsonb_typeof(a -> 'update_columns'), 'null') = 'null') then
     return webhooks.admin_given_secret(action, args);
   end if;
-  if action in ('set_secret_env', 'set_dead_blocks_row') then
+  if action in ('set_secret_env', 'set_dead_blocks_row', 'set_auto_disable') then
     if coalesce(jsonb_typeof(a -> 'id'), 'null') <> 'string' then
       raise exception '%: id is required (an endpoint id)', action using errcode = '22023';
     end if;
@@ -65,12 +69,17 @@ begin
       if s is not null then
         out := out || jsonb_build_object('secret', s);
       end if;
-    when 'set_dead_blocks_row' then
-      if coalesce(jsonb_typeof(a -> 'dead_blocks_row'), 'null') <> 'boolean' then
-        raise exception 'set_dead_blocks_row: dead_blocks_row must be true or false' using errcode = '22023';
+    when 'set_dead_blocks_row', 'set_auto_disable' then
+      flag := case action when 'set_dead_blocks_row' then 'dead_blocks_row' else 'auto_disable' end;
+      if coalesce(jsonb_typeof(a -> flag), 'null') <> 'boolean' then
+        raise exception '%: % must be true or false', action, flag using errcode = '22023';
       end if;
-      perform webhooks.set_dead_blocks_row(ep, (a -> 'dead_blocks_row')::boolean);
-      out := jsonb_build_object('id', ep, 'dead_blocks_row', a -> 'dead_blocks_row');
+      if action = 'set_dead_blocks_row' then
+        perform webhooks.set_dead_blocks_row(ep, (a -> flag)::boolean);
+      else
+        perform webhooks.set_auto_disable(ep, (a -> flag)::boolean);
+      end if;
+      out := jsonb_build_object('id', ep, flag, a -> flag);
     when 'subscribe' then
       if jsonb_typeof(a -> 'update_columns') <> 'array'
          or exists (select 1 from jsonb_array_elements(a -> 'update_columns') c where jsonb_typeof(c) <> 'string') then
@@ -86,6 +95,7 @@ begin
     when 'list_endpoints' then
       select coalesce(jsonb_agg(x.item || jsonb_build_object('secret_env', e.secret_env,
                                                              'dead_blocks_row', e.dead_blocks_row,
+                                                             'auto_disable', e.auto_disable,
                                                              'held', h.held, 'oldest_held_at', h.oldest_held_at,
                                                              'holding', h.holding)
                                 order by x.n), '[]') into out

@@ -300,3 +300,36 @@ e2e(
     await sql.unsafe(`drop table ${target}`);
   },
 );
+
+e2e(
+  "webhook-admin: set_auto_disable switches an endpoint's auto-disable, list_endpoints shows it, fn:order-events has it off; bad input 400/404",
+  async () => {
+    const created = await admin("create_endpoint", { url: "https://hooks.invalid/auto-disable" });
+    const id = created.body.result.id as string;
+    assertEquals((await admin("disable_endpoint", { id })).status, 200); // no dispatcher tries it
+    const flag = async (ep: string) =>
+      (await admin("list_endpoints")).body.result.find((x: { endpoint_id: string }) => x.endpoint_id === ep)
+        ?.auto_disable;
+    assertEquals(await flag(id), true, "on by default");
+    await refused([
+      ["set_auto_disable", { id }, 400, "invalid_input"],
+      ["set_auto_disable", { id, auto_disable: null }, 400, "invalid_input"],
+      ["set_auto_disable", { id, auto_disable: "false" }, 400, "invalid_input"],
+      ["set_auto_disable", { id, auto_disable: 0 }, 400, "invalid_input"],
+      ["set_auto_disable", { auto_disable: false }, 400, "invalid_input"],
+      ["set_auto_disable", { id: "nope", auto_disable: false }, 400, "invalid_input"],
+      ["set_auto_disable", { id: crypto.randomUUID(), auto_disable: false }, 404, "not_found"],
+    ]);
+    assertEquals(await flag(id), true, "a refused call changed nothing");
+    const off = await admin("set_auto_disable", { id, auto_disable: false });
+    assertEquals([off.status, off.body], [200, { result: { id, auto_disable: false } }]);
+    const [row] = await sql`select auto_disable from webhooks.endpoints where id = ${id}`;
+    assertEquals([row.auto_disable, await flag(id)], [false, false]);
+    assertEquals((await admin("set_auto_disable", { id, auto_disable: true })).body.result, { id, auto_disable: true });
+    assertEquals(await flag(id), true);
+    // The orders flow's own endpoint is never auto-disabled (20261205000110).
+    const [orders] = await sql`select id from webhooks.endpoints where url = 'fn:order-events'`;
+    assertEquals(await flag(orders.id), false);
+    assertEquals((await admin("delete_endpoint", { id })).status, 200);
+  },
+);

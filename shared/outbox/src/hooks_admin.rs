@@ -6,7 +6,7 @@
 //! `unsubscribe {table}`, `create_endpoint {url, event_types?, description?, secret?}` (answers
 //! `{id, secret}`), `rotate_secret {id, secret?}`, `set_secret_env {id, secret_env}` (a
 //! function secret's name, or null for a stored secret), `set_dead_blocks_row {id,
-//! dead_blocks_row}`, `disable_endpoint {id, reason?}`, `enable_endpoint {id}`,
+//! dead_blocks_row}`, `set_auto_disable {id, auto_disable}`, `disable_endpoint {id, reason?}`, `enable_endpoint {id}`,
 //! `delete_endpoint {id}`, `replay {id, since}`, `requeue_dead {endpoint_id?, since?, until?,
 //! event_types?}`, `list_endpoints {}`, `list_deliveries {endpoint_id?, status?, limit?}`,
 //! `list_attempts {delivery_id?, endpoint_id?, limit?}`.
@@ -30,6 +30,7 @@ pub const ACTIONS: &[&str] = &[
     "rotate_secret",
     "set_secret_env",
     "set_dead_blocks_row",
+    "set_auto_disable",
     "disable_endpoint",
     "enable_endpoint",
     "delete_endpoint",

@@ -664,6 +664,10 @@ fn the_admin_handler_passes_every_sql_operation_on_with_its_arguments() {
             json!({"id": "x", "dead_blocks_row": true}),
         ),
         (
+            "set_auto_disable",
+            json!({"id": "x", "auto_disable": false}),
+        ),
+        (
             "subscribe",
             json!({"table": "public.t", "update_columns": ["status"]}),
         ),
