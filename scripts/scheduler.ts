@@ -14,8 +14,9 @@
 //     expired and claims of a dispatcher that died; and sooner when a call reports that a
 //     retry is due in less than that (`next_due_ms`).
 // It also runs the retention purge, as pg_cron does daily on hosted Supabase
-// (supabase/migrations/20261204000420_retention.sql): `select public.purge_retention()` and
-// `select webhooks.purge()` once at start and every RETENTION_INTERVAL_MS (default 1 h), again at once while it answers `more`.
+// (supabase/migrations/20261204000420_retention.sql): `select public.purge_retention()` (which
+// runs `webhooks.purge()` too since 20261205000100) once at start and every
+// RETENTION_INTERVAL_MS (default 1 h), again at once while it answers `more`.
 // And it expires unpaid orders, as pg_cron does every minute on hosted Supabase
 // (supabase/migrations/20261204003000_order_expiry.sql): `select public.expire_unpaid_orders()`
 // every EXPIRY_INTERVAL_MS (default 1 s; one indexed query when nothing is due), again at once
@@ -137,12 +138,11 @@ async function purge() {
   try {
     for (let i = 0; i < 100; i++) {
       const [{ result }] = await sql`select public.purge_retention() as result`;
-      const [{ hooks }] = await sql`select webhooks.purge() as hooks`;
-      for (const r of [result, hooks] as Record<string, unknown>[]) {
-        const deleted = Object.entries(r).filter(([k, v]) => k !== "more" && v);
-        if (deleted.length) log(`retention: ${JSON.stringify(r)}`);
-      }
-      if (!(result as { more?: boolean }).more && !(hooks as { more?: boolean }).more) break;
+      const r = result as Record<string, unknown> & { webhooks?: Record<string, unknown>; more?: boolean };
+      const { webhooks = {}, ...own } = r;
+      const deleted = [...Object.entries(own), ...Object.entries(webhooks)].filter(([k, v]) => k !== "more" && v);
+      if (deleted.length) log(`retention: ${JSON.stringify(r)}`);
+      if (!r.more) break;
     }
   } catch (err) {
     log(`retention: ${err instanceof Error ? err.message : err}`);
