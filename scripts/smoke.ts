@@ -178,7 +178,7 @@ if (env("SMOKE_ORDER") === "1") {
           expectCors(r);
           return `200 processed, total ${r.json.total_amount} ${r.json.currency}`;
         }
-        // Automatic processing (order-events, via the outbox) may have been first: also a success.
+        // Automatic processing (order-events, via webhook-dispatch) may have been first: also a success.
         if (r.status === 409 && r.json?.error?.details?.current_status === "processed") {
           return "409: already processed by automatic processing";
         }
