@@ -3,7 +3,7 @@
 //!
 //! `POST /functions/v1/webhook-dispatch` with a secret key (or the legacy service_role key,
 //! checked in code) and an optional body `{"batch_size"?, "lanes"?, "budget_ms"?,
-//! "max_deliveries"?}`. Called by `scripts/scheduler.ts` on the local stack (on every NOTIFY of
+//! "max_events"?}`. Called by `scripts/scheduler.ts` on the local stack (on every NOTIFY of
 //! channel `webhooks` and every 2 s) and by pg_cron + pg_net on hosted Supabase. Answers
 //! `{"claimed", "delivered", "retried", "dead", "released", "disabled", "more",
 //! "next_due_ms", ..}`. The flow lives in [`edge_outbox::hooks`]. The only dispatcher: the
