@@ -61,11 +61,12 @@ async function call(fn: string, orderId: number): Promise<[number, number]> {
   return [resp.status, performance.now() - t0];
 }
 
-// Creating orders queues their INSERT events in the outbox: let the dispatcher deliver them
-// before measuring, so both functions run on an equally quiet stack.
+// Creating orders queues their INSERT events as database-webhook deliveries (orders ->
+// fn:order-events): let the dispatcher deliver them before measuring, so both functions run on
+// an equally quiet stack.
 async function drained() {
   for (let i = 0; i < 600; i++) {
-    const [{ n }] = await sql`select count(*)::int n from public.event_outbox where status = 'pending'`;
+    const [{ n }] = await sql`select count(*)::int n from webhooks.deliveries where status = 'pending'`;
     if (n === 0) return;
     await new Promise((r) => setTimeout(r, 100));
   }
