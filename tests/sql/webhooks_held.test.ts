@@ -278,7 +278,10 @@ sqlTest(
     assertEquals(sub.update_columns, ["n", "name"]);
     const after = await snapshot();
     assertEquals(after.triggers, ["webhooks_capture_update"]);
-    assertEquals(after.subscriptions, [{ t: "things", e: ["UPDATE"], u: ["n", "name"] }]);
+    assertEquals(after.subscriptions, [
+      { t: "orders", e: ["INSERT", "UPDATE"], u: ["status"] }, // the orders flow's (20261205000100)
+      { t: "things", e: ["UPDATE"], u: ["n", "name"] },
+    ]);
     // anon and authenticated cannot reach it at all.
     for (const role of ["anon", "authenticated"]) {
       const q = (sql: Sql) =>
