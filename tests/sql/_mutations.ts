@@ -224,7 +224,7 @@ export const MUTATIONS: Record<string, Mutation> = {
     about: "webhooks.admin's set_dead_blocks_row not passing the flag on (always false)",
     edits: [{
       fn: "webhooks.admin(text,jsonb)",
-      from: `perform webhooks.set_dead_blocks_row(ep, (a -> 'dead_blocks_row')::boolean);`,
+      from: `perform webhooks.set_dead_blocks_row(ep, (a -> flag)::boolean);`,
       to: `perform webhooks.set_dead_blocks_row(ep, false);`,
     }],
   },
