@@ -114,9 +114,19 @@ try {
   // Both functions are driven explicitly: switch automatic processing off for the run.
   await sql`update public.app_settings set value = 'false' where key = 'auto_process_orders'`;
 
-  // Warm both (JIT, connection pools) before measuring.
+  // Warm both (JIT, connection pools) before measuring, at the highest concurrency measured: the
+  // REST server opens pool connections (up to 40) as concurrency rises, and a new connection
+  // costs PostgreSQL its catalog caches and compiling each function it runs (5 to 9 ms of CPU
+  // at its first order). Warmed at 1 client, the first 50-client cell opened most of the pool
+  // and paid that, for whichever function ran first (ours). 200 orders each at 50 clients give
+  // every connection a few of both functions' requests; BENCH_WARM_CLIENTS=1 warms as before.
+  const warmClients = Number(Deno.env.get("BENCH_WARM_CLIENTS") ?? 50);
   for (const fn of ["process-order", "process-order-ts"]) {
-    for (const id of await freshOrders(50)) await call(fn, id);
+    const ids = await freshOrders(warmClients > 1 ? 200 : 50);
+    let next = 0;
+    await Promise.all(Array.from({ length: warmClients }, async () => {
+      while (next < ids.length) await call(fn, ids[next++]);
+    }));
   }
 
   console.log(`${ORDERS} fresh orders per cell; "once": one request per order; "with a retry": each order requested`);
