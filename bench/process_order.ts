@@ -114,12 +114,13 @@ try {
   // Both functions are driven explicitly: switch automatic processing off for the run.
   await sql`update public.app_settings set value = 'false' where key = 'auto_process_orders'`;
 
-  // Warm both (JIT, connection pools) before measuring, at the highest concurrency measured: the
-  // REST server opens pool connections (up to 40) as concurrency rises, and a new connection
-  // costs PostgreSQL its catalog caches and compiling each function it runs (5 to 9 ms of CPU
-  // at its first order). Warmed at 1 client, the first 50-client cell opened most of the pool
-  // and paid that, for whichever function ran first (ours). 200 orders each at 50 clients give
-  // every connection a few of both functions' requests; BENCH_WARM_CLIENTS=1 warms as before.
+  // Warm both (JIT, connection pools) before measuring, over every connection of the REST
+  // server's pool: it holds up to 40 (the outbox traffic of the first fill opens them all), a
+  // request takes the connection idle longest, and a connection's first requests of a function
+  // cost PostgreSQL its catalog caches and compiling the functions it runs (5 to 9 ms of CPU at
+  // its first order, measured on a new connection). 50 requests at 1 client gave each
+  // connection about one of each function's calls; 200 orders each at 50 clients give it about
+  // five, so no cell pays for warming. BENCH_WARM_CLIENTS=1 warms as before (50 at 1 client).
   const warmClients = Number(Deno.env.get("BENCH_WARM_CLIENTS") ?? 50);
   for (const fn of ["process-order", "process-order-ts"]) {
     const ids = await freshOrders(warmClients > 1 ? 200 : 50);
