@@ -41,8 +41,12 @@ insert into public.order_items (order_id, product_id, quantity, unit_amount)
 select 1, 2, 1, 0 where not exists (select 1 from public.order_items where order_id = 1 and product_id = 2);
 select setval(pg_get_serial_sequence('public.orders', 'id'), (select max(id) from public.orders));
 
--- The demo order stays pending for the README's explicit process-order call: its INSERT event
--- is marked delivered here, so automatic processing (order-events) leaves it alone. Orders
--- placed after the seed are processed automatically (app_settings.auto_process_orders).
-update public.event_outbox set status = 'delivered', delivered_at = now()
-where order_id = 1 and status = 'pending';
+-- The demo order stays pending for the README's explicit process-order call: its INSERT event's
+-- delivery to fn:order-events (the orders subscription of the database webhooks) is marked
+-- delivered here, so automatic processing (order-events) leaves it alone. Orders placed after
+-- the seed are processed automatically (app_settings.auto_process_orders).
+update webhooks.deliveries d set status = 'delivered', finished_at = now()
+  from webhooks.events v, webhooks.endpoints e
+ where v.id = d.event_id and e.id = d.endpoint_id and e.url = 'fn:order-events'
+   and v.schema_name = 'public' and v.table_name = 'orders' and v.row_key = '[1]'
+   and d.status = 'pending';

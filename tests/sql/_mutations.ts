@@ -11,7 +11,6 @@ const APPLY =
 const LOCK_PRODUCTS = "private.lock_products(bigint[],bigint[])";
 const REDEEM = "private.redeem_discount(public.orders,text)";
 const TRANSITION = "public.order_transition(bigint,text,text,uuid,uuid,text)";
-const CLAIM = "public.claim_outbox_events(integer,integer,integer)";
 const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb,jsonb)";
 const ANSWER = "private.idempotency_answer(public.idempotency_keys,text)";
 // The claim of 20261204002000_webhooks.sql; webhooks.claim_deliveries wraps it since
@@ -87,37 +86,47 @@ export const MUTATIONS: Record<string, Mutation> = {
       to: "      null;",
     }],
   },
+  // The orders flow's claim rules (tests/sql/outbox.test.ts): since
+  // 20261205000100_orders_via_webhooks.sql the orders go through webhooks.claim_deliveries.
   claim_per_order: {
     killers: ["outbox"],
-    about: "claim_outbox_events without any per-order ordering (both checks below deleted)",
+    about: "webhooks.claim_deliveries without any per-row ordering (both checks below deleted)",
     edits: [],
   },
   claim_order_precheck: {
     killers: ["outbox"],
     about:
-      "claim_outbox_events without the per-order check before locking (an earlier undelivered event outside a claimable state)",
+      "webhooks.claim_deliveries without the per-row check before locking (an earlier pending delivery outside a claimable state)",
     edits: [{
-      fn: CLAIM,
-      from: `       and (select p.id from public.event_outbox p
-             where p.order_id = e.order_id and p.id < e.id and p.status <> 'delivered'
-               and not (p.status = 'pending' and p.next_attempt_at <= now()
-                        and (p.claimed_until is null or p.claimed_until <= now()))
+      fn: HOOK_CLAIM,
+      from: `       and (select p.id from webhooks.deliveries p
+             where p.endpoint_id = d.endpoint_id and p.row_key = d.row_key and p.id < d.id
+               and p.status = 'pending'
+               and not (p.next_attempt_at <= now() and (p.claimed_until is null or p.claimed_until <= now()))
              limit 1) is null`,
       to: "",
     }],
   },
+  // The same edits as hooks_row_order_recheck and hooks_dead_blocks_row (set below), killed by
+  // the orders flow's own tests.
   claim_order_recheck: {
     killers: ["outbox"],
     about:
-      "claim_outbox_events without the per-order check after locking (an earlier undelivered event outside this claim)",
+      "webhooks.claim_deliveries without the per-row check after locking (an earlier pending delivery outside this claim), for an order's events",
+    edits: [],
+  },
+  claim_order_dead_blocks: {
+    killers: ["outbox"],
+    about: "webhooks.claim_deliveries_base without dead_blocks_row (both checks): a dead order event lets its order go",
+    edits: [],
+  },
+  outbox_history_moved_age: {
+    killers: ["retention"],
+    about: "purge_retention (private.purge_outbox_moved) deleting moved event_outbox rows whatever their age",
     edits: [{
-      fn: CLAIM,
-      from: `     where e.id = any (locked)
-       and (select p.id from public.event_outbox p
-             where p.order_id = e.order_id and p.id < e.id
-               and p.status <> 'delivered' and p.id <> all (locked)
-             limit 1) is null`,
-      to: `     where e.id = any (locked)`,
+      fn: "private.purge_outbox_moved(interval,integer)",
+      from: `where x.moved_at < now() - after`,
+      to: `where x.moved_at is not null`,
     }],
   },
   payment_status_recheck: {
@@ -222,4 +231,6 @@ export const MUTATIONS: Record<string, Mutation> = {
   },
 };
 
+MUTATIONS.claim_order_recheck.edits = MUTATIONS.hooks_row_order_recheck.edits;
+MUTATIONS.claim_order_dead_blocks.edits = MUTATIONS.hooks_dead_blocks_row.edits;
 MUTATIONS.claim_per_order.edits = [...MUTATIONS.claim_order_precheck.edits, ...MUTATIONS.claim_order_recheck.edits];

@@ -1,5 +1,6 @@
 // The dispatcher's two calls (webhooks.claim_deliveries, webhooks.record_attempts) for the
-// tests/sql/webhooks*.test.ts files.
+// tests/sql/webhooks*.test.ts files, and the orders flow's endpoint and events
+// (20261205000100_orders_via_webhooks.sql) for the files that wait on or count order events.
 import type { Sql } from "./_db.ts";
 
 export type Delivery = {
@@ -50,4 +51,21 @@ export function fixtures(admin: Sql) {
       await admin`select webhooks.subscribe('public.things')`;
     },
   };
+}
+
+/** The id of the orders flow's endpoint, fn:order-events (20261205000100_orders_via_webhooks.sql). */
+export async function orderEventsEndpoint(admin: Sql): Promise<string> {
+  const rows = await admin`select id from webhooks.endpoints where url = 'fn:order-events'`;
+  if (rows.length !== 1) throw new Error(`expected one fn:order-events endpoint, found ${rows.length}`);
+  return rows[0].id;
+}
+
+/** Order `order`'s events to fn:order-events, in order, each with its delivery's state. */
+export async function orderEvents(admin: Sql, order: number) {
+  return await admin`select v.message_id, v.event_type, v.payload, d.id as delivery_id, d.status, d.attempts
+    from webhooks.events v join webhooks.deliveries d on d.event_id = v.id
+    join webhooks.endpoints e on e.id = d.endpoint_id
+    where e.url = 'fn:order-events' and v.schema_name = 'public' and v.table_name = 'orders'
+      and v.row_key = ${JSON.stringify([order])}
+    order by d.id`;
 }

@@ -78,9 +78,12 @@ sqlTest("F6: the largest accepted order makes an event far below the receiver's 
   const user = await fx.user();
   const p = await fx.product();
   assertEquals((await place(user, p, { discount_code: "D".repeat(64), shipping_region: "R".repeat(64) })).code, "ok");
-  const [e] = await admin`select max(octet_length(e.payload::text)) as n from public.event_outbox e
-    join public.orders o on o.id = e.order_id where o.user_id = ${user}`;
-  assert(Number(e.n) < 4096, `event of ${e.n} bytes`);
+  // The order's event to fn:order-events (20261205000100_orders_via_webhooks.sql).
+  const [e] = await admin`select count(*)::int as events, max(octet_length(e.payload::text)) as n
+    from webhooks.events e join public.orders o on e.row_key = jsonb_build_array(o.id)::text
+    where e.table_name = 'orders' and o.user_id = ${user}`;
+  assertEquals(e.events, 1);
+  assert(Number(e.n) > 128 && Number(e.n) < 4096, `event of ${e.n} bytes`);
 });
 
 sqlTest("F6: Idempotency-Key values over 255 characters are refused by the table", async () => {
@@ -137,7 +140,7 @@ sqlTest("F8: pgcrypto lives in the schema extensions; no extension function is i
   // The functions that need random uuids still work (PostgreSQL's own gen_random_uuid).
   const s = await db.session("dispatcher");
   await s.begin(SERVICE);
-  const [c] = await s.sql`select public.claim_outbox_events(1, 60, 1) as r`;
+  const [c] = await s.sql`select webhooks.claim_deliveries(1, 1) as r`;
   await s.rollback();
   assert(/^[0-9a-f-]{36}$/.test(c.r.claim));
 });

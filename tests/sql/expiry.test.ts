@@ -4,6 +4,7 @@
 // payment_exceptions 'order_expired' otherwise).
 import { assert, assertEquals } from "../assert.ts";
 import { applyProcessing, fixtures, SERVICE, type Sql, sqlTest, testDatabase } from "./_db.ts";
+import { orderEvents } from "./_webhooks.ts";
 
 const db = await testDatabase("expiry");
 const { admin } = db;
@@ -101,9 +102,8 @@ sqlTest("an overdue processed order expires once: stock and redemption back, eve
   assertEquals(await asService((sql) => expire(sql)), 0);
   assertEquals(await fx.stock(product), 10);
   assertEquals(await redemptions(code), 0);
-  const events = await admin`select payload->'record'->>'status' as status from public.event_outbox
-    where order_id = ${order} and payload->>'type' = 'UPDATE' order by id`;
-  assertEquals(events.map((e) => e.status), ["processed", "expired"]);
+  const events = (await orderEvents(admin, order)).filter((e) => e.event_type === "orders.update");
+  assertEquals(events.map((e) => e.payload.record.status), ["processed", "expired"]);
   const audit = await admin`select new_data->>'status' as status from public.audit_log
     where table_name = 'orders' and record_id = ${String(order)} and action = 'UPDATE'
     order by id`;
