@@ -1,7 +1,9 @@
-// The outbox end to end on the local stack: orders written with SQL -> trigger -> event_outbox
-// -> scheduler (LISTEN/NOTIFY) -> dispatch-events -> signed POST -> order-events (verify,
-// dedupe, process the order). Each new order yields two events: its INSERT (which processes
-// it) and the status change pending -> processed that the processing causes.
+// The orders flow end to end on the local stack: orders written with SQL -> the webhooks capture
+// trigger (the subscription orders -> fn:order-events, 20261205000100) -> webhooks.events and
+// webhooks.deliveries -> scheduler (LISTEN/NOTIFY webhooks) -> webhook-dispatch -> POST signed
+// with ORDER_EVENTS_SECRET -> order-events (verify, dedupe, process the order). Each new order
+// yields two events: its INSERT (which processes it) and the status change pending -> processed
+// that the processing causes.
 //
 // Scenarios:
 //   trickle    one order per transaction, BENCH_TRICKLE (100) of them, 25 ms apart: latency
@@ -9,13 +11,13 @@
 //   sustained  for each rate of BENCH_RATES (150,300) orders/s, BENCH_SECONDS (10) s of writes
 //              in transactions of rate/10 orders every 100 ms: does delivery keep up?
 //   burst      BENCH_BURST (5000) orders in transactions of 1000, back to back: drain rate.
-// Latency is per event, delivered_at - created_at (both from the database clock: created by
-// the trigger at the INSERT, delivered when dispatch-events recorded the receiver's 2xx, i.e.
-// after the signature was verified and the order processed). events/s = events delivered /
-// (last delivery - first event created). lost = events of these orders not delivered, or
+// Latency is per event, the delivery's finished_at - created_at (both from the database clock:
+// created by the trigger at the INSERT, finished when webhook-dispatch recorded the receiver's
+// 2xx, i.e. after the signature was verified and the order processed). events/s = events
+// delivered / (last delivery - first event created). lost = events of these orders not delivered, or
 // orders not processed, when the run ends. duplicate effects = orders processed more than
 // once (audit_log pending -> processed rows) plus stock not matching the processed orders.
-// retries = failed attempts that were retried. Orders buy one of BENCH_PRODUCTS (100) products,
+// retries = failed tries that were retried. Orders buy one of BENCH_PRODUCTS (100) products,
 // round robin (BENCH_PRODUCTS=1: every order locks the same product row, a flash sale).
 //
 //   node_modules/.bin/deno run --allow-all bench/outbox.ts      (or `make bench`)
@@ -80,16 +82,34 @@ type Row = {
   retries: number;
 };
 
-async function measure(scenario: string, ids: number[], products: number[], stockBefore: number): Promise<Row> {
+/** The orders' endpoint (fn:order-events) and the last delivery id before a scenario. */
+async function mark(): Promise<{ endpoint: string; after: number }> {
+  const [r] = await sql`select (select id from webhooks.endpoints
+      where url = 'fn:order-events' and event_types @> '{orders.insert}' order by created_at limit 1) as endpoint,
+    (select coalesce(max(id), 0) from webhooks.deliveries)::int8 as after`;
+  if (!r.endpoint) throw new Error("no fn:order-events endpoint for orders (migration 20261205000100)");
+  return { endpoint: r.endpoint, after: Number(r.after) };
+}
+
+async function measure(
+  scenario: string,
+  ids: number[],
+  products: number[],
+  stockBefore: number,
+  since: { endpoint: string; after: number },
+): Promise<Row> {
   const expected = ids.length * 2;
   const deadline = Date.now() + WAIT_MS;
-  // Cheap polls (primary key and the outbox's undelivered index): every order processed and
-  // none of their events undelivered.
+  const keys = ids.map((id) => `[${id}]`);
+  // The deliveries of these orders to fn:order-events (created after the mark, keyed by row).
+  const mine = sql`d.endpoint_id = ${since.endpoint} and d.id > ${since.after} and d.row_key = any(${keys}::text[])`;
+  // Cheap polls (primary key and the pending index): every order processed and none of their
+  // events undelivered.
   while (Date.now() < deadline) {
     const [p] = await sql`select count(*)::int as n from public.orders
       where id = any(${ids}::bigint[]) and status = 'pending'`;
-    const [u] = await sql`select count(*)::int as n from public.event_outbox
-      where order_id = any(${ids}::bigint[]) and status <> 'delivered'`;
+    const [u] = await sql`select count(*)::int as n from webhooks.deliveries d
+      where ${mine} and d.status <> 'delivered'`;
     if (p.n === 0 && u.n === 0) break;
     await sleep(200);
   }
@@ -97,12 +117,12 @@ async function measure(scenario: string, ids: number[], products: number[], stoc
     select count(*)::int as total,
            count(*) filter (where status = 'delivered')::int as delivered,
            coalesce(sum(greatest(attempts - 1, 0)) filter (where status = 'delivered'), 0)::int as retries,
-           extract(epoch from max(delivered_at) - min(created_at))::float8 as span,
-           percentile_cont(0.5) within group (order by extract(epoch from delivered_at - created_at))
+           extract(epoch from max(finished_at) - min(created_at))::float8 as span,
+           percentile_cont(0.5) within group (order by extract(epoch from finished_at - created_at))
              filter (where status = 'delivered') * 1000 as p50,
-           percentile_cont(0.99) within group (order by extract(epoch from delivered_at - created_at))
+           percentile_cont(0.99) within group (order by extract(epoch from finished_at - created_at))
              filter (where status = 'delivered') * 1000 as p99
-      from public.event_outbox where order_id = any(${ids}::bigint[])`;
+      from webhooks.deliveries d where ${mine}`;
   const [o] = await sql`select count(*) filter (where status = 'processed')::int as processed
       from public.orders where id = any(${ids}::bigint[])`;
   const [d] = await sql`select count(*)::int as n from (
@@ -128,16 +148,18 @@ async function measure(scenario: string, ids: number[], products: number[], stoc
 
 async function trickle(user: string, products: number[]): Promise<Row> {
   const before = await stockOf(products);
+  const since = await mark();
   const ids: number[] = [];
   for (let i = 0; i < TRICKLE; i++) {
     ids.push(...await writeOrders(user, products, 1));
     await sleep(25);
   }
-  return measure(`trickle: 1 order/tx every 25 ms`, ids, products, before);
+  return measure(`trickle: 1 order/tx every 25 ms`, ids, products, before, since);
 }
 
 async function sustained(user: string, products: number[], rate: number): Promise<Row> {
   const before = await stockOf(products);
+  const since = await mark();
   const perTick = Math.max(1, Math.round(rate / 10));
   const ids: number[] = [];
   const t0 = performance.now();
@@ -146,14 +168,15 @@ async function sustained(user: string, products: number[], rate: number): Promis
     const wait = t0 + (tick + 1) * 100 - performance.now();
     if (wait > 0) await sleep(wait);
   }
-  return measure(`sustained: ${perTick * 10} orders/s for ${SECONDS} s`, ids, products, before);
+  return measure(`sustained: ${perTick * 10} orders/s for ${SECONDS} s`, ids, products, before, since);
 }
 
 async function burst(user: string, products: number[]): Promise<Row> {
   const before = await stockOf(products);
+  const since = await mark();
   const ids: number[] = [];
   for (let left = BURST; left > 0; left -= 1000) ids.push(...await writeOrders(user, products, Math.min(1000, left)));
-  return measure(`burst: ${BURST} orders in txs of 1000`, ids, products, before);
+  return measure(`burst: ${BURST} orders in txs of 1000`, ids, products, before, since);
 }
 
 // Everything this run adds to the database is deleted at the end (tests/cleanup.ts).
@@ -177,7 +200,7 @@ try {
   }
   const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
   console.log(
-    `Outbox end to end on the local stack (${navigator.hardwareConcurrency} CPUs); 2 events per order; ${PRODUCTS} products.\n`,
+    `Orders events (orders -> fn:order-events through webhook-dispatch) end to end on the local stack (${navigator.hardwareConcurrency} CPUs); 2 events per order; ${PRODUCTS} products.\n`,
   );
   console.log(
     "| scenario | orders | events delivered | span s | events/s | p50 ms | p99 ms | lost | duplicate effects | retries |",

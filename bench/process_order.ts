@@ -61,14 +61,12 @@ async function call(fn: string, orderId: number): Promise<[number, number]> {
   return [resp.status, performance.now() - t0];
 }
 
-// Creating orders queues their INSERT events (since 20261205000100 as deliveries of the database
-// webhooks to fn:order-events; before, in the outbox), and the previous cell's processed orders
-// their UPDATE events: let the dispatchers deliver them before measuring, so both functions run
-// on an equally quiet stack.
+// Creating orders queues their INSERT events as database-webhook deliveries (orders ->
+// fn:order-events): let the dispatcher deliver them before measuring, so both functions run on
+// an equally quiet stack.
 async function drained() {
   for (let i = 0; i < 600; i++) {
-    const [{ n }] = await sql`select ((select count(*) from public.event_outbox where status = 'pending')
-      + (select count(*) from webhooks.deliveries where status = 'pending'))::int as n`;
+    const [{ n }] = await sql`select count(*)::int n from webhooks.deliveries where status = 'pending'`;
     if (n === 0) return;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,6 +1,6 @@
 // Where process-order's time goes, against the seed's TypeScript function: CPU per request of
 // each process of the local stack (PostgreSQL's backends, the REST server, the gateway, each
-// function, the outbox functions), read from /proc (Linux) around each measured cell. Rounds
+// function, the orders-events functions webhook-dispatch and order-events), read from /proc (Linux) around each measured cell. Rounds
 // alternate the two functions (C clients, N fresh 3-line orders a cell, R rounds) so load from
 // other work hits both alike; CPU per request is far less sensitive to that load than
 // requests/s. Run on a running stack: `deno run -A bench/process_order_cpu.ts` (env C, N, R).
@@ -78,7 +78,7 @@ async function snapshot() {
     gateway: stat(Number(Deno.readTextFileSync(new URL("gateway.pid", stack)).trim())),
     fn_rust: stat(fnPid["process-order"]),
     fn_ts: stat(fnPid["process-order-ts"]),
-    outbox: stat(fnPid["dispatch-events"]) + stat(fnPid["order-events"]),
+    outbox: stat(fnPid["webhook-dispatch"]) + stat(fnPid["order-events"]),
   };
 }
 for (let r = 0; r < R; r++) {

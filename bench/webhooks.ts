@@ -4,8 +4,8 @@
 // local stack's default).
 //
 // Before each scenario it waits for a quiet stack (at most BENCH_QUIET_WAIT_MS, 180 s): for
-// 2 s in a row no pending event_outbox event (the orders flow, e.g. left by bench/outbox.ts), no
-// pending webhooks delivery, and no other client backend running a statement (the scheduler's
+// 2 s in a row no pending webhooks delivery (the orders flow's included, e.g. left by
+// bench/outbox.ts), and no other client backend running a statement (the scheduler's
 // 1 s order-expiry query aside). If the wait runs out the scenario runs anyway and its line says
 // "(not quiet: ...)". Each line also gives the 1-minute load average before and after.
 //
@@ -70,13 +70,11 @@ async function quiet(): Promise<string> {
   let busy = "";
   while (Date.now() < end) {
     const [r] = await sql`select
-        (select count(*) from public.event_outbox where status = 'pending')::int as outbox,
         (select count(*) from webhooks.deliveries where status = 'pending')::int as hooks,
         (select count(*) from pg_stat_activity where backend_type = 'client backend'
            and state = 'active' and pid <> pg_backend_pid()
            and query not ilike '%expire_unpaid_orders%')::int as active`;
     busy = [
-      r.outbox && `${r.outbox} pending outbox events`,
       r.hooks && `${r.hooks} pending deliveries`,
       r.active && `${r.active} active statements`,
     ].filter(Boolean).join(", ");

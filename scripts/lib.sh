@@ -83,7 +83,7 @@ row_counts() {
 }
 
 # row_counts into file $1 once they hold still (the same twice, 1 s apart; at most 30 s): an
-# order processed just before is still being delivered through the outbox.
+# order processed just before is still being delivered to order-events (database webhooks).
 save_row_counts() { # file
   local a b i
   a="$(row_counts)" || return 1

@@ -1,9 +1,11 @@
-// Local scheduler for the outbox: what pg_cron + pg_net do on hosted Supabase
-// (supabase/migrations/20261121000800_outbox_schedule.sql), without either extension.
+// Local scheduler for database webhooks: what pg_cron + pg_net do on hosted Supabase
+// (supabase/migrations/20261204002010_webhooks_schedule.sql), without either extension.
 //
-// It LISTENs on channel `event_outbox`, which the outbox trigger NOTIFYs (notifications reach
-// listeners only after the writing transaction commits, so the rows are there), and calls
-// POST {API_URL}/functions/v1/dispatch-events with the secret key as `apikey` (what the pg_cron
+// It LISTENs on channel `webhooks`, which the capture trigger of every subscribed table NOTIFYs
+// (notifications reach listeners only after the writing transaction commits, so the rows are
+// there; the orders flow is one such subscription, orders -> fn:order-events, since
+// 20261205000100_orders_via_webhooks.sql), and calls
+// POST {API_URL}/functions/v1/webhook-dispatch with the secret key as `apikey` (what the pg_cron
 // job sends; SERVICE_ROLE_KEY as bearer if no SECRET_KEY is given):
 //   - promptly after inserts: bursts are coalesced into at most one call in flight plus one
 //     queued; a call whose answer says `more` (its time budget ran out with work left) is
@@ -11,12 +13,10 @@
 //   - on a slow timer (every SCHEDULER_TICK_MS, default 2 s), for retries whose backoff
 //     expired and claims of a dispatcher that died; and sooner when a call reports that a
 //     retry is due in less than that (`next_due_ms`).
-// The same for database webhooks (supabase/migrations/20261204002000_webhooks.sql): channel
-// `webhooks` and POST {API_URL}/functions/v1/webhook-dispatch (pg_cron every 5 s on hosted
-// Supabase, 20261204002010_webhooks_schedule.sql).
 // It also runs the retention purge, as pg_cron does daily on hosted Supabase
-// (supabase/migrations/20261204000420_retention.sql): `select public.purge_retention()` and
-// `select webhooks.purge()` once at start and every RETENTION_INTERVAL_MS (default 1 h), again at once while it answers `more`.
+// (supabase/migrations/20261204000420_retention.sql): `select public.purge_retention()` (which
+// runs `webhooks.purge()` too since 20261205000100) once at start and every
+// RETENTION_INTERVAL_MS (default 1 h), again at once while it answers `more`.
 // And it expires unpaid orders, as pg_cron does every minute on hosted Supabase
 // (supabase/migrations/20261204003000_order_expiry.sql): `select public.expire_unpaid_orders()`
 // every EXPIRY_INTERVAL_MS (default 1 s; one indexed query when nothing is due), again at once
@@ -50,10 +50,7 @@ type Report = {
 
 const log = (msg: string) => console.log(`${new Date().toISOString()} ${msg}`);
 
-/**
- * One function called on its channel's notifications and on the tick: dispatch-events for the
- * outbox (channel event_outbox), webhook-dispatch for database webhooks (channel webhooks).
- */
+/** The dispatcher, called on its channel's notifications and on the tick. */
 class Dispatcher {
   running = false; // a call is in flight
   queued = false; // another call is wanted once it returns
@@ -122,16 +119,11 @@ class Dispatcher {
   }
 }
 
-const outbox = new Dispatcher("dispatch-events");
 const hooks = new Dispatcher("webhook-dispatch");
-const dispatchers = [outbox, hooks];
+const dispatchers = [hooks];
 
 const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
 // onlisten runs on every (re)connection: events written while disconnected are picked up.
-await sql.listen("event_outbox", () => outbox.kick(), () => {
-  log("listening on channel event_outbox");
-  outbox.kick();
-});
 await sql.listen("webhooks", () => hooks.kick(), () => {
   log("listening on channel webhooks");
   hooks.kick();
@@ -146,12 +138,11 @@ async function purge() {
   try {
     for (let i = 0; i < 100; i++) {
       const [{ result }] = await sql`select public.purge_retention() as result`;
-      const [{ hooks }] = await sql`select webhooks.purge() as hooks`;
-      for (const r of [result, hooks] as Record<string, unknown>[]) {
-        const deleted = Object.entries(r).filter(([k, v]) => k !== "more" && v);
-        if (deleted.length) log(`retention: ${JSON.stringify(r)}`);
-      }
-      if (!(result as { more?: boolean }).more && !(hooks as { more?: boolean }).more) break;
+      const r = result as Record<string, unknown> & { webhooks?: Record<string, unknown>; more?: boolean };
+      const { webhooks = {}, ...own } = r;
+      const deleted = [...Object.entries(own), ...Object.entries(webhooks)].filter(([k, v]) => k !== "more" && v);
+      if (deleted.length) log(`retention: ${JSON.stringify(r)}`);
+      if (!r.more) break;
     }
   } catch (err) {
     log(`retention: ${err instanceof Error ? err.message : err}`);
@@ -187,7 +178,7 @@ const summary = setInterval(() => {
     Object.assign(d.totals, { calls: 0, claimed: 0, delivered: 0, retried: 0, dead: 0 });
   }
 }, 60_000);
-log(`scheduler started: ${apiUrl}/functions/v1/{dispatch-events,webhook-dispatch}, tick ${tickMs} ms`);
+log(`scheduler started: ${apiUrl}/functions/v1/webhook-dispatch, tick ${tickMs} ms`);
 
 const shutdown = async () => {
   clearInterval(tick);

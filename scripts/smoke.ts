@@ -5,7 +5,7 @@
 //
 // One line per check (`ok` or `FAIL`), then a count; exits 1 if any check failed, 2 on bad usage.
 // KEY is sent as `apikey` and as `Authorization: Bearer`, as supabase-js sends it. Nothing is
-// written unless SMOKE_ORDER=1 (dispatch-events delivers due outbox events, as its schedule does).
+// written unless SMOKE_ORDER=1 (webhook-dispatch delivers due database webhooks, as its schedule does).
 //
 // Optional environment:
 //   SMOKE_ORIGIN              Origin sent with the CORS preflights (default https://smoke.example;
@@ -30,7 +30,7 @@ const origin = env("SMOKE_ORIGIN", "https://smoke.example");
 const timeoutMs = Number(env("SMOKE_TIMEOUT_MS", "20000"));
 const fnUrl = (name: string) => `${baseUrl}/functions/v1/${name}`;
 const REQUIRED_HEADERS = ["authorization", "x-client-info", "apikey", "content-type", "idempotency-key"];
-const FUNCTIONS = ["process-order", "cancel-order", "payment-webhook", "order-events", "dispatch-events"];
+const FUNCTIONS = ["process-order", "cancel-order", "payment-webhook", "order-events", "webhook-dispatch"];
 const keyHeaders = { apikey: key, authorization: `Bearer ${key}` };
 
 type Reply = { status: number; headers: Headers; text: string; json: any };
@@ -135,8 +135,8 @@ await check(
   "order-events: no signature -> 401",
   async () => expectError(await post("order-events", { type: "order.created", data: {} }), 401, "unauthorized"),
 );
-await check("dispatch-events: secret key -> 200", async () => {
-  const r = await post("dispatch-events", { max_events: 10, budget_ms: 5000 }, keyHeaders);
+await check("webhook-dispatch: secret key -> 200", async () => {
+  const r = await post("webhook-dispatch", { max_events: 10, budget_ms: 5000 }, keyHeaders);
   if (r.status !== 200 || typeof r.json?.claimed !== "number") {
     throw new Error(`expected 200 {claimed,…}, got ${short(r)}`);
   }
@@ -178,7 +178,7 @@ if (env("SMOKE_ORDER") === "1") {
           expectCors(r);
           return `200 processed, total ${r.json.total_amount} ${r.json.currency}`;
         }
-        // Automatic processing (order-events, via the outbox) may have been first: also a success.
+        // Automatic processing (order-events, via webhook-dispatch) may have been first: also a success.
         if (r.status === 409 && r.json?.error?.details?.current_status === "processed") {
           return "409: already processed by automatic processing";
         }

@@ -153,8 +153,8 @@ function_pids() {
     sed -E 's/^"name":"([^"]+)".*"pid":([0-9]+|null)$/\1 \2/' | LC_ALL=C sort
 }
 
-# The outbox scheduler (scripts/scheduler.ts): LISTENs for outbox inserts and calls
-# dispatch-events; needs the gateway. Log: $LOGS/scheduler.log.
+# The scheduler (scripts/scheduler.ts): LISTENs for database-webhook events (the orders flow
+# included) and calls webhook-dispatch; needs the gateway. Log: $LOGS/scheduler.log.
 start_scheduler() {
   alive scheduler && return 0
   local stamp; stamp="$(scheduler_stamp)"

@@ -8,6 +8,7 @@
 //                     with supabase/signing_keys.json, and the functions' env holds no legacy key.
 // ANON_KEY and SERVICE_ROLE_KEY are the keys of the mode, so every test runs in both.
 import postgres from "npm:postgres";
+import { assert } from "../assert.ts";
 import { createClient, type SupabaseClient } from "npm:@supabase/supabase-js";
 import { signEs256, signHs256 } from "../../scripts/jwt_sign.ts";
 import { deleteRowsSince, markRows } from "../cleanup.ts";
@@ -227,4 +228,59 @@ export async function setAutoProcess(on: boolean) {
 export function explicitProcessing(): () => void {
   e2e("setup: auto_process_orders off while this file runs", () => setAutoProcess(false));
   return () => e2e("teardown: auto_process_orders back on", () => setAutoProcess(true));
+}
+
+// The orders flow is one subscription of the database webhooks (20261205000100): each change of
+// `orders` is a `webhooks.events` row with one `webhooks.deliveries` row to the endpoint
+// `fn:order-events` (signed with ORDER_EVENTS_SECRET), keyed by the order's row (`[<id>]`).
+
+let ordersEndpoint: string | undefined;
+/** The id of the orders' endpoint, `fn:order-events` for `orders.insert`/`orders.update`. */
+export async function orderEventsEndpoint(): Promise<string> {
+  if (!ordersEndpoint) {
+    const [r] = await sql`select id from webhooks.endpoints
+      where url = 'fn:order-events' and event_types @> '{orders.insert}' order by created_at limit 1`;
+    assert(r, "no fn:order-events endpoint for orders (migration 20261205000100)");
+    ordersEndpoint = r.id as string;
+  }
+  return ordersEndpoint;
+}
+
+/** One delivery of an order's event to fn:order-events, with its event. */
+export type OrderDelivery = {
+  /** The delivery's id (creation order). */
+  id: number;
+  /** The `webhooks.events` row. */
+  event: number;
+  /** The `webhook-id`. */
+  message_id: string;
+  status: string;
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  payload: Record<string, unknown>;
+  claim_token: string | null;
+  created_at: Date;
+  finished_at: Date | null;
+};
+
+/** The deliveries of order `orderId`'s events to fn:order-events, in creation order. */
+export async function orderDeliveries(orderId: number, db: postgres.Sql = sql): Promise<OrderDelivery[]> {
+  const endpoint = await orderEventsEndpoint();
+  const rows = await db`select d.id, d.event_id as event, v.message_id, d.status, d.attempts, d.last_status,
+      d.last_error, v.payload, d.claim_token::text, d.created_at, d.finished_at
+    from webhooks.deliveries d join webhooks.events v on v.id = d.event_id
+    where d.endpoint_id = ${endpoint} and d.row_key = ${`[${orderId}]`} order by d.id`;
+  return rows.map((r) => ({ ...r, id: Number(r.id), event: Number(r.event) })) as unknown as OrderDelivery[];
+}
+
+/**
+ * In the transaction `tx` that wrote order `orderId`: mark its pending deliveries delivered,
+ * so the dispatcher leaves them alone and the test delivers the event itself. Answers them.
+ */
+export async function quietOrderEvents(tx: postgres.Sql, orderId: number): Promise<OrderDelivery[]> {
+  const endpoint = await orderEventsEndpoint();
+  await tx`update webhooks.deliveries set status = 'delivered', finished_at = now()
+    where endpoint_id = ${endpoint} and row_key = ${`[${orderId}]`} and status = 'pending'`;
+  return await orderDeliveries(orderId, tx);
 }

@@ -99,7 +99,7 @@ e2e(
       const [name, body] of [
         ["process-order", { order_id: order.id }],
         ["cancel-order", { order_id: order.id }],
-        ["dispatch-events", {}],
+        ["webhook-dispatch", {}],
         ["order-events", insert],
       ] as const
     ) {
@@ -119,7 +119,8 @@ e2e(
     }
     // Nothing changed, nothing recorded.
     assertEquals((await orderRow(order.id)).status, "pending");
-    // (The outbox's own signed delivery of the INSERT may be recorded; an unsigned one may not.)
+    // (The signed delivery of the INSERT through webhook-dispatch may be recorded; an unsigned
+    // one may not.)
     const [{ n }] = await sql`select count(*)::int n from public.received_events
     where order_id = ${order.id} and source = 'db_webhook'`;
     assertEquals(n, 0);
@@ -144,17 +145,17 @@ e2e("API keys on the functions' own ports: secret is the service role, publishab
       ["no credentials", {}],
     ] as [string, Record<string, string>][]
   ) {
-    for (const name of ["process-order", "dispatch-events"]) {
+    for (const name of ["process-order", "webhook-dispatch"]) {
       const r = await direct(name, headers, name === "process-order" ? { order_id: order.id } : {});
       assertEquals(r.status, 401, `${name}, ${what}: ${r.text}`);
       assert(!r.text.includes(SECRET_KEY.slice(10)), "no key in the answer");
     }
   }
-  // A user's token is not enough for dispatch-events (service role only).
-  assertEquals((await direct("dispatch-events", { authorization: `Bearer ${user.token}` }, {})).status, 401);
+  // A user's token is not enough for webhook-dispatch (service role only).
+  assertEquals((await direct("webhook-dispatch", { authorization: `Bearer ${user.token}` }, {})).status, 401);
   // The legacy service_role JWT: the service role in legacy mode; in new mode the functions have
   // no legacy key and no JWT secret, so it is just an unverifiable token.
-  const legacy = await direct("dispatch-events", { authorization: `Bearer ${LEGACY_SERVICE_ROLE_KEY}` }, {});
+  const legacy = await direct("webhook-dispatch", { authorization: `Bearer ${LEGACY_SERVICE_ROLE_KEY}` }, {});
   assertEquals(legacy.status, KEY_MODE === "new" ? 401 : 200, legacy.text);
   assertEquals((await orderRow(order.id)).status, "pending");
   const r = await direct("process-order", { apikey: SECRET_KEY }, { order_id: order.id });
@@ -327,14 +328,16 @@ e2e("RS256 user tokens verify inside the wasm too (a process-order with an RSA J
 });
 
 e2e("the pg_cron schedule sends the secret key as apikey (and a legacy key also as bearer)", async () => {
-  // No pg_cron/pg_net here, so the migration only raised a notice: run its function definition
-  // in a transaction against a stand-in net.http_post that records the call, then roll back.
+  // The one dispatcher's schedule (webhook-dispatch; dispatch-events' job is unscheduled by
+  // 20261205000100). No pg_cron/pg_net here, so the migration only raised a notice: run its
+  // function definition in a transaction against a stand-in net.http_post that records the
+  // call, then roll back. (No Vault here either: the settings stand in for its secrets.)
   const migration = Deno.readTextFileSync(
-    new URL("../../supabase/migrations/20261204000500_outbox_schedule_secret_key.sql", import.meta.url),
+    new URL("../../supabase/migrations/20261204002010_webhooks_schedule.sql", import.meta.url),
   );
   const start = migration.indexOf("execute $fn$") + "execute $fn$".length;
   const definition = migration.slice(start, migration.indexOf("$fn$;", start));
-  assert(definition.includes("create or replace function public.invoke_dispatch_events()"));
+  assert(definition.includes("create or replace function webhooks.invoke_dispatch()"));
   const calls: { url: string; headers: Record<string, string> }[][] = [];
   const rollback = new Error("rollback");
   await sql.begin(async (tx) => {
@@ -346,19 +349,19 @@ e2e("the pg_cron schedule sends the secret key as apikey (and a legacy key also 
     await tx.unsafe("set local app.settings.supabase_url = 'https://ref.supabase.co/'");
     for (const key of [SECRET_KEY, LEGACY_SERVICE_ROLE_KEY]) {
       await tx.unsafe(`set local app.settings.secret_key = '${key}'`);
-      await tx`select public.invoke_dispatch_events()`;
+      await tx`select webhooks.invoke_dispatch()`;
     }
     calls.push(await tx`select url, headers from net.calls`);
     // Without a key nothing is called.
     await tx.unsafe("set local app.settings.secret_key = ''");
-    const [{ id }] = await tx`select public.invoke_dispatch_events() as id`;
+    const [{ id }] = await tx`select webhooks.invoke_dispatch() as id`;
     assertEquals(id, null);
     throw rollback;
   }).catch((e) => {
     if (e !== rollback) throw e;
   });
   const [secret, legacy] = calls[0];
-  assertEquals(secret.url, "https://ref.supabase.co/functions/v1/dispatch-events");
+  assertEquals(secret.url, "https://ref.supabase.co/functions/v1/webhook-dispatch");
   assertEquals(secret.headers, { apikey: SECRET_KEY, "Content-Type": "application/json" });
   assertEquals(legacy.headers, {
     apikey: LEGACY_SERVICE_ROLE_KEY,

@@ -17,6 +17,7 @@ import {
   newUser,
   orderRow,
   placeOrder,
+  quietOrderEvents,
   SERVICE_ROLE_KEY,
   setAutoProcess,
   sql,
@@ -89,15 +90,15 @@ e2e("bundled order-events verifies a signed event and processes the order", asyn
   try {
     const user = await newUser();
     const product = await newProduct({ price: 500, stock: 5 });
-    // An order whose own outbox event is marked delivered, so only our bundled call processes it.
-    const id = await sql.begin(async (tx) => {
+    // An order whose own delivery to fn:order-events is marked delivered, so only our bundled
+    // call processes it.
+    const { id, payload } = await sql.begin(async (tx) => {
       const [o] = await tx`insert into public.orders (user_id, currency) values (${user.id}, 'USD') returning id`;
       await tx`insert into public.order_items (order_id, product_id, quantity, unit_amount)
         values (${o.id}, ${product}, 2, 0)`;
-      await tx`update public.event_outbox set status = 'delivered', delivered_at = now() where order_id = ${o.id}`;
-      return Number(o.id);
+      const [insert] = await quietOrderEvents(tx, Number(o.id));
+      return { id: Number(o.id), payload: insert.payload };
     });
-    const [{ payload }] = await sql`select payload from public.event_outbox where order_id = ${id} order by id limit 1`;
     const raw = JSON.stringify(payload);
     const webhookId = `evt_${crypto.randomUUID().replaceAll("-", "")}`;
     const now = new Date();
@@ -162,8 +163,8 @@ e2e("bundled payment-webhook pays a processed order from a Stripe-signed event",
   }
 });
 
-e2e("bundled dispatch-events claims and reports with the service key only", async () => {
-  const fn = await runBundled("supabase/functions/dispatch-events/index.ts");
+e2e("bundled webhook-dispatch claims and reports with the service key only", async () => {
+  const fn = await runBundled("supabase/functions/webhook-dispatch/index.ts");
   try {
     const ok = await post(fn.url, "{}", service);
     assertEquals(ok.status, 200, JSON.stringify(ok.body));

@@ -28,7 +28,7 @@ function zeros(total: number): ReadableStream<Uint8Array> {
   });
 }
 
-for (const name of ["payment-webhook", "order-events", "process-order", "cancel-order", "dispatch-events"]) {
+for (const name of ["payment-webhook", "order-events", "process-order", "cancel-order", "webhook-dispatch"]) {
   e2e(`${name}: a 200 MB body is refused 413 in under 1 s, memory flat`, async () => {
     const gateway = Number(Deno.readTextFileSync(new URL(".stack/gateway.pid", root)).trim());
     const fnPid = (await functionProcess(name))?.pid;

@@ -1,25 +1,28 @@
-// Issue 9, F10: a dispatcher told to stop gives back the outbox claims it holds at once; one that
-// dies keeps them until their lease (10 s) ends. Against the running stack: the real
-// dispatch-events process (a child of the gateway, which restarts it), the real scheduler, the
-// real outbox SQL.
+// Issue 9, F10: a dispatcher told to stop gives back the delivery claims it holds at once; one
+// that dies keeps them until their lease (30 s) ends. Against the running stack: the real
+// webhook-dispatch process (a child of the gateway, which restarts it), the real scheduler, the
+// real webhooks SQL, on the orders' own endpoint (fn:order-events, 20261205000100).
 //
 // How the dispatcher is made to hold a claim: the test's own transaction locks an order
-// (`for update`), and an outbox event for that order is delivered to order-events, whose apply
-// RPC then waits for the lock. Once a session is seen waiting on it, the dispatcher's POST is in
+// (`for update`), and a delivery of an event of that order goes to order-events, whose apply RPC
+// then waits for the lock. Once a session is seen waiting on it, the dispatcher's POST is in
 // flight and its claim is held. To observe the released row before the scheduler claims it
-// again, a not-yet-due event of the same order with a smaller id (the "blocker") is put in front
-// of it: events of one order go out in id order, so nobody claims it while the blocker waits.
+// again, a not-yet-due delivery of the same endpoint and row with a smaller id (the "blocker") is
+// put in front of it: a row's deliveries go out in id order, so nobody claims it while the
+// blocker waits.
 import { assert, assertEquals } from "../assert.ts";
-import { e2e, functionProcess, newProduct, newUser, sql } from "./_helpers.ts";
+import { e2e, functionProcess, newProduct, newUser, orderEventsEndpoint, quietOrderEvents, sql } from "./_helpers.ts";
 import { autoProcessingHook, until } from "./_assert_helpers.ts";
 
 autoProcessingHook();
 
 const root = new URL("../../", import.meta.url);
 const functionsLog = new URL(".stack/logs/functions.log", root);
+/** webhook-dispatch's lease (HookConfig::new). */
+const LEASE_MS = 30_000;
 
-/** The pid of the gateway's dispatch-events process, if one runs. */
-const dispatcherPid = async () => (await functionProcess("dispatch-events"))?.pid ?? null;
+/** The pid of the gateway's webhook-dispatch process, if one runs. */
+const dispatcherPid = async () => (await functionProcess("webhook-dispatch"))?.pid ?? null;
 
 const alive = (pid: number) => {
   try {
@@ -30,22 +33,22 @@ const alive = (pid: number) => {
   }
 };
 
-/** A dispatch-events process other than `old` that the gateway reports ready. */
+/** A webhook-dispatch process other than `old` that the gateway reports ready. */
 async function freshDispatcher(old: number): Promise<number> {
   const pid = await until(
     async () => {
-      const fn = await functionProcess("dispatch-events");
+      const fn = await functionProcess("webhook-dispatch");
       if (!fn?.pid || fn.pid === old) return null;
       return fn.ready ? fn.pid : null;
     },
     20_000,
     50,
   );
-  assert(pid, "the gateway did not bring dispatch-events back");
+  assert(pid, "the gateway did not bring webhook-dispatch back");
   return pid;
 }
 
-type OutboxRow = {
+type DeliveryRow = {
   status: string;
   attempts: number;
   claim_token: string | null;
@@ -57,11 +60,28 @@ type OutboxRow = {
   db_now: Date;
 };
 
-async function outboxRow(id: number): Promise<OutboxRow> {
+async function deliveryRow(id: number): Promise<DeliveryRow> {
   const [r] = await sql`select status, attempts, claim_token::text, claimed_until,
       coalesce(claimed_until > now(), false) live, last_error, now() db_now
-    from public.event_outbox where id = ${id}`;
-  return r as unknown as OutboxRow;
+    from webhooks.deliveries where id = ${id}`;
+  return r as unknown as DeliveryRow;
+}
+
+/** A delivery to the orders' endpoint of a new event (row key `row`): its id and message id. */
+async function delivery(
+  payload: unknown,
+  row: string | null,
+  dueIn = "0 seconds",
+): Promise<{ id: number; event: number; message_id: string; created_at: Date }> {
+  const endpoint = await orderEventsEndpoint();
+  const [r] = await sql`with ev as (
+      insert into webhooks.events (event_type, schema_name, table_name, row_key, payload)
+      values ('orders.insert', 'public', 'orders', ${row}, ${sql.json(payload as never)})
+      returning id, message_id)
+    insert into webhooks.deliveries (event_id, endpoint_id, row_key, next_attempt_at)
+    select ev.id, ${endpoint}, ${row}, now() + ${dueIn}::interval from ev
+    returning id, event_id, (select message_id from ev), created_at`;
+  return { id: Number(r.id), event: Number(r.event_id), message_id: r.message_id, created_at: r.created_at };
 }
 
 /**
@@ -78,54 +98,52 @@ async function waitingOn(pid: number, since: Date): Promise<number> {
 }
 
 e2e(
-  "SIGTERM: the dispatcher gives its claim back within 1 s, attempt not counted; after SIGKILL the claim waits for its 10 s lease",
+  "SIGTERM: webhook-dispatch gives its claim back within 1 s, try not counted; after SIGKILL the claim waits for its 30 s lease",
   async () => {
     const user = await newUser();
     const product = await newProduct({ stock: 10 });
-    // A pending order whose own INSERT event is marked delivered: the test sends its event itself.
+    // A pending order whose own INSERT delivery is marked delivered: the test sends its event itself.
     const { orderId, payload } = await sql.begin(async (tx) => {
       const [o] = await tx`insert into public.orders (user_id, currency) values (${user.id}, 'USD') returning id`;
       await tx`insert into public.order_items (order_id, product_id, quantity, unit_amount)
       values (${o.id}, ${product}, 1, 0)`;
-      const [e] = await tx`update public.event_outbox set status = 'delivered', delivered_at = now()
-      where order_id = ${o.id} returning payload`;
-      return { orderId: Number(o.id), payload: e.payload };
+      const [insert] = await quietOrderEvents(tx, Number(o.id));
+      return { orderId: Number(o.id), payload: insert.payload };
     });
-    // The blocker: pending, due in an hour, no order yet (so it blocks nothing until moved).
-    const [blocker] = await sql`insert into public.event_outbox (order_id, target, payload, next_attempt_at)
-    values (null, 'order-events', '{}'::jsonb, now() + interval '1 hour') returning id`;
-    const blockerId = Number(blocker.id);
+    const row = `[${orderId}]`;
+    // The blocker: pending, due in an hour, no row yet (so it blocks nothing until moved).
+    const blocker = await delivery({}, null, "1 hour");
     const block = (on: boolean) =>
-      sql`update public.event_outbox set order_id = ${on ? orderId : null} where id = ${blockerId}`;
-    let eventId = "";
-    let outboxId = 0;
+      sql`update webhooks.deliveries set row_key = ${on ? row : null} where id = ${blocker.id}`;
+    const dropBlocker = () => sql`delete from webhooks.events where id = ${blocker.event}`;
+    let messageId = "";
+    let deliveryId = 0;
     const logStart = Deno.statSync(functionsLog).size;
 
     try {
       await sql.begin(async (lock) => {
         const [{ pid: lockPid }] = await lock`select pg_backend_pid() pid`;
         await lock`select id from public.orders where id = ${orderId} for update`;
-        const [ev] = await sql`insert into public.event_outbox (order_id, target, payload)
-        values (${orderId}, 'order-events', ${payload}) returning id, event_id, created_at`;
-        outboxId = Number(ev.id);
-        eventId = ev.event_id;
-        await sql`select pg_notify('event_outbox', 'shutdown-test')`;
+        const d = await delivery(payload, row);
+        deliveryId = d.id;
+        messageId = d.message_id;
+        await sql`select pg_notify('webhooks', 'shutdown-test')`;
 
-        // 1. The dispatcher claims the event and POSTs it; order-events waits for our lock.
-        assert(await until(async () => (await waitingOn(lockPid, ev.created_at)) >= 1, 15_000), "no POST in flight");
-        const claimed = await outboxRow(outboxId);
+        // 1. The dispatcher claims the delivery and POSTs it; order-events waits for our lock.
+        assert(await until(async () => (await waitingOn(lockPid, d.created_at)) >= 1, 15_000), "no POST in flight");
+        const claimed = await deliveryRow(deliveryId);
         assertEquals([claimed.status, claimed.attempts, claimed.live], ["pending", 1, true]);
-        assert(claimed.claim_token, "the event is not under a claim");
+        assert(claimed.claim_token, "the delivery is not under a claim");
         await block(true);
 
-        // 2. SIGTERM: the claim comes back at once, its attempt given back.
+        // 2. SIGTERM: the claim comes back at once, its try given back.
         const pid = await dispatcherPid();
-        assert(pid, "no dispatch-events process");
+        assert(pid, "no webhook-dispatch process");
         const termAt = performance.now();
         Deno.kill(pid, "SIGTERM");
         const released = await until(
           async () => {
-            const r = await outboxRow(outboxId);
+            const r = await deliveryRow(deliveryId);
             return r.claim_token === null ? r : null;
           },
           5_000,
@@ -138,44 +156,47 @@ e2e(
           [released.status, released.attempts, released.claim_token, released.claimed_until, released.last_error],
           ["pending", 0, null, null, null],
         );
+        // No try was recorded for it.
+        const [{ tries }] =
+          await sql`select count(*)::int tries from webhooks.attempts where delivery_id = ${deliveryId}`;
+        assertEquals(tries, 0);
         // The process exited on its own, with status 0, after logging the release.
-        assert(await until(() => Promise.resolve(!alive(pid)), 3_000), "dispatch-events did not exit");
+        assert(await until(() => Promise.resolve(!alive(pid)), 3_000), "webhook-dispatch did not exit");
         const log = await until(async () => {
           const text = new TextDecoder().decode((await Deno.readFile(functionsLog)).subarray(logStart));
-          return /\[gateway\] dispatch-events exited \(0\)/.test(text) ? text : null;
+          return /\[gateway\] webhook-dispatch exited \(0\)/.test(text) ? text : null;
         }, 3_000);
-        assert(log, "the gateway did not log a clean exit of dispatch-events");
+        assert(log, "the gateway did not log a clean exit of webhook-dispatch");
         assert(
-          /\[dispatch-events\] dispatch-events: shutting down: \d+ claims completed, [1-9]\d* events released/.test(
-            log,
-          ),
+          /\[webhook-dispatch\] webhook-dispatch: shutting down: \d+ claims reported, [1-9]\d* deliveries released/
+            .test(log),
           "no release logged",
         );
 
-        // 3. The gateway restarts the function; the scheduler's next call claims the event again
-        //    (attempt 1: the one given back was not counted) and its POST waits for our lock.
+        // 3. The gateway restarts the function; the scheduler's next call claims the delivery
+        //    again (try 1: the one given back was not counted) and its POST waits for our lock.
         await freshDispatcher(pid);
         await block(false);
-        await sql`select pg_notify('event_outbox', 'shutdown-test')`;
+        await sql`select pg_notify('webhooks', 'shutdown-test')`;
         const again = await until(async () => {
-          const r = await outboxRow(outboxId);
+          const r = await deliveryRow(deliveryId);
           return r.claim_token !== null && r.live ? r : null;
         }, 15_000);
-        assert(again, "the event was not claimed again");
+        assert(again, "the delivery was not claimed again");
         assertEquals([again.status, again.attempts], ["pending", 1]);
-        const claimedAt = new Date(again.claimed_until!.getTime() - 10_000);
+        const claimedAt = new Date(again.claimed_until!.getTime() - LEASE_MS);
         assert(await until(async () => (await waitingOn(lockPid, claimedAt)) >= 1, 10_000), "no second POST");
         await block(true);
 
-        // 4. SIGKILL: no hook runs; the claim stays, its attempt counted, until the lease ends.
+        // 4. SIGKILL: no hook runs; the claim stays, its try counted, until the lease ends.
         const pid2 = await dispatcherPid();
-        assert(pid2 && pid2 !== pid, "no new dispatch-events process");
+        assert(pid2 && pid2 !== pid, "no new webhook-dispatch process");
         const killAt = performance.now();
         Deno.kill(pid2, "SIGKILL");
         let last = again;
         let liveMs = 0;
         for (;;) {
-          const r = await outboxRow(outboxId);
+          const r = await deliveryRow(deliveryId);
           assertEquals(
             [r.status, r.attempts, r.claim_token, r.claimed_until?.getTime()],
             ["pending", 1, again.claim_token, again.claimed_until!.getTime()],
@@ -184,40 +205,40 @@ e2e(
           last = r;
           if (!r.live) break;
           liveMs = performance.now() - killAt;
-          assert(liveMs < 11_000, "the claim outlived its 10 s lease");
+          assert(liveMs < LEASE_MS + 1000, "the claim outlived its 30 s lease");
           await new Promise((res) => setTimeout(res, 50));
         }
         const expiredMs = performance.now() - killAt;
-        // Still held well past the 1 s a clean shutdown takes; claimable within 10 s of the claim.
+        // Still held well past the 1 s a clean shutdown takes; claimable within 30 s of the claim.
         assert(liveMs > 1000, `the claim of a killed dispatcher ended after only ${liveMs.toFixed(0)} ms`);
-        assert(expiredMs <= 10_500, `claimable only ${expiredMs.toFixed(0)} ms after the kill`);
+        assert(expiredMs <= LEASE_MS + 500, `claimable only ${expiredMs.toFixed(0)} ms after the kill`);
         console.log(
           `claim given back ${releasedMs.toFixed(0)} ms after SIGTERM; after SIGKILL held ${
             expiredMs.toFixed(0)
           } ms (until its lease ended)`,
         );
-        assert(last.db_now.getTime() - again.db_now.getTime() <= 10_500);
-        assert(again.claimed_until!.getTime() - again.db_now.getTime() <= 10_000);
-        await sql`delete from public.event_outbox where id = ${blockerId}`;
+        assert(last.db_now.getTime() - again.db_now.getTime() <= LEASE_MS + 500);
+        assert(again.claimed_until!.getTime() - again.db_now.getTime() <= LEASE_MS);
+        await dropBlocker();
       });
     } finally {
-      await sql`delete from public.event_outbox where id = ${blockerId}`;
+      await dropBlocker();
     }
 
-    // 5. Lock gone, blocker gone: the event is delivered. Three claims, two attempts counted: the
-    //    one given back on SIGTERM was not.
+    // 5. Lock gone, blocker gone: the delivery is made. Three claims, two tries counted: the one
+    //    given back on SIGTERM was not.
     const delivered = await until(async () => {
-      const r = await outboxRow(outboxId);
+      const r = await deliveryRow(deliveryId);
       return r.status === "delivered" ? r : null;
     }, 20_000);
-    assert(delivered, "the event was not delivered");
+    assert(delivered, "the delivery was not made");
     assertEquals(delivered.attempts, 2);
-    // The order was processed once, whichever of the three deliveries got there first.
+    // The order was processed once, whichever of the three POSTs got there first.
     const [order] = await sql`select status from public.orders where id = ${orderId}`;
     assertEquals(order.status, "processed");
-    const receipts = await sql`select outcome from public.received_events where event_id = ${eventId}`;
+    const receipts = await sql`select outcome from public.received_events where event_id = ${messageId}`;
     assertEquals(receipts.map((r) => r.outcome), ["processed"]);
-    assert(await freshDispatcher(-1), "dispatch-events is not ready");
+    assert(await freshDispatcher(-1), "webhook-dispatch is not ready");
   },
 );
 

@@ -36,14 +36,14 @@ const CHECKS_WITHOUT_ORDER = [
   "cancel-order: CORS preflight",
   "payment-webhook: CORS preflight",
   "order-events: CORS preflight",
-  "dispatch-events: CORS preflight",
+  "webhook-dispatch: CORS preflight",
   "process-order: no credentials -> 401",
   "process-order: secret key, unknown order -> 404",
   "cancel-order: no credentials -> 401",
   "cancel-order: secret key, unknown order -> 404",
   "payment-webhook: bad Stripe signature -> 400",
   "order-events: no signature -> 401",
-  "dispatch-events: secret key -> 200",
+  "webhook-dispatch: secret key -> 200",
 ];
 const ORDER_CHECKS = [
   "order: place_order as the user (REST)",
@@ -112,7 +112,7 @@ for (
     const needsKey = new Set([
       "process-order: secret key, unknown order -> 404",
       "cancel-order: secret key, unknown order -> 404",
-      "dispatch-events: secret key -> 200",
+      "webhook-dispatch: secret key -> 200",
     ]);
     assertEquals(
       verdicts(run.lines, CHECKS_WITHOUT_ORDER),

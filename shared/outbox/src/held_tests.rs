@@ -1,7 +1,7 @@
-//! A clean shutdown of the dispatcher, in memory: the claims in flight are completed at once
-//! (known outcomes as they are, the rest released with their attempt given back), the instance
+//! A clean shutdown of `webhook-dispatch`, in memory: the claims in flight are reported at once
+//! (tries that ended as they are, the rest released with their try given back), the instance
 //! stops claiming and posting, and a dispatcher that dies reports nothing (its claims then wait
-//! for their lease in SQL: tests/sql/outbox.test.ts, tests/e2e/shutdown.test.ts).
+//! for their lease in SQL: tests/sql/webhooks.test.ts, tests/e2e/shutdown.test.ts).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -13,12 +13,13 @@ use futures_util::FutureExt;
 use pollster::block_on;
 use serde_json::{json, Value};
 
-use super::dispatch::{
-    dispatch_holding, handle_dispatch, DispatchConfig, DispatchReport, PostResult, Runtime, Sender,
-};
 use super::held::{HeldClaims, ReleaseReport};
-use super::memory::{event, ScriptedOutbox};
-use super::outbox::{Claim, ClaimOptions, CompleteSummary, Completion, OutboxStore};
+use super::hooks::{
+    dispatch_holding, handle_webhook_dispatch, AttemptReport, HookClaim, HookClaimOptions,
+    HookConfig, HookReport, HookRequest, HookResponse, HookRuntime, HookSender, HookStore,
+    RecordSummary, Resolver,
+};
+use super::memory::{order_delivery, ScriptedHooks};
 use edge_platform::auth::AuthConfig;
 use edge_platform::{Error, Result};
 
@@ -53,15 +54,10 @@ struct Gated {
     sent: RefCell<Vec<String>>,
 }
 
-impl Sender for Gated {
-    async fn post(
-        &self,
-        _url: &str,
-        headers: &[(&'static str, String)],
-        _body: Vec<u8>,
-        _timeout_ms: u32,
-    ) -> PostResult {
-        let id = headers
+impl HookSender for Gated {
+    async fn send(&self, req: HookRequest) -> HookResponse {
+        let id = req
+            .headers
             .iter()
             .find(|(n, _)| *n == "webhook-id")
             .map(|(_, v)| v.clone())
@@ -73,25 +69,38 @@ impl Sender for Gated {
             self.waiting.set(self.waiting.get() - 1);
         }
         let status = self.status.get(&id).copied().unwrap_or(200);
-        PostResult::Answered {
+        HookResponse::Answered {
             status,
             body: format!("status {status}"),
+            retry_after: None,
         }
     }
 }
 
-/// The scripted outbox, with every `complete` call recorded; completes can be made to fail
-/// and claims to wait at a gate.
+/// `fn:` endpoints only: never asked.
+struct NoDns;
+impl Resolver for NoDns {
+    async fn resolve(&self, host: &str) -> std::result::Result<Vec<std::net::IpAddr>, String> {
+        panic!("resolved {host}")
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    (name == "ORDER_EVENTS_SECRET").then(|| SECRET.to_owned())
+}
+
+/// The scripted deliveries, with every `record_attempts` call recorded; reports can be made to
+/// fail and claims to wait at a gate.
 struct Observed<'a> {
-    outbox: &'a ScriptedOutbox,
-    completes: RefCell<Vec<(String, Vec<Completion>)>>,
+    outbox: &'a ScriptedHooks,
+    completes: RefCell<Vec<(String, Vec<AttemptReport>)>>,
     fail_completes: Cell<bool>,
     hold_claims: Cell<bool>,
     claims_waiting: Cell<u32>,
 }
 
 impl<'a> Observed<'a> {
-    fn new(outbox: &'a ScriptedOutbox) -> Self {
+    fn new(outbox: &'a ScriptedHooks) -> Self {
         Self {
             outbox,
             completes: RefCell::default(),
@@ -102,36 +111,40 @@ impl<'a> Observed<'a> {
     }
 }
 
-impl OutboxStore for Observed<'_> {
-    async fn claim(&self, options: &ClaimOptions) -> Result<Claim> {
+impl HookStore for Observed<'_> {
+    async fn claim_deliveries(&self, options: &HookClaimOptions) -> Result<HookClaim> {
         if self.hold_claims.get() {
             self.claims_waiting.set(self.claims_waiting.get() + 1);
             Until(&|| !self.hold_claims.get()).await;
             self.claims_waiting.set(self.claims_waiting.get() - 1);
         }
-        self.outbox.claim(options).await
+        self.outbox.claim_deliveries(options).await
     }
 
-    async fn complete(&self, claim: &str, results: &[Completion]) -> Result<CompleteSummary> {
+    async fn record_attempts(
+        &self,
+        claim: &str,
+        results: &[AttemptReport],
+    ) -> Result<RecordSummary> {
         self.completes
             .borrow_mut()
             .push((claim.to_owned(), results.to_vec()));
         if self.fail_completes.get() {
             return Err(Error::Unavailable("connection refused".into()));
         }
-        self.outbox.complete(claim, results).await
+        self.outbox.record_attempts(claim, results).await
     }
 }
 
-/// An outbox whose first claim hands out `events` (id, order) in that order, then nothing.
-fn outbox(events: &[(i64, i64)]) -> ScriptedOutbox {
-    let o = ScriptedOutbox::default();
+/// Deliveries whose first claim hands out `events` (id, order) in that order, then nothing.
+fn outbox(events: &[(i64, i64)]) -> ScriptedHooks {
+    let o = ScriptedHooks::default();
     o.now.set(T0);
     if !events.is_empty() {
         o.queue(
             events
                 .iter()
-                .map(|&(id, order)| event(id, Some(order), "order-events", insert(order)))
+                .map(|&(id, order)| order_delivery(id, order, insert(order)))
                 .collect(),
         );
     }
@@ -143,15 +156,27 @@ fn insert(order_id: i64) -> Value {
            "record": {"id": order_id, "status": "pending"}, "old_record": null})
 }
 
-fn config(lanes: u32, batch_size: u32) -> DispatchConfig {
-    let mut c = DispatchConfig::new("http://gw/functions/v1", SECRET);
+fn config(lanes: u32, batch_size: u32) -> HookConfig {
+    let mut c = HookConfig::new("http://gw/functions/v1", false);
     c.lanes = lanes;
     c.batch_size = batch_size;
     c
 }
 
 fn evt(id: i64) -> String {
-    format!("evt_{id}")
+    format!("msg_{id}")
+}
+
+/// A try that ended with `status`.
+fn answered(id: i64, status: u16) -> AttemptReport {
+    AttemptReport {
+        id,
+        http_status: Some(status),
+        latency_ms: Some(0),
+        response: Some(format!("status {status}")),
+        error: (!(200..300).contains(&status)).then(|| format!("HTTP {status}")),
+        ..AttemptReport::default()
+    }
 }
 
 /// Run a dispatch call with `held` until `ready` holds, then `during` (the shutdown), then open
@@ -159,19 +184,18 @@ fn evt(id: i64) -> String {
 fn dispatch_then<T>(
     store: &Observed<'_>,
     sender: &Gated,
-    cfg: &DispatchConfig,
+    cfg: &HookConfig,
     held: &HeldClaims,
     ready: &dyn Fn() -> bool,
     during: impl Future<Output = T>,
-) -> (Result<DispatchReport>, T) {
+) -> (Result<HookReport>, T) {
     let now = || store.outbox.now.get();
-    let random = || 0.5;
-    let rt = Runtime {
+    let rt = HookRuntime {
         now_ms: &now,
-        random: &random,
+        env: &env,
     };
     block_on(futures_util::future::join(
-        dispatch_holding(store, sender, rt, cfg, held),
+        dispatch_holding(store, sender, &NoDns, rt, cfg, held),
         async {
             Until(ready).await;
             let out = during.await;
@@ -198,7 +222,7 @@ fn a_clean_shutdown_completes_the_claims_in_flight_at_once() {
     let ready = || sender.waiting.get() == 1 && sender.sent.borrow().len() == 4;
     let (report, (released, completes_at_release)) =
         dispatch_then(&store, &sender, &config(1, 10), &held, &ready, async {
-            assert_eq!(held.held_events(), 5);
+            assert_eq!(held.held_deliveries(), 5);
             let r = held.release(&store).await;
             // Right after the release, before the POST in flight ends.
             (r, store.completes.borrow().len())
@@ -223,39 +247,31 @@ fn a_clean_shutdown_completes_the_claims_in_flight_at_once() {
     assert_eq!(
         completes[0].1,
         vec![
-            Completion::Delivered { id: e1 },
-            Completion::Released { id: e2 },
-            Completion::Released { id: e3 },
-            Completion::Retry {
-                id: f1,
-                error: "HTTP 500: status 500".into(),
-                retry_in_ms: 2000
-            },
-            Completion::Delivered { id: g1 },
+            answered(e1, 200),
+            AttemptReport::released(e2),
+            AttemptReport::released(e3),
+            answered(f1, 500),
+            answered(g1, 200),
         ]
     );
     assert_eq!(*sender.sent.borrow(), [evt(e1), evt(e2), evt(f1), evt(g1)]);
     assert!(!sender.sent.borrow().contains(&evt(e3)));
     // The lane still reports the late answer of e2 under its claim token, which the release
-    // already completed: complete_outbox_events ignores a stale token (tests/sql/outbox.test.ts),
+    // already reported: record_attempts ignores a stale token (tests/sql/webhooks.test.ts),
     // so e2 stays released and is delivered again (receivers deduplicate on webhook-id).
     assert_eq!(
         completes[1].1,
         vec![
-            Completion::Delivered { id: e1 },
-            Completion::Delivered { id: e2 },
-            Completion::Released { id: e3 },
-            Completion::Retry {
-                id: f1,
-                error: "HTTP 500: status 500".into(),
-                retry_in_ms: 2000
-            },
-            Completion::Delivered { id: g1 },
+            answered(e1, 200),
+            answered(e2, 200),
+            AttemptReport::released(e3),
+            answered(f1, 500),
+            answered(g1, 200),
         ]
     );
-    let report = report.unwrap();
+    let report = report.unwrap().counts;
     assert_eq!((report.claimed, report.batches, report.more), (5, 1, true));
-    assert_eq!(held.held_events(), 0);
+    assert_eq!(held.held_deliveries(), 0);
     // Closing: the lane claimed nothing after the release.
     assert_eq!(o.claims.borrow().len(), 1);
 }
@@ -270,13 +286,20 @@ fn a_closing_instance_claims_nothing_and_answers_503() {
     assert_eq!(block_on(held.release(&store)), ReleaseReport::default());
     assert!(store.completes.borrow().is_empty());
     let now = || T0;
-    let random = || 0.5;
-    let rt = Runtime {
+    let rt = HookRuntime {
         now_ms: &now,
-        random: &random,
+        env: &env,
     };
     assert_eq!(
-        block_on(dispatch_holding(&store, &sender, rt, &config(2, 10), &held)).unwrap_err(),
+        block_on(dispatch_holding(
+            &store,
+            &sender,
+            &NoDns,
+            rt,
+            &config(2, 10),
+            &held
+        ))
+        .unwrap_err(),
         Error::ShuttingDown
     );
     let auth = AuthConfig::default().with_secret_key(SERVICE_KEY);
@@ -287,9 +310,10 @@ fn a_closing_instance_claims_nothing_and_answers_503() {
         .body(Vec::new())
         .unwrap();
     let caller = auth.authenticate(req.headers(), 0);
-    let resp = edge_platform::http::respond(block_on(handle_dispatch(
+    let resp = edge_platform::http::respond(block_on(handle_webhook_dispatch(
         &store,
         &sender,
+        &NoDns,
         rt,
         caller,
         config(2, 10),
@@ -323,13 +347,13 @@ fn a_claim_answered_after_the_shutdown_is_given_back_untried() {
     // The claim was on its way when the shutdown came: nothing to release yet.
     assert_eq!(released, ReleaseReport::default());
     // Its answer then arrives; the lane gives it straight back without posting.
-    assert_eq!(report.unwrap().released, 1);
+    assert_eq!(report.unwrap().counts.released, 1);
     assert!(sender.sent.borrow().is_empty());
     assert_eq!(
         *store.completes.borrow(),
-        [("claim-1".to_owned(), vec![Completion::Released { id: e1 }])]
+        [("claim-1".to_owned(), vec![AttemptReport::released(e1)])]
     );
-    assert_eq!(held.held_events(), 0);
+    assert_eq!(held.held_deliveries(), 0);
 }
 
 #[test]
@@ -337,7 +361,7 @@ fn the_release_makes_one_call_per_claim() {
     let (a, b) = (1, 2);
     // Two lanes, one event per claim.
     let o = outbox(&[(a, 1)]);
-    o.queue(vec![event(b, Some(2), "order-events", insert(2))]);
+    o.queue(vec![order_delivery(b, 2, insert(2))]);
     let store = Observed::new(&o);
     let sender = Gated {
         hang: HashSet::from([evt(a), evt(b)]),
@@ -372,8 +396,8 @@ fn the_release_makes_one_call_per_claim() {
     assert_eq!(
         first_two,
         [
-            ("claim-1", &vec![Completion::Released { id: a }]),
-            ("claim-2", &vec![Completion::Released { id: b }]),
+            ("claim-1", &vec![AttemptReport::released(a)]),
+            ("claim-2", &vec![AttemptReport::released(b)]),
         ]
     );
 }
@@ -403,18 +427,18 @@ fn a_failed_release_leaves_the_claim_to_its_lease() {
             failed: 1
         }
     );
-    // The lane's own complete failed too: the call reports the error, nothing is held on to.
+    // The lane's own report failed too: the call reports the error, nothing is held on to.
     assert!(report.is_err());
     assert_eq!(store.completes.borrow().len(), 2);
     // Nothing is held on to: the claim waits for its lease in SQL.
-    assert_eq!(held.held_events(), 0);
+    assert_eq!(held.held_deliveries(), 0);
 }
 
 #[test]
 fn a_dispatcher_that_dies_reports_nothing() {
     // The contrast: no shutdown hook runs (kill -9, a crash): nothing is completed, so the
-    // claims stay until their lease ends and the attempts count (SQL: tests/sql/outbox.test.ts
-    // "an expired claim comes back", tests/e2e/shutdown.test.ts with SIGKILL).
+    // claims stay until their lease ends and the tries count (SQL: tests/sql/webhooks.test.ts,
+    // tests/e2e/shutdown.test.ts with SIGKILL).
     let (a, b) = (1, 2);
     let o = outbox(&[(a, 1), (b, 2)]);
     let store = Observed::new(&o);
@@ -424,18 +448,17 @@ fn a_dispatcher_that_dies_reports_nothing() {
     };
     let held = HeldClaims::default();
     let now = || o.now.get();
-    let random = || 0.5;
-    let rt = Runtime {
+    let rt = HookRuntime {
         now_ms: &now,
-        random: &random,
+        env: &env,
     };
     let cfg = config(1, 10);
     // One poll: b is delivered, a's POST waits; then the process is gone.
-    let call = dispatch_holding(&store, &sender, rt, &cfg, &held);
+    let call = dispatch_holding(&store, &sender, &NoDns, rt, &cfg, &held);
     assert!(call.now_or_never().is_none());
     assert_eq!(sender.sent.borrow().len(), 2);
     assert!(store.completes.borrow().is_empty());
-    assert_eq!(held.held_events(), 2);
+    assert_eq!(held.held_deliveries(), 2);
 }
 
 #[test]
@@ -443,27 +466,30 @@ fn claims_are_let_go_once_reported() {
     let o = outbox(&[]);
     for first in [1, 3, 5] {
         o.queue(vec![
-            event(first, Some(first), "order-events", insert(first)),
-            event(
-                first + 1,
-                Some(first + 1),
-                "order-events",
-                insert(first + 1),
-            ),
+            order_delivery(first, first, insert(first)),
+            order_delivery(first + 1, first + 1, insert(first + 1)),
         ]);
     }
     let store = Observed::new(&o);
     let sender = Gated::default();
     let held = HeldClaims::default();
     let now = || T0;
-    let random = || 0.5;
-    let rt = Runtime {
+    let rt = HookRuntime {
         now_ms: &now,
-        random: &random,
+        env: &env,
     };
-    let report = block_on(dispatch_holding(&store, &sender, rt, &config(2, 2), &held)).unwrap();
+    let report = block_on(dispatch_holding(
+        &store,
+        &sender,
+        &NoDns,
+        rt,
+        &config(2, 2),
+        &held,
+    ))
+    .unwrap()
+    .counts;
     assert_eq!((report.claimed, report.delivered), (6, 6));
-    assert_eq!(held.held_events(), 0);
+    assert_eq!(held.held_deliveries(), 0);
     assert!(!held.is_closing());
     // A release now has nothing to do.
     assert_eq!(block_on(held.release(&store)), ReleaseReport::default());

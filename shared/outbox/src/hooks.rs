@@ -21,17 +21,21 @@
 //! External URLs go through [`Resolver`] first: a host that is or resolves to a loopback,
 //! private or link-local address is refused (a failed try, no request made) unless
 //! `allow_private` ([`super::hooks_net`]).
+//!
+//! Every claim is held in a [`HeldClaims`] until it is reported, with each delivery's try as
+//! soon as it ends: a clean shutdown ([`HeldClaims::release`]) reports what is known and gives
+//! back the rest at once, instead of leaving it to the claim's lease.
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::dispatch::{merge_lanes, DispatchOverrides, DispatchReport};
+use super::held::HeldClaims;
 use super::hooks_net::{first_forbidden, is_localhost_name, parse_target, Target};
 use edge_platform::auth::Caller;
 use edge_platform::http::{self, Request, Response};
-use edge_platform::Result;
+use edge_platform::{Error, Result};
 use edge_webhook::standard;
 
 /// No POST starts later than this before the claim's lease ends.
@@ -96,7 +100,7 @@ pub struct AttemptReport {
 }
 
 impl AttemptReport {
-    fn released(id: i64) -> Self {
+    pub(crate) fn released(id: i64) -> Self {
         Self {
             id,
             released: true,
@@ -235,7 +239,102 @@ impl HookConfig {
     }
 }
 
-/// The answer of a call: the outbox dispatcher's counts, and the endpoints these tries disabled.
+/// The optional JSON body of a `webhook-dispatch` call.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchOverrides {
+    pub batch_size: Option<u32>,
+    pub lanes: Option<u32>,
+    pub budget_ms: Option<u32>,
+    pub max_events: Option<u32>,
+}
+
+impl DispatchOverrides {
+    /// Read a call's optional JSON body (empty: no overrides).
+    pub fn from_body(body: &[u8]) -> Result<Self> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            Ok(Self::default())
+        } else {
+            http::parse_json(body)
+        }
+    }
+
+    /// `config` with these overrides, clamped to safe bounds.
+    pub fn apply(&self, mut config: HookConfig) -> HookConfig {
+        if let Some(b) = self.batch_size {
+            config.batch_size = b.clamp(1, 1000);
+        }
+        if let Some(l) = self.lanes {
+            config.lanes = l.clamp(1, 8);
+        }
+        if let Some(b) = self.budget_ms {
+            config.budget_ms = b.min(120_000);
+        }
+        if let Some(m) = self.max_events {
+            config.max_deliveries = m.clamp(1, 100_000);
+        }
+        config
+    }
+}
+
+/// The counts of a call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DispatchReport {
+    pub batches: u32,
+    pub claimed: u32,
+    pub delivered: u32,
+    pub retried: u32,
+    pub dead: u32,
+    pub released: u32,
+    /// The call stopped on its time or delivery budget (or a shutdown) with work possibly
+    /// left: call again now.
+    pub more: bool,
+    /// Milliseconds until the next retry is due, if one is waiting.
+    pub next_due_ms: Option<i64>,
+}
+
+impl DispatchReport {
+    fn add(&mut self, other: &DispatchReport) {
+        self.batches += other.batches;
+        self.claimed += other.claimed;
+        self.delivered += other.delivered;
+        self.retried += other.retried;
+        self.dead += other.dead;
+        self.released += other.released;
+        self.more |= other.more;
+        self.next_due_ms = match (self.next_due_ms, other.next_due_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// The reports of a call's lanes as one. A lane that failed after others claimed something makes
+/// the answer say `more` (its claims expire and come back: nothing is lost); if nothing was
+/// claimed at all, the first error is the answer.
+fn merge_lanes(lanes: Vec<Result<DispatchReport>>) -> Result<DispatchReport> {
+    let mut report = DispatchReport::default();
+    let mut first_error = None;
+    for lane in lanes {
+        match lane {
+            Ok(r) => report.add(&r),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) if report.claimed == 0 => Err(e),
+        Some(e) => {
+            http::log_error(&format!("webhook-dispatch: a lane failed: {e}"));
+            report.more = true;
+            Ok(report)
+        }
+        None => Ok(report),
+    }
+}
+
+/// The answer of a call: the counts, and the endpoints these tries disabled.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HookReport {
     #[serde(flatten)]
@@ -286,6 +385,8 @@ struct Flow<'a, S, H, R> {
     resolver: &'a R,
     rt: HookRuntime<'a>,
     config: &'a HookConfig,
+    /// The instance's claims in flight (released at once by a clean shutdown).
+    held: &'a HeldClaims,
     claimed: std::cell::Cell<u32>,
     /// Endpoints disabled by the tries of this call.
     disabled: std::cell::RefCell<Vec<String>>,
@@ -424,26 +525,38 @@ impl<S: HookStore, H: HookSender, R: Resolver> Flow<'_, S, H, R> {
         report
     }
 
-    /// The deliveries of one endpoint and row, in order; stop at the first failure.
-    async fn chain(&self, chain: Vec<&HookDelivery>, deadline_ms: i64) -> Vec<AttemptReport> {
+    /// The deliveries of one endpoint and row, in order; stop at the first failure (or when the
+    /// instance starts shutting down).
+    async fn chain(
+        &self,
+        token: &str,
+        chain: Vec<&HookDelivery>,
+        deadline_ms: i64,
+    ) -> Vec<AttemptReport> {
         let mut out = Vec::with_capacity(chain.len());
         let mut blocked = false;
         for d in chain {
             let too_late =
                 (self.rt.now_ms)() + i64::from(self.config.post_timeout_ms) > deadline_ms;
-            if blocked || too_late {
+            if blocked || too_late || self.held.is_closing() {
                 blocked = true;
                 out.push(AttemptReport::released(d.id));
                 continue;
             }
             let r = self.attempt(d).await;
+            self.held.record(token, &r);
             blocked = !r.delivered();
             out.push(r);
         }
         out
     }
 
-    async fn batch(&self, deliveries: &[HookDelivery], deadline_ms: i64) -> Vec<AttemptReport> {
+    async fn batch(
+        &self,
+        token: &str,
+        deliveries: &[HookDelivery],
+        deadline_ms: i64,
+    ) -> Vec<AttemptReport> {
         let mut chains: Vec<Vec<&HookDelivery>> = Vec::new();
         let mut index: std::collections::HashMap<(&str, &str), usize> = Default::default();
         for d in deliveries {
@@ -458,7 +571,9 @@ impl<S: HookStore, H: HookSender, R: Resolver> Flow<'_, S, H, R> {
                 None => chains.push(vec![d]),
             }
         }
-        let runs = chains.into_iter().map(|c| self.chain(c, deadline_ms));
+        let runs = chains
+            .into_iter()
+            .map(|c| self.chain(token, c, deadline_ms));
         futures_util::future::join_all(runs)
             .await
             .into_iter()
@@ -473,6 +588,7 @@ impl<S: HookStore, H: HookSender, R: Resolver> Flow<'_, S, H, R> {
             let claim_started = (self.rt.now_ms)();
             if claim_started - started_ms >= i64::from(self.config.budget_ms)
                 || self.claimed.get() >= self.config.max_deliveries
+                || self.held.is_closing()
             {
                 report.more = true;
                 return Ok(report);
@@ -482,15 +598,22 @@ impl<S: HookStore, H: HookSender, R: Resolver> Flow<'_, S, H, R> {
             if claim.deliveries.is_empty() {
                 return Ok(report);
             }
+            // Held from now until reported: a shutdown meanwhile releases it at once. (A claim
+            // whose answer arrives after the shutdown is given back by this lane just below:
+            // closing, every delivery is released untried.)
+            self.held.hold(&claim);
             let n = claim.deliveries.len() as u32;
             report.batches += 1;
             report.claimed += n;
             self.claimed.set(self.claimed.get() + n);
             let deadline =
                 claim_started + i64::from(self.config.lease_seconds) * 1000 - LEASE_MARGIN_MS;
-            let reports = self.batch(&claim.deliveries, deadline).await;
+            let reports = self.batch(&claim.claim, &claim.deliveries, deadline).await;
             report.released += reports.iter().filter(|r| r.released).count() as u32;
-            let summary = self.store.record_attempts(&claim.claim, &reports).await?;
+            let summary = self.store.record_attempts(&claim.claim, &reports).await;
+            // Reported, or given up on (its lease then ends): no longer ours to release.
+            self.held.settle(&claim.claim);
+            let summary = summary?;
             report.delivered += summary.delivered;
             report.retried += summary.retried;
             report.dead += summary.dead;
@@ -508,21 +631,36 @@ pub async fn dispatch_hooks<S: HookStore, H: HookSender, R: Resolver>(
     rt: HookRuntime<'_>,
     config: &HookConfig,
 ) -> Result<HookReport> {
+    dispatch_holding(store, sender, resolver, rt, config, &HeldClaims::default()).await
+}
+
+/// [`dispatch_hooks`], with the claims in flight kept in `held` (the instance's), so that
+/// [`HeldClaims::release`] can give them back at once on shutdown. A closing `held` answers
+/// [`Error::ShuttingDown`].
+pub async fn dispatch_holding<S: HookStore, H: HookSender, R: Resolver>(
+    store: &S,
+    sender: &H,
+    resolver: &R,
+    rt: HookRuntime<'_>,
+    config: &HookConfig,
+    held: &HeldClaims,
+) -> Result<HookReport> {
+    if held.is_closing() {
+        return Err(Error::ShuttingDown);
+    }
     let flow = Flow {
         store,
         sender,
         resolver,
         rt,
         config,
+        held,
         claimed: std::cell::Cell::new(0),
         disabled: Default::default(),
     };
     let started = (rt.now_ms)();
     let lanes = (0..config.lanes.max(1)).map(|_| flow.lane(started));
-    let counts = merge_lanes(
-        futures_util::future::join_all(lanes).await,
-        "webhook-dispatch",
-    )?;
+    let counts = merge_lanes(futures_util::future::join_all(lanes).await)?;
     Ok(HookReport {
         counts,
         disabled: flow.disabled.take(),
@@ -534,6 +672,8 @@ pub const MAX_BODY: usize = 4 * 1024;
 
 /// The `webhook-dispatch` handler: POST with a secret key (or the legacy service_role key);
 /// optional JSON body of [`DispatchOverrides`] (`max_events` bounds the deliveries of a call).
+/// Claims in flight are kept in `held`, the instance's (see [`HeldClaims`]); a closing instance
+/// answers 503 `shutting_down`.
 #[allow(clippy::too_many_arguments)]
 pub async fn handle_webhook_dispatch<S: HookStore, H: HookSender, R: Resolver>(
     store: &S,
@@ -541,25 +681,14 @@ pub async fn handle_webhook_dispatch<S: HookStore, H: HookSender, R: Resolver>(
     resolver: &R,
     rt: HookRuntime<'_>,
     caller: Result<Caller>,
-    mut config: HookConfig,
+    config: HookConfig,
+    held: &HeldClaims,
     req: Request,
 ) -> Result<Response> {
     http::require_method(&req, ::http::Method::POST, "POST")?;
     caller?.require_service_role("webhook-dispatch")?;
-    let o = DispatchOverrides::from_body(req.body())?;
-    if let Some(b) = o.batch_size {
-        config.batch_size = b.clamp(1, 1000);
-    }
-    if let Some(l) = o.lanes {
-        config.lanes = l.clamp(1, 8);
-    }
-    if let Some(b) = o.budget_ms {
-        config.budget_ms = b.min(120_000);
-    }
-    if let Some(m) = o.max_events {
-        config.max_deliveries = m.clamp(1, 100_000);
-    }
-    let report = dispatch_hooks(store, sender, resolver, rt, &config).await?;
+    let config = DispatchOverrides::from_body(req.body())?.apply(config);
+    let report = dispatch_holding(store, sender, resolver, rt, &config, held).await?;
     let c = &report.counts;
     if c.retried + c.dead > 0 || !report.disabled.is_empty() {
         http::log_info(&format!(

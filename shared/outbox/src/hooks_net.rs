@@ -22,10 +22,18 @@ pub enum Target {
     },
 }
 
+/// Whether `name` is a function name (`fn:` endpoints; no path or query tricks in the URL).
+pub fn valid_function_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Parse an endpoint's URL (the SQL checks the same shapes when the endpoint is created).
 pub fn parse_target(url: &str) -> Result<Target, String> {
     if let Some(name) = url.strip_prefix("fn:") {
-        return if crate::dispatch::valid_target(name) {
+        return if valid_function_name(name) {
             Ok(Target::Function(name.to_owned()))
         } else {
             Err(format!("invalid function name {name:?}"))

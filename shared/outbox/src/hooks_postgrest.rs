@@ -2,8 +2,11 @@
 //! `public.webhooks_admin`: the REST server exposes `public` only; each calls into schema
 //! `webhooks`, service_role only), and the `webhook-dispatch` / `webhook-admin` entry points.
 
+use std::rc::Rc;
+
 use serde_json::{json, Value};
 
+use super::held::HeldClaims;
 use super::hooks::{
     handle_webhook_dispatch, AttemptReport, HookClaim, HookClaimOptions, HookConfig, HookRuntime,
     HookStore, RecordSummary,
@@ -40,6 +43,12 @@ impl AdminStore for PostgrestStore {
     }
 }
 
+thread_local! {
+    /// The claims this wasm instance holds. A trap's reset starts a fresh instance with none:
+    /// the claims of the trapped one come back when their lease ends.
+    static HELD: Rc<HeldClaims> = Rc::new(HeldClaims::default());
+}
+
 /// `webhook-dispatch`: env `SUPABASE_URL`, the keys ([`edge_platform::auth`]),
 /// `WEBHOOK_ALLOW_PRIVATE` (`true` delivers to loopback/private/link-local addresses), and the
 /// function secrets `fn:` endpoints name in `secret_env` (e.g. `ORDER_EVENTS_SECRET`).
@@ -54,6 +63,7 @@ pub async fn serve_webhook_dispatch(req: Request, ctx: Ctx) -> Result<Response> 
         now_ms: &now_ms,
         env: &lookup,
     };
+    let held = HELD.with(Rc::clone);
     handle_webhook_dispatch(
         &store,
         &JsFetchSender,
@@ -61,9 +71,36 @@ pub async fn serve_webhook_dispatch(req: Request, ctx: Ctx) -> Result<Response> 
         rt,
         ctx.caller(),
         config,
+        &held,
         req,
     )
     .await
+}
+
+/// `webhook-dispatch`'s `shutdown` export (the loader calls it on SIGTERM and on edge-runtime's
+/// `beforeunload`): stop claiming, and give back every claim in flight at once (one
+/// `webhooks_record` per claim) instead of leaving it to its 30 s lease.
+pub async fn shutdown_webhook_dispatch(ctx: Ctx) {
+    let held = HELD.with(Rc::clone);
+    if held.held_deliveries() == 0 {
+        held.close();
+        return;
+    }
+    match ctx.store() {
+        Ok(store) => {
+            let r = held.release(&store).await;
+            edge_platform::http::log_info(&format!(
+                "webhook-dispatch: shutting down: {} claims reported, {} deliveries released, {} tries reported, {} rows updated, {} claims left to their lease",
+                r.claims, r.released, r.reported, r.updated, r.failed
+            ));
+        }
+        Err(e) => {
+            held.close();
+            edge_platform::http::log_error(&format!(
+                "webhook-dispatch: shutting down without releasing claims: {e}"
+            ));
+        }
+    }
 }
 
 /// `webhook-admin`: env `SUPABASE_URL` and the keys.

@@ -545,6 +545,7 @@ fn the_dispatch_handler_refuses_callers_without_the_secret_key_and_bad_bodies() 
             },
             caller,
             config(false),
+            &super::held::HeldClaims::default(),
             req,
         ))
     };

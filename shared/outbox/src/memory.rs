@@ -1,11 +1,12 @@
-//! A scripted [`OutboxStore`] and [`ReceiverStore`] for unit tests of the dispatcher and the
+//! A scripted [`HookStore`] and [`ReceiverStore`] for unit tests of the dispatcher and the
 //! receiver.
 //!
-//! They hold none of the rules of the SQL functions: which events a claim takes (per-order
-//! order, due times, visibility timeouts, dead events blocking their order, stale claim tokens)
-//! is decided by `claim_outbox_events` / `complete_outbox_events`, and receipts, deduplication
-//! and fulfillments by `begin_order_event`, `record_order_event` and `fulfill_order_event`; all
-//! of it is tested against PostgreSQL (tests/sql/outbox.test.ts, tests/sql/payments.test.ts,
+//! They hold none of the rules of the SQL functions: which deliveries a claim takes (order per
+//! endpoint and row, due times, leases, dead deliveries blocking their row, stale claim tokens)
+//! and what a try leads to are decided by `webhooks.claim_deliveries` /
+//! `webhooks.record_attempts`, and receipts, deduplication and fulfillments by
+//! `begin_order_event`, `record_order_event` and `fulfill_order_event`; all of it is tested
+//! against PostgreSQL (tests/sql/webhooks*.test.ts, tests/sql/payments.test.ts,
 //! tests/e2e/outbox.test.ts). A test arranges what a claim returns and what the receipt RPCs
 //! answer, and asserts what the Rust flow does with it and what it sends.
 
@@ -14,9 +15,10 @@ use std::collections::VecDeque;
 
 use serde_json::Value;
 
-use super::outbox::{Claim, ClaimOptions, CompleteSummary, Completion, OutboxEvent, OutboxStore};
+use super::hooks::{
+    AttemptReport, HookClaim, HookClaimOptions, HookDelivery, HookStore, RecordSummary,
+};
 use super::receive::{FulfillOutcome, OrderEventStart, Receipt, ReceiverStore};
-use super::retry::{DEFAULT_BACKOFF_BASE_MS, DEFAULT_MAX_ATTEMPTS};
 use edge_orders::store::memory::ScriptedStore;
 use edge_orders::store::{
     ApplyOutcome, ApplyProcessing, OrderSnapshot, OrderStore, TransitionParams,
@@ -24,72 +26,70 @@ use edge_orders::store::{
 use edge_platform::http::Caller;
 use edge_platform::Result;
 
-/// An event as a claim hands it out: `evt_{id}`, first attempt, the default schedule.
-pub(crate) fn event(id: i64, order_id: Option<i64>, target: &str, payload: Value) -> OutboxEvent {
-    OutboxEvent {
+/// A delivery of an order's event to `fn:order-events` as a claim hands it out: `msg_{id}`,
+/// first try, signed with the function secret `ORDER_EVENTS_SECRET`, the order's row key.
+pub(crate) fn order_delivery(id: i64, order_id: i64, payload: Value) -> HookDelivery {
+    HookDelivery {
         id,
-        event_id: format!("evt_{id}"),
-        order_id,
-        target: target.into(),
+        webhook_id: format!("msg_{id}"),
+        endpoint_id: "ep-order-events".into(),
+        url: "fn:order-events".into(),
+        secrets: Vec::new(),
+        secret_env: Some("ORDER_EVENTS_SECRET".into()),
         payload,
-        attempts: 1,
-        max_attempts: DEFAULT_MAX_ATTEMPTS,
-        backoff_base_ms: DEFAULT_BACKOFF_BASE_MS,
+        event_type: "orders.insert".into(),
+        attempt: 1,
+        row_key: Some(format!("[{order_id}]")),
     }
 }
 
-/// An outbox whose claims return the batches a test queued, and which records every claim and
-/// completion. The clock (`now`, ms) is the dispatcher's, moved by tests.
+/// Deliveries whose claims return the batches a test queued, and which records every claim and
+/// report. The clock (`now`, ms) is the dispatcher's, moved by tests.
 #[derive(Default)]
-pub(crate) struct ScriptedOutbox {
-    /// The events of the next claims, in order; once empty, a claim finds nothing.
-    pub batches: RefCell<VecDeque<Vec<OutboxEvent>>>,
-    /// What claims and completions report as `next_due_ms`.
+pub(crate) struct ScriptedHooks {
+    /// The deliveries of the next claims, in order; once empty, a claim finds nothing.
+    pub batches: RefCell<VecDeque<Vec<HookDelivery>>>,
+    /// What claims and reports answer as `next_due_ms`.
     pub next_due_ms: Cell<Option<i64>>,
     /// The options of every claim, in order.
-    pub claims: RefCell<Vec<ClaimOptions>>,
-    /// (claim token, results) of every completion, in order.
-    pub completions: RefCell<Vec<(String, Vec<Completion>)>>,
+    pub claims: RefCell<Vec<HookClaimOptions>>,
+    /// (claim token, reports) of every `record_attempts`, in order.
+    pub records: RefCell<Vec<(String, Vec<AttemptReport>)>>,
     pub now: Cell<i64>,
 }
 
-impl ScriptedOutbox {
-    pub fn queue(&self, batch: Vec<OutboxEvent>) {
+impl ScriptedHooks {
+    pub fn queue(&self, batch: Vec<HookDelivery>) {
         self.batches.borrow_mut().push_back(batch);
-    }
-
-    /// Every result reported, in order, without the tokens.
-    pub fn results(&self) -> Vec<Completion> {
-        self.completions
-            .borrow()
-            .iter()
-            .flat_map(|(_, r)| r.clone())
-            .collect()
-    }
-
-    pub fn advance(&self, ms: i64) {
-        self.now.set(self.now.get() + ms);
     }
 }
 
-impl OutboxStore for ScriptedOutbox {
-    async fn claim(&self, options: &ClaimOptions) -> Result<Claim> {
+impl HookStore for ScriptedHooks {
+    async fn claim_deliveries(&self, options: &HookClaimOptions) -> Result<HookClaim> {
         self.claims.borrow_mut().push(*options);
-        let events = self.batches.borrow_mut().pop_front().unwrap_or_default();
-        Ok(Claim {
+        let deliveries = self.batches.borrow_mut().pop_front().unwrap_or_default();
+        Ok(HookClaim {
             claim: format!("claim-{}", self.claims.borrow().len()),
-            events,
+            deliveries,
             next_due_ms: self.next_due_ms.get(),
         })
     }
 
-    async fn complete(&self, claim: &str, results: &[Completion]) -> Result<CompleteSummary> {
-        self.completions
+    async fn record_attempts(
+        &self,
+        claim: &str,
+        reports: &[AttemptReport],
+    ) -> Result<RecordSummary> {
+        self.records
             .borrow_mut()
-            .push((claim.to_owned(), results.to_vec()));
-        Ok(CompleteSummary {
-            updated: results.len() as u32,
+            .push((claim.to_owned(), reports.to_vec()));
+        let ok = |r: &&AttemptReport| matches!(r.http_status, Some(200..=299));
+        Ok(RecordSummary {
+            updated: reports.len() as u32,
+            delivered: reports.iter().filter(ok).count() as u32,
+            retried: reports.iter().filter(|r| !r.released && !ok(r)).count() as u32,
             next_due_ms: self.next_due_ms.get(),
+            ..RecordSummary::default()
         })
     }
 }

@@ -1,8 +1,10 @@
 //! `order-events`: receive database webhooks on `orders` and act on them.
 //!
 //! Who may call:
-//! - the outbox dispatcher: Standard Webhooks headers, verified with `ORDER_EVENTS_SECRET`
-//!   (5 minute tolerance); deduplicated on `webhook-id` (source `event_outbox`);
+//! - `webhook-dispatch`, for the subscription `orders` → `fn:order-events`: Standard Webhooks
+//!   headers, verified with `ORDER_EVENTS_SECRET` (5 minute tolerance); deduplicated on
+//!   `webhook-id` (source `event_outbox`, the name from before the orders flow moved to the
+//!   database webhooks: events moved then kept their id, so the dedup holds across the upgrade);
 //! - a stock Supabase database webhook: no signature, a secret key as `apikey` (or bearer) or
 //!   the legacy service_role key as bearer, authenticated by [`edge_platform::auth`]; deduplicated on the
 //!   SHA-256 of the body (source `db_webhook`: stock webhooks carry no id, and two distinct
@@ -51,7 +53,8 @@ use edge_platform::http::{self, Caller, Request, Response};
 use edge_platform::{Error, Result};
 use edge_webhook::{Scheme, Verifier, WebhookError, DEFAULT_MAX_BODY};
 
-/// `received_events.source` of signed outbox deliveries.
+/// `received_events.source` of signed deliveries (`webhook-dispatch`'s; before 20261205000100,
+/// dispatch-events'): one name for both, so an event moved from the outbox is deduplicated.
 pub const SOURCE_OUTBOX: &str = "event_outbox";
 /// `received_events.source` of stock (unsigned, service_role bearer) database webhooks.
 pub const SOURCE_DB_WEBHOOK: &str = "db_webhook";

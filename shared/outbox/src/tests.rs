@@ -1,7 +1,9 @@
-//! The dispatcher and the receiver together, against scripted stores: batches delivered
-//! signed, retries, dead letters, one order's events one after the other, the receiver's
-//! outcomes and what it records, with no network. Which events a claim takes and what the
-//! receipt RPCs decide are the SQL's rules, tested against PostgreSQL (tests/sql/outbox.test.ts,
+//! The dispatcher and the receiver together, against scripted stores: `webhook-dispatch`
+//! delivering orders' events to `order-events` signed with the function secret
+//! `ORDER_EVENTS_SECRET`, one order's events one after the other, the deadline and budget of a
+//! call, the receiver's outcomes and what it records, with no network. Which deliveries a claim
+//! takes, what a failed try leads to (retry schedule, dead) and what the receipt RPCs decide are
+//! the SQL's rules, tested against PostgreSQL (tests/sql/webhooks*.test.ts,
 //! tests/e2e/outbox.test.ts); here a test arranges them.
 
 use std::cell::{Cell, RefCell};
@@ -13,11 +15,11 @@ use std::task::{Context, Poll};
 use pollster::block_on;
 use serde_json::{json, Value};
 
-use super::dispatch::{
-    dispatch, handle_dispatch, DispatchConfig, DispatchReport, PostResult, Runtime, Sender,
+use super::hooks::{
+    dispatch_hooks, AttemptReport, DispatchOverrides, DispatchReport, HookConfig, HookDelivery,
+    HookRequest, HookResponse, HookRuntime, HookSender, Resolver,
 };
-use super::memory::{event, ReceiverCall, ScriptedOutbox, ScriptedReceiver, SentReceipt};
-use super::outbox::{ClaimOptions, Completion, OutboxEvent};
+use super::memory::{order_delivery, ReceiverCall, ScriptedHooks, ScriptedReceiver, SentReceipt};
 use super::receive::{
     handle_order_event, FulfillOutcome, OrderEventStart, ReceiverConfig, SOURCE_DB_WEBHOOK,
     SOURCE_OUTBOX,
@@ -26,7 +28,7 @@ use edge_orders::pricing::OrderLine;
 use edge_orders::store::memory::Call;
 use edge_orders::store::{OrderHead, OrderSnapshot};
 use edge_platform::auth::AuthConfig;
-use edge_platform::http::{Request, Response};
+use edge_platform::http::Request;
 use edge_webhook::standard;
 
 const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
@@ -45,21 +47,15 @@ fn status_change(order_id: i64, from: &str, to: &str) -> Value {
            "record": {"id": order_id, "status": to}, "old_record": {"id": order_id, "status": from}})
 }
 
-fn outbox() -> ScriptedOutbox {
-    let o = ScriptedOutbox::default();
+fn hooks() -> ScriptedHooks {
+    let o = ScriptedHooks::default();
     o.now.set(T0);
     o
 }
 
-/// An order's INSERT event, as a claim hands it out.
-fn insert_event(id: i64, order_id: i64) -> OutboxEvent {
-    event(id, Some(order_id), "order-events", insert(order_id))
-}
-
-/// `ev` on its `attempts`-th attempt.
-fn attempt(mut ev: OutboxEvent, attempts: u32) -> OutboxEvent {
-    ev.attempts = attempts;
-    ev
+/// An order's INSERT event's delivery to `fn:order-events`, as a claim hands it out.
+fn insert_delivery(id: i64, order_id: i64) -> HookDelivery {
+    order_delivery(id, order_id, insert(order_id))
 }
 
 const SECRET_KEY: &str = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz";
@@ -79,8 +75,13 @@ fn receiver_config() -> ReceiverConfig {
     }
 }
 
-fn dispatch_config() -> DispatchConfig {
-    DispatchConfig::new("http://gw/functions/v1/", SECRET)
+fn dispatch_config() -> HookConfig {
+    HookConfig::new("http://gw/functions/v1/", false)
+}
+
+/// webhook-dispatch's environment: the function secret order-events verifies with.
+fn env(name: &str) -> Option<String> {
+    (name == "ORDER_EVENTS_SECRET").then(|| SECRET.to_owned())
 }
 
 /// A pending order with one line of product 1.
@@ -140,11 +141,11 @@ impl Future for YieldOnce {
     }
 }
 
-/// A sender that hands each POST to the `order-events` handler (any other target: 404), can
+/// A sender that hands each POST to the `order-events` handler (any other function: 404), can
 /// be made to time out, and records what it sent.
 struct Loopback<'a> {
     receiver: &'a ScriptedReceiver,
-    clock: &'a ScriptedOutbox,
+    clock: &'a ScriptedHooks,
     /// The next N POSTs time out.
     down: Cell<u32>,
     /// (webhook-id, order id of the payload) of every POST, in order.
@@ -152,7 +153,7 @@ struct Loopback<'a> {
     in_flight: RefCell<HashSet<String>>,
     /// Most POSTs in flight at once.
     max_in_flight: Cell<usize>,
-    /// The same event in flight twice at once.
+    /// The same delivery in flight twice at once.
     overlaps: Cell<u32>,
     /// Two events of one order in flight at once.
     order_overlaps: Cell<u32>,
@@ -160,7 +161,7 @@ struct Loopback<'a> {
 }
 
 impl<'a> Loopback<'a> {
-    fn new(receiver: &'a ScriptedReceiver, clock: &'a ScriptedOutbox) -> Self {
+    fn new(receiver: &'a ScriptedReceiver, clock: &'a ScriptedHooks) -> Self {
         Self {
             receiver,
             clock,
@@ -173,30 +174,19 @@ impl<'a> Loopback<'a> {
             orders_in_flight: RefCell::default(),
         }
     }
-
-    fn sent_ids(&self) -> Vec<String> {
-        self.sent
-            .borrow()
-            .iter()
-            .map(|(id, _)| id.clone())
-            .collect()
-    }
 }
 
-impl Sender for Loopback<'_> {
-    async fn post(
-        &self,
-        url: &str,
-        headers: &[(&'static str, String)],
-        body: Vec<u8>,
-        _timeout_ms: u32,
-    ) -> PostResult {
-        let id = headers
-            .iter()
-            .find(|(n, _)| *n == "webhook-id")
-            .map(|(_, v)| v.clone())
-            .unwrap();
-        let order = serde_json::from_slice::<Value>(&body).unwrap()["record"]["id"].as_i64();
+impl HookSender for Loopback<'_> {
+    async fn send(&self, req: HookRequest) -> HookResponse {
+        let header = |name: &str| {
+            req.headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        let id = header("webhook-id");
+        let order = serde_json::from_slice::<Value>(&req.body).unwrap()["record"]["id"].as_i64();
         self.sent.borrow_mut().push((id.clone(), order));
         if !self.in_flight.borrow_mut().insert(id.clone()) {
             self.overlaps.set(self.overlaps.get() + 1);
@@ -211,26 +201,35 @@ impl Sender for Loopback<'_> {
         YieldOnce(false).await;
         let result = if self.down.get() > 0 {
             self.down.set(self.down.get() - 1);
-            PostResult::TimedOut
-        } else if url != "http://gw/functions/v1/order-events" {
-            PostResult::Answered {
+            HookResponse::TimedOut
+        } else if req.url != "http://gw/functions/v1/order-events" {
+            HookResponse::Answered {
                 status: 404,
                 body: "no function".into(),
+                retry_after: None,
             }
         } else {
-            let mut req = ::http::Request::builder().method("POST").uri(url);
-            for (n, v) in headers {
-                req = req.header(*n, v);
+            let mut http_req = ::http::Request::builder().method("POST").uri(&req.url);
+            for (n, v) in &req.headers {
+                http_req = http_req.header(*n, v);
             }
-            let req = req.body(body).unwrap();
+            let http_req = http_req.body(req.body.clone()).unwrap();
             let now_unix = self.clock.now.get() / 1000;
-            let caller = auth().authenticate(req.headers(), now_unix);
+            let caller = auth().authenticate(http_req.headers(), now_unix);
             let resp = edge_platform::http::respond(
-                handle_order_event(self.receiver, &receiver_config(), caller, req, now_unix).await,
+                handle_order_event(
+                    self.receiver,
+                    &receiver_config(),
+                    caller,
+                    http_req,
+                    now_unix,
+                )
+                .await,
             );
-            PostResult::Answered {
+            HookResponse::Answered {
                 status: resp.status().as_u16(),
                 body: String::from_utf8_lossy(resp.body()).into_owned(),
+                retry_after: None,
             }
         };
         self.in_flight.borrow_mut().remove(&id);
@@ -241,36 +240,45 @@ impl Sender for Loopback<'_> {
     }
 }
 
-fn run(outbox: &ScriptedOutbox, sender: &Loopback<'_>, config: &DispatchConfig) -> DispatchReport {
-    let now = || outbox.now.get();
-    let random = || 0.5;
-    block_on(dispatch(
-        outbox,
-        sender,
-        Runtime {
-            now_ms: &now,
-            random: &random,
-        },
-        config,
-    ))
-    .unwrap()
-}
-
-fn retry(id: i64, error: &str, retry_in_ms: u64) -> Completion {
-    Completion::Retry {
-        id,
-        error: error.into(),
-        retry_in_ms,
+/// `fn:` endpoints only: never asked.
+struct NoDns;
+impl Resolver for NoDns {
+    async fn resolve(&self, host: &str) -> std::result::Result<Vec<std::net::IpAddr>, String> {
+        panic!("resolved {host}")
     }
 }
 
-// --- dispatch + receive ----------------------------------------------------------------------
+fn run_on(o: &ScriptedHooks, sender: &impl HookSender, config: &HookConfig) -> DispatchReport {
+    let now = || o.now.get();
+    let rt = HookRuntime {
+        now_ms: &now,
+        env: &env,
+    };
+    block_on(dispatch_hooks(o, sender, &NoDns, rt, config))
+        .unwrap()
+        .counts
+}
+
+fn run(o: &ScriptedHooks, sender: &Loopback<'_>, config: &HookConfig) -> DispatchReport {
+    run_on(o, sender, config)
+}
+
+/// Every report recorded, in order, without the tokens.
+fn results(o: &ScriptedHooks) -> Vec<AttemptReport> {
+    o.records
+        .borrow()
+        .iter()
+        .flat_map(|(_, r)| r.clone())
+        .collect()
+}
+
+// --- webhook-dispatch + order-events ----------------------------------------------------------
 
 #[test]
-fn new_orders_are_processed_through_signed_deliveries() {
-    let o = outbox();
+fn new_orders_are_processed_through_deliveries_signed_with_the_function_secret() {
+    let o = hooks();
     let r = receiver(1..=5);
-    o.queue((1..=5).map(|id| insert_event(id, id)).collect());
+    o.queue((1..=5).map(|id| insert_delivery(id, id)).collect());
     o.next_due_ms.set(Some(1234));
     let sender = Loopback::new(&r, &o);
     let report = run(&o, &sender, &dispatch_config());
@@ -286,32 +294,30 @@ fn new_orders_are_processed_through_signed_deliveries() {
     assert!(!report.more);
     // What the store reported last is what the answer says.
     assert_eq!(report.next_due_ms, Some(1234));
-    // One batch, all delivered (the receiver verified each signature), reported under its
-    // claim; then a claim that found nothing ended the loop.
+    // One batch, every try a 2xx of order-events (which verified each signature made with
+    // ORDER_EVENTS_SECRET from the dispatcher's environment), reported under its claim; then a
+    // claim that found nothing ended the loop.
+    let recorded = o.records.borrow();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].0, "claim-1");
     assert_eq!(
-        *o.completions.borrow(),
-        [(
-            "claim-1".to_string(),
-            (1..=5).map(|id| Completion::Delivered { id }).collect()
-        )]
+        recorded[0]
+            .1
+            .iter()
+            .map(|a| (a.id, a.http_status, a.released))
+            .collect::<Vec<_>>(),
+        (1..=5).map(|id| (id, Some(200), false)).collect::<Vec<_>>()
     );
     // Two lanes: each claims until a claim finds nothing.
     assert_eq!(o.claims.borrow().len(), 3);
-    assert_eq!(
-        o.claims.borrow()[0],
-        ClaimOptions {
-            batch_size: 100,
-            visibility_secs: 10,
-            max_per_order: 4
-        }
-    );
     // Each order processed with its receipt, in the same RPC; read once, by the dedup check
-    // (begin_order_event), not a second time.
+    // (begin_order_event), not a second time. The receipt's source stays `event_outbox` (the
+    // dedup key of deliveries made before and after the move to webhooks).
     assert_eq!(r.processed(), [1, 2, 3, 4, 5]);
     assert_eq!(
         r.receipts(),
         (1..=5)
-            .map(|id| receipt(SOURCE_OUTBOX, &format!("evt_{id}"), id, "processed"))
+            .map(|id| receipt(SOURCE_OUTBOX, &format!("msg_{id}"), id, "processed"))
             .collect::<Vec<_>>()
     );
     assert!(!r
@@ -323,91 +329,34 @@ fn new_orders_are_processed_through_signed_deliveries() {
 }
 
 #[test]
-fn failed_attempts_are_retried_on_the_schedule_with_the_same_webhook_id() {
-    let o = outbox();
-    let r = receiver(1..=3);
-    let events: Vec<OutboxEvent> = (1..=3).map(|id| insert_event(id, id)).collect();
+fn a_delivery_signed_with_another_secret_is_refused_by_order_events_and_retried() {
+    let o = hooks();
+    let r = receiver([1]);
+    let mut d = insert_delivery(1, 1);
+    d.secret_env = None;
+    d.secrets = vec![OTHER_SECRET.into()];
+    o.queue(vec![d]);
     let sender = Loopback::new(&r, &o);
-    sender.down.set(6); // two full rounds time out
-    let timeout = "no answer within 5000 ms";
-    // Attempt n waits 2 s · 2^(n-1) (the jitter source 0.5 adds nothing).
-    for (n, wait) in [(1, 2000), (2, 4000)] {
-        o.queue(events.iter().map(|e| attempt(e.clone(), n)).collect());
-        let report = run(&o, &sender, &dispatch_config());
-        assert_eq!((report.retried, report.delivered), (3, 0), "attempt {n}");
-        let last = o.completions.borrow().last().unwrap().1.clone();
-        assert_eq!(
-            last,
-            (1..=3)
-                .map(|id| retry(id, timeout, wait))
-                .collect::<Vec<_>>()
-        );
-    }
-    o.queue(events.iter().map(|e| attempt(e.clone(), 3)).collect());
-    assert_eq!(run(&o, &sender, &dispatch_config()).delivered, 3);
-    assert_eq!(r.processed(), [1, 2, 3]);
-    // Every attempt of one event carried the same webhook-id.
-    let sent = sender.sent_ids();
-    assert_eq!(sent.iter().filter(|id| *id == "evt_1").count(), 3);
-    assert_eq!(sent.len(), 9);
-}
-
-#[test]
-fn the_last_attempt_failing_makes_the_event_dead() {
-    let o = outbox();
-    let r = receiver([]);
-    let mut poison = event(
-        7,
-        None,
-        "no-such-function",
-        json!({"type": "INSERT", "table": "x", "schema": "public", "record": {}}),
-    );
-    poison.max_attempts = 3;
-    poison.backoff_base_ms = 100;
-    let sender = Loopback::new(&r, &o);
-    o.queue(vec![attempt(poison.clone(), 2)]);
-    assert_eq!(run(&o, &sender, &dispatch_config()).retried, 1);
-    o.queue(vec![attempt(poison, 3)]);
     let report = run(&o, &sender, &dispatch_config());
-    assert_eq!((report.dead, report.retried), (1, 0));
-    assert_eq!(
-        o.results(),
-        [
-            retry(7, "HTTP 404: no function", 200),
-            Completion::Dead {
-                id: 7,
-                error: "HTTP 404: no function".into()
-            }
-        ]
-    );
-}
-
-#[test]
-fn an_invalid_target_is_dead_at_once() {
-    let o = outbox();
-    let r = receiver([]);
-    o.queue(vec![event(1, None, "../rest/v1/orders", json!({}))]);
-    let sender = Loopback::new(&r, &o);
-    assert_eq!(run(&o, &sender, &dispatch_config()).dead, 1);
-    let [Completion::Dead { id: 1, error }] = &o.results()[..] else {
-        panic!("{:?}", o.results());
+    assert_eq!((report.delivered, report.retried), (0, 1));
+    let [a] = &results(&o)[..] else {
+        panic!("one report")
     };
-    assert!(error.starts_with("invalid target"), "{error}");
-    assert!(sender.sent.borrow().is_empty());
+    assert_eq!(
+        (a.http_status, a.error.as_deref()),
+        (Some(401), Some("HTTP 401"))
+    );
+    assert!(r.processed().is_empty());
+    assert!(r.receipts().is_empty());
 }
 
 #[test]
 fn a_failed_event_holds_back_the_rest_of_its_order() {
-    let o = outbox();
+    let o = hooks();
     let r = receiver([1, 2]);
-    let a1 = insert_event(1, 1);
-    let a2 = event(
-        2,
-        Some(1),
-        "order-events",
-        status_change(1, "pending", "processed"),
-    );
-    let b1 = insert_event(3, 2);
+    let a1 = insert_delivery(1, 1);
+    let a2 = order_delivery(2, 1, status_change(1, "pending", "processed"));
+    let b1 = insert_delivery(3, 2);
     o.queue(vec![a1.clone(), a2.clone(), b1]);
     let sender = Loopback::new(&r, &o);
     sender.down.set(1); // the first POST (a1: chains start in id order) times out
@@ -416,16 +365,15 @@ fn a_failed_event_holds_back_the_rest_of_its_order() {
         (report.retried, report.released, report.delivered),
         (1, 1, 1)
     );
-    // a2 was not tried: released, its attempt given back by the database.
-    assert_eq!(
-        o.results(),
-        [
-            retry(1, "no answer within 5000 ms", 2000),
-            Completion::Released { id: 2 },
-            Completion::Delivered { id: 3 },
-        ]
-    );
-    o.queue(vec![attempt(a1, 2), a2]);
+    // a2 was not tried: released, its try given back by the database.
+    let got = results(&o);
+    assert_eq!(got[0].id, 1);
+    assert_eq!(got[0].error.as_deref(), Some("no answer within 10000 ms"));
+    assert_eq!(got[1], AttemptReport::released(2));
+    assert_eq!((got[2].id, got[2].http_status), (3, Some(200)));
+    let mut again = a1;
+    again.attempt = 2;
+    o.queue(vec![again, a2]);
     let report = run(&o, &sender, &dispatch_config());
     assert_eq!(report.delivered, 2);
     let order1: Vec<String> = sender
@@ -435,75 +383,54 @@ fn a_failed_event_holds_back_the_rest_of_its_order() {
         .filter(|(_, o)| *o == Some(1))
         .map(|(id, _)| id.clone())
         .collect();
-    assert_eq!(order1, ["evt_1", "evt_1", "evt_2"]);
+    assert_eq!(order1, ["msg_1", "msg_1", "msg_2"]);
 }
 
 #[test]
-fn no_post_starts_that_could_not_finish_before_the_claim_runs_out() {
-    // A receiver that takes 3 s per POST; the claim is visible for 10 s and no POST starts
-    // later than 2 s before its end: of one order's four events, two go out, two are
-    // released.
-    struct Slow<'a>(&'a ScriptedOutbox, RefCell<Vec<i64>>);
-    impl Sender for Slow<'_> {
-        async fn post(
-            &self,
-            _url: &str,
-            headers: &[(&'static str, String)],
-            _body: Vec<u8>,
-            _timeout_ms: u32,
-        ) -> PostResult {
-            let id = &headers.iter().find(|(n, _)| *n == "webhook-id").unwrap().1;
+fn no_post_starts_that_could_not_finish_before_the_lease_runs_out() {
+    // A receiver that takes 7 s per POST; the lease is 30 s and no POST starts later than 2 s
+    // before its end: of one order's four events, three go out, one is released.
+    struct Slow<'a>(&'a ScriptedHooks, RefCell<Vec<i64>>);
+    impl HookSender for Slow<'_> {
+        async fn send(&self, req: HookRequest) -> HookResponse {
+            let id = &req
+                .headers
+                .iter()
+                .find(|(n, _)| *n == "webhook-id")
+                .unwrap()
+                .1;
             self.1.borrow_mut().push(id[4..].parse().unwrap());
-            self.0.advance(3000);
-            PostResult::Answered {
+            self.0.now.set(self.0.now.get() + 7000);
+            HookResponse::Answered {
                 status: 200,
                 body: String::new(),
+                retry_after: None,
             }
         }
     }
-    let o = outbox();
-    o.queue(
-        (1..=4)
-            .map(|id| event(id, Some(9), "order-events", json!({})))
-            .collect(),
-    );
+    let o = hooks();
+    o.queue((1..=4).map(|id| order_delivery(id, 9, json!({}))).collect());
     let sender = Slow(&o, RefCell::default());
-    let now = || o.now.get();
-    let random = || 0.5;
     let mut config = dispatch_config();
     config.lanes = 1;
-    let report = block_on(dispatch(
-        &o,
-        &sender,
-        Runtime {
-            now_ms: &now,
-            random: &random,
-        },
-        &config,
-    ))
-    .unwrap();
-    // Deadline 10 s - 2 s = 8 s; a POST needs up to 5 s: starts at 0 s and 3 s pass, 6 s not.
-    assert_eq!(*sender.1.borrow(), [1, 2]);
-    assert_eq!((report.delivered, report.released), (2, 2));
-    assert_eq!(
-        o.results()[2..],
-        [
-            Completion::Released { id: 3 },
-            Completion::Released { id: 4 }
-        ]
-    );
+    let report = run_on(&o, &sender, &config);
+    // Deadline 30 s - 2 s = 28 s; a POST needs up to 10 s: starts at 0, 7 and 14 s pass, 21 s
+    // not.
+    assert_eq!(*sender.1.borrow(), [1, 2, 3]);
+    assert_eq!((report.delivered, report.released), (3, 1));
+    assert_eq!(results(&o)[3..], [AttemptReport::released(4)]);
 }
 
 #[test]
 fn a_batch_delivers_orders_concurrently_and_each_orders_events_one_after_the_other() {
-    // Claims disjoint by order, as the database hands them out (tests/sql/outbox.test.ts:
-    // "concurrent claims: a dispatcher never takes a later event of an order another is
-    // claiming"); each batch holds four orders' three events, interleaved by id.
-    let o = outbox();
+    // Claims disjoint by row, as the database hands them out (tests/sql/webhooks.test.ts: two
+    // dispatchers racing on claims); each batch holds four orders' three events, interleaved by
+    // id.
+    let o = hooks();
     let r = receiver(1..=40);
     let mut id = 0;
     for batch in 0..10 {
-        let mut events = Vec::new();
+        let mut deliveries = Vec::new();
         for step in 0..3 {
             for k in 1..=4 {
                 let order = batch * 4 + k;
@@ -513,26 +440,25 @@ fn a_batch_delivers_orders_concurrently_and_each_orders_events_one_after_the_oth
                     1 => status_change(order, "pending", "processed"),
                     _ => status_change(order, "processed", "cancelled"),
                 };
-                events.push(event(id, Some(order), "order-events", payload));
+                deliveries.push(order_delivery(id, order, payload));
             }
         }
-        o.queue(events);
+        o.queue(deliveries);
     }
     let sender = Loopback::new(&r, &o);
     let mut config = dispatch_config();
     config.lanes = 3;
     let now = || o.now.get();
-    let random = || 0.5;
-    let rt = Runtime {
+    let rt = HookRuntime {
         now_ms: &now,
-        random: &random,
+        env: &env,
     };
     // Two calls at once, three lanes each.
     let (a, b) = block_on(futures_util::future::join(
-        dispatch(&o, &sender, rt, &config),
-        dispatch(&o, &sender, rt, &config),
+        dispatch_hooks(&o, &sender, &NoDns, rt, &config),
+        dispatch_hooks(&o, &sender, &NoDns, rt, &config),
     ));
-    let (a, b) = (a.unwrap(), b.unwrap());
+    let (a, b) = (a.unwrap().counts, b.unwrap().counts);
     assert_eq!(a.delivered + b.delivered, 120);
     assert_eq!(a.batches + b.batches, 10);
     assert_eq!(sender.overlaps.get(), 0);
@@ -549,7 +475,7 @@ fn a_batch_delivers_orders_concurrently_and_each_orders_events_one_after_the_oth
             .borrow()
             .iter()
             .filter(|(_, o)| *o == Some(order))
-            .map(|(id, _)| id.trim_start_matches("evt_").parse().unwrap())
+            .map(|(id, _)| id.trim_start_matches("msg_").parse().unwrap())
             .collect();
         let mut sorted = ids.clone();
         sorted.sort();
@@ -560,15 +486,16 @@ fn a_batch_delivers_orders_concurrently_and_each_orders_events_one_after_the_oth
 
 #[test]
 fn the_budget_bounds_a_call_and_reports_more() {
-    let o = outbox();
+    let o = hooks();
     let r = receiver([]);
     let other = |id| {
-        event(
+        let mut d = order_delivery(
             id,
-            None,
-            "order-events",
+            0,
             json!({"type": "INSERT", "table": "t", "schema": "public", "record": {"id": id}}),
-        )
+        );
+        d.row_key = None;
+        d
     };
     for ids in [1..=3, 4..=6, 7..=9, 10..=10] {
         o.queue(ids.map(other).collect());
@@ -586,16 +513,31 @@ fn the_budget_bounds_a_call_and_reports_more() {
         "no claim once the budget is spent"
     );
     config.budget_ms = 20_000;
-    config.max_events = 5; // no new claim once 5 were claimed: 3 + 3
+    config.max_deliveries = 5; // no new claim once 5 were claimed: 3 + 3
     let report = run(&o, &sender, &config);
     assert_eq!((report.claimed, report.batches, report.more), (6, 2, true));
-    config.max_events = 2_000;
+    config.max_deliveries = 2_000;
     let report = run(&o, &sender, &config);
     assert_eq!((report.claimed, report.batches, report.more), (4, 2, false));
     assert!(o.claims.borrow().iter().all(|c| c.batch_size == 3));
 }
 
-// --- the dispatch-events handler ---------------------------------------------------------------
+#[test]
+fn overrides_are_clamped_and_the_secret_never_prints() {
+    let c = DispatchOverrides {
+        batch_size: Some(100_000),
+        lanes: Some(0),
+        budget_ms: Some(u32::MAX),
+        max_events: Some(0),
+    }
+    .apply(dispatch_config());
+    assert_eq!((c.batch_size, c.lanes, c.budget_ms), (1000, 1, 120_000));
+    assert_eq!(c.max_deliveries, 1);
+    assert!(!format!("{:?}", receiver_config()).contains("whsec_"));
+    assert_eq!(c.functions_url, "http://gw/functions/v1");
+    assert!(DispatchOverrides::from_body(b" \n").is_ok());
+    assert!(DispatchOverrides::from_body(br#"{"lanes": 2, "nope": 1}"#).is_err());
+}
 
 fn request(method: &str, auth: Option<&str>, headers: &[(&str, String)], body: &[u8]) -> Request {
     let mut b = ::http::Request::builder().method(method).uri("http://x/");
@@ -606,112 +548,6 @@ fn request(method: &str, auth: Option<&str>, headers: &[(&str, String)], body: &
         b = b.header(*n, v);
     }
     b.body(body.to_vec()).unwrap()
-}
-
-/// The claims a call made, and its answer. A refused call claims nothing.
-fn dispatch_call(config: DispatchConfig, req: Request) -> (Response, Vec<ClaimOptions>) {
-    let o = outbox();
-    let r = receiver([]);
-    let sender = Loopback::new(&r, &o);
-    let now = || T0;
-    let random = || 0.5;
-    let rt = Runtime {
-        now_ms: &now,
-        random: &random,
-    };
-    let held = super::held::HeldClaims::default();
-    let caller = auth().authenticate(req.headers(), T0 / 1000);
-    let resp = edge_platform::http::respond(block_on(handle_dispatch(
-        &o, &sender, rt, caller, config, &held, req,
-    )));
-    let claims = o.claims.borrow().clone();
-    if resp.status() != 200 {
-        assert_eq!(claims, [], "a refused call claimed");
-    }
-    (resp, claims)
-}
-
-fn call_dispatch(config: DispatchConfig, req: Request) -> Response {
-    dispatch_call(config, req).0
-}
-
-#[test]
-fn dispatch_events_is_for_service_role_posts_only() {
-    let ok = call_dispatch(dispatch_config(), request("POST", Some(SERVICE), &[], b""));
-    assert_eq!(ok.status(), 200);
-    let body: Value = serde_json::from_slice(ok.body()).unwrap();
-    assert_eq!(body["claimed"], 0);
-    assert_eq!(
-        call_dispatch(dispatch_config(), request("POST", Some(ANON), &[], b"")).status(),
-        401
-    );
-    assert_eq!(
-        call_dispatch(dispatch_config(), request("POST", None, &[], b"")).status(),
-        401
-    );
-    assert_eq!(
-        call_dispatch(dispatch_config(), request("GET", Some(SERVICE), &[], b"")).status(),
-        405
-    );
-    let overrides = request(
-        "POST",
-        Some(SERVICE),
-        &[],
-        br#"{"batch_size": 5, "lanes": 1}"#,
-    );
-    let (resp, claims) = dispatch_call(dispatch_config(), overrides);
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        claims,
-        [ClaimOptions {
-            batch_size: 5,
-            visibility_secs: 10,
-            max_per_order: 4
-        }]
-    );
-    let unknown = request("POST", Some(SERVICE), &[], br#"{"batchsize": 5}"#);
-    assert_eq!(call_dispatch(dispatch_config(), unknown).status(), 400);
-    // The new keys: the secret key as apikey is the service role, the publishable key is not.
-    let h = |k: &str| vec![("apikey", k.to_string())];
-    assert_eq!(
-        call_dispatch(
-            dispatch_config(),
-            request("POST", None, &h(SECRET_KEY), b"")
-        )
-        .status(),
-        200
-    );
-    for (bearer, headers) in [
-        (None, h(PUBLISHABLE_KEY)),
-        (Some(PUBLISHABLE_KEY), h(PUBLISHABLE_KEY)),
-        (Some(SECRET_KEY), h(PUBLISHABLE_KEY)),
-        (None, h("sb_secret_wrong")),
-    ] {
-        assert_eq!(
-            call_dispatch(dispatch_config(), request("POST", bearer, &headers, b"")).status(),
-            401
-        );
-    }
-    let bad_secret = DispatchConfig::new("http://gw/functions/v1", "not-a-secret");
-    assert_eq!(
-        call_dispatch(bad_secret, request("POST", Some(SERVICE), &[], b"")).status(),
-        500
-    );
-}
-
-#[test]
-fn overrides_are_clamped_and_the_secret_never_prints() {
-    let c = dispatch_config().with_overrides(&super::dispatch::DispatchOverrides {
-        batch_size: Some(100_000),
-        lanes: Some(0),
-        budget_ms: Some(u32::MAX),
-        max_events: Some(0),
-    });
-    assert_eq!((c.batch_size, c.lanes, c.budget_ms), (1000, 1, 120_000));
-    assert_eq!(c.max_events, 1);
-    assert!(!format!("{c:?}").contains("whsec_"));
-    assert!(!format!("{:?}", receiver_config()).contains("whsec_"));
-    assert_eq!(c.functions_url, "http://gw/functions/v1");
 }
 
 // --- the order-events handler -----------------------------------------------------------------

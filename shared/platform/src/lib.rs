@@ -14,8 +14,8 @@
 //! - [`edge_function!`]: a function crate's whole code, one macro call naming its handler.
 //!
 //! The domain lives beside it: `edge-webhook` (signature schemes, standalone), `edge-orders`
-//! (money, pricing, the state machine, payments, processing) and `edge-outbox` (dispatch,
-//! retry, receive).
+//! (money, pricing, the state machine, payments, processing) and `edge-outbox` (database
+//! webhooks: dispatch, admin, receive).
 
 pub mod auth;
 pub mod error;
@@ -47,9 +47,9 @@ pub use error::{Error, Result};
 ///
 /// ```ignore
 /// edge_platform::edge_function!(
-///     edge_outbox::serve_dispatch_events,
+///     edge_outbox::serve_webhook_dispatch,
 ///     max_body = 4 * 1024,
-///     shutdown = edge_outbox::shutdown_dispatch_events
+///     shutdown = edge_outbox::shutdown_webhook_dispatch
 /// );
 /// ```
 ///

@@ -21,7 +21,7 @@
 // trap can leave the instance's memory mid-update). No re-import, so it works inside a bundle.
 //
 // Shutdown: a function whose glue has a `shutdown(env)` export (`edge_function!(..., shutdown =
-// ...)`; dispatch-events gives back its outbox claims there) gets it called once, bounded by
+// ...)`; webhook-dispatch gives back its delivery claims there) gets it called once, bounded by
 // SHUTDOWN_TIMEOUT_MS: on SIGTERM where `Deno.addSignalListener` exists (plain Deno, the local
 // stack), after which the process exits 0; and on `beforeunload`, which Supabase's edge-runtime
 // dispatches before it tears a worker down (kept alive meanwhile with `EdgeRuntime.waitUntil`
