@@ -115,9 +115,20 @@ try {
   // Both functions are driven explicitly: switch automatic processing off for the run.
   await sql`update public.app_settings set value = 'false' where key = 'auto_process_orders'`;
 
-  // Warm both (JIT, connection pools) before measuring.
+  // Warm both (JIT, connection pools) before measuring, over every connection of the REST
+  // server's pool: it holds up to 40 (the outbox traffic of the first fill opens them all), a
+  // request takes the connection idle longest, and a connection's first requests of a function
+  // cost PostgreSQL its catalog caches and compiling the functions it runs (5 to 9 ms of CPU at
+  // its first order, measured on a new connection). 50 requests at 1 client gave each
+  // connection about one of each function's calls; 200 orders each at 50 clients give it about
+  // five, so no cell pays for warming. BENCH_WARM_CLIENTS=1 warms as before (50 at 1 client).
+  const warmClients = Number(Deno.env.get("BENCH_WARM_CLIENTS") ?? 50);
   for (const fn of ["process-order", "process-order-ts"]) {
-    for (const id of await freshOrders(50)) await call(fn, id);
+    const ids = await freshOrders(warmClients > 1 ? 200 : 50);
+    let next = 0;
+    await Promise.all(Array.from({ length: warmClients }, async () => {
+      while (next < ids.length) await call(fn, ids[next++]);
+    }));
   }
 
   console.log(`${ORDERS} fresh orders per cell; "once": one request per order; "with a retry": each order requested`);

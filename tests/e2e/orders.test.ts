@@ -30,6 +30,10 @@ import {
   withOrderFault,
 } from "./_assert_helpers.ts";
 
+const GATEWAY_LOG = `${
+  Deno.env.get("STACK_DIR") ?? new URL("../../.stack", import.meta.url).pathname
+}/logs/gateway.log`;
+
 // These tests call process-order themselves: no automatic processing while they run.
 explicitProcessingHooks();
 
@@ -325,6 +329,57 @@ e2e("discount codes: applied, rejected with a reason, and a last redemption is u
   const rc = await callFn("process-order", { order_id: oc.id });
   assertEquals([rc.status, rc.body.error.code, rc.body.error.details.reason], [422, "discount_rejected", "expired"]);
 });
+
+// The order RPCs that process-order sent through the gateway since byte `from` of its log
+// (method and path of each; the log has one line per request: scripts/gateway.ts).
+function orderRpcsSince(from: number): string[] {
+  const log = new TextDecoder().decode(Deno.readFileSync(GATEWAY_LOG).subarray(from));
+  return [
+    ...log.matchAll(/ (GET|POST) \/rest\/v1\/rpc\/(order_for_processing|begin_order_request|apply_order_processing) /g),
+  ]
+    .map((m) => `${m[1]} ${m[2]}`);
+}
+
+e2e(
+  "process-order: two REST round trips; without a key the read is a GET (read-only), with one the keyed read is a POST",
+  async () => {
+    const user = await newUser();
+    const product = await newProduct({ price: 500, stock: 10 });
+    const plain = await placeOrder(user, [{ product_id: product, quantity: 1 }]);
+    const keyed = await placeOrder(user, [{ product_id: product, quantity: 2 }]);
+    // Automatic processing is off in this file: the outbox's deliveries of these orders' events
+    // call none of the RPCs counted here (begin_order_event reads the order for the receiver).
+
+    let from = Deno.statSync(GATEWAY_LOG).size;
+    const r1 = await callFn("process-order", { order_id: plain.id }, { token: user.token });
+    assertEquals([r1.status, r1.body.status], [200, "processed"]);
+    // The log line is written when the response is: the apply's line is there before ours.
+    assertEquals(orderRpcsSince(from), ["GET order_for_processing", "POST apply_order_processing"]);
+
+    from = Deno.statSync(GATEWAY_LOG).size;
+    const opts = { token: user.token, headers: { "idempotency-key": crypto.randomUUID() } };
+    const r2 = await callFn("process-order", { order_id: keyed.id }, opts);
+    assertEquals([r2.status, r2.body.status], [200, "processed"]);
+    assertEquals(orderRpcsSince(from), ["POST begin_order_request", "POST apply_order_processing"]);
+    // A replay of the key: the keyed read answers it, one round trip.
+    from = Deno.statSync(GATEWAY_LOG).size;
+    const r3 = await callFn("process-order", { order_id: keyed.id }, opts);
+    assertEquals([r3.status, r3.body], [200, r2.body]);
+    assertEquals(orderRpcsSince(from), ["POST begin_order_request"]);
+    assertEquals(await stockOf(product), 7);
+
+    // The read by GET is order_for_processing, a stable function: the REST server runs it in a
+    // read-only transaction and answers as for the POST (the caller's own order, or null).
+    const other = await newUser();
+    const get = (token: string, id: number) =>
+      fetch(`${API_URL}/rest/v1/rpc/order_for_processing?order_id=${id}`, {
+        headers: { apikey: ANON_KEY, authorization: `Bearer ${token}` },
+      }).then(async (r) => [r.status, await r.json()]);
+    const [status, mine] = await get(user.token, plain.id);
+    assertEquals([status, mine.order.id, mine.order.status, mine.lines.length], [200, plain.id, "processed", 1]);
+    assertEquals(await get(other.token, plain.id), [200, null]);
+  },
+);
 
 e2e("Idempotency-Key: replay, mismatch, keys per caller, expired keys cleaned up", async () => {
   const user = await newUser();

@@ -97,3 +97,34 @@ sqlTest("apply_order_processing takes the lines as Rust sends them back (read fi
   assertEquals(Number(row.total_amount), subtotal - 500 + 381 + 599);
   assert(row.redeemed_discount_code !== null);
 });
+
+sqlTest(
+  "the unkeyed read is stable (callable by GET), and the order RPCs plan their statements once per connection",
+  async () => {
+    // process-order reads an order without an Idempotency-Key by GET /rpc/order_for_processing:
+    // PostgREST runs a GET in a read-only transaction and serves it for a stable function only.
+    const rows = await admin`select p.proname, p.provolatile, p.proconfig from pg_proc p
+    where p.pronamespace = 'public'::regnamespace
+      and p.proname in ('order_for_processing', 'begin_order_request', 'apply_order_processing', 'order_transition')
+    order by p.proname`;
+    assertEquals(rows.map((r) => [r.proname, r.provolatile]), [
+      ["apply_order_processing", "v"],
+      ["begin_order_request", "v"],
+      ["order_for_processing", "s"],
+      ["order_transition", "v"],
+    ]);
+    // 20261205000300: generic plans (every statement looks rows up by key), with search_path still set.
+    for (const r of rows) {
+      assert(r.proconfig.includes("plan_cache_mode=force_generic_plan"), `${r.proname}: ${r.proconfig}`);
+      assert(r.proconfig.includes('search_path=""'), `${r.proname}: ${r.proconfig}`);
+    }
+    // And the read answers as before: the order as the caller sees it, read-only.
+    const order = await fixtureLikeOrder();
+    const s = await db.session("stable-read");
+    await s.begin(SERVICE);
+    await s.sql`set transaction read only`;
+    const [r] = await s.sql`select public.order_for_processing(${order}) as o`;
+    await s.commit();
+    assertEquals([r.o.order.id, r.o.order.status, r.o.lines.length], [order, "pending", 2]);
+  },
+);

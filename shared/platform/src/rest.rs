@@ -69,22 +69,52 @@ impl PostgrestStore {
             ),
             other => other.clone(),
         };
-        let builder = match (caller, &self.public) {
-            (Caller::User(user), Some(public)) => {
-                public.rpc(function, params.to_string()).auth(&user.token)
-            }
-            (Caller::Public, Some(public)) => public.rpc(function, params.to_string()),
-            (Caller::User(_) | Caller::Public, None) => {
-                return Err(Error::Internal(
-                    "neither SUPABASE_PUBLISHABLE_KEYS nor SUPABASE_ANON_KEY is set".into(),
-                ))
-            }
-            (Caller::ServiceRole, _) => self.service.rpc(function, params.to_string()),
-        };
-        let request = builder
+        let request = self
+            .client_for(caller)?
+            .rpc(function, params.to_string())
+            .auth_as(caller)
             .build()
+            .build();
+        self.answer(function, request).await
+    }
+
+    /// Call a read-only (`stable`) RPC with `GET /rpc/<function>?<query>` as `caller`: the REST
+    /// server runs it in a read-only transaction, and the request has no body to stream
+    /// through the gateway and parse (a POST's JSON). Same keys and errors as [`Self::rpc`].
+    pub async fn rpc_get<T: DeserializeOwned>(
+        &self,
+        function: &str,
+        query: &[(&str, &str)],
+        caller: &Caller,
+    ) -> Result<T> {
+        let request = self
+            .client_for(caller)?
+            .from(format!("rpc/{function}"))
+            .auth_as(caller)
             .build()
-            .map_err(|e| Error::Internal(format!("rpc {function}: {e}")))?;
+            .query(query)
+            .build();
+        self.answer(function, request).await
+    }
+
+    /// The client whose headers act for `caller`.
+    fn client_for(&self, caller: &Caller) -> Result<&Postgrest> {
+        match (caller, &self.public) {
+            (Caller::User(_) | Caller::Public, Some(public)) => Ok(public),
+            (Caller::User(_) | Caller::Public, None) => Err(Error::Internal(
+                "neither SUPABASE_PUBLISHABLE_KEYS nor SUPABASE_ANON_KEY is set".into(),
+            )),
+            (Caller::ServiceRole, _) => Ok(&self.service),
+        }
+    }
+
+    /// Send an RPC request and decode its JSON answer (a 2xx) or name its failure.
+    async fn answer<T: DeserializeOwned>(
+        &self,
+        function: &str,
+        request: reqwest::Result<reqwest::Request>,
+    ) -> Result<T> {
+        let request = request.map_err(|e| Error::Internal(format!("rpc {function}: {e}")))?;
         let (status, text) = send(&request)
             .await
             .map_err(|e| Error::Unavailable(format!("rpc {function}: {e}")))?;
@@ -115,6 +145,20 @@ impl PostgrestStore {
     }
 }
 
+/// A user's JWT as the bearer of a request (other callers: the client's own headers).
+trait AuthAs {
+    fn auth_as(self, caller: &Caller) -> Self;
+}
+
+impl AuthAs for postgrest::Builder {
+    fn auth_as(self, caller: &Caller) -> Self {
+        match caller {
+            Caller::User(user) => self.auth(&user.token),
+            Caller::Public | Caller::ServiceRole => self,
+        }
+    }
+}
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
     /// The runtime's `fetch` (Deno, edge-runtime, browsers: a global).
@@ -139,7 +183,9 @@ async fn send(request: &reqwest::Request) -> std::result::Result<(u16, String), 
     let init = web_sys::RequestInit::new();
     init.set_method(request.method().as_str());
     init.set_headers(&headers);
-    if let Some(body) = request.body().and_then(|b| b.as_bytes()) {
+    // postgrest-rs gives every request a body, an empty one on a GET, which fetch refuses.
+    let body = request.body().and_then(|b| b.as_bytes());
+    if let Some(body) = body.filter(|_| request.method() != reqwest::Method::GET) {
         let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
         init.set_body(&JsValue::from_str(text));
     }

@@ -25,26 +25,40 @@ struct BeginParams<'a> {
 }
 
 impl OrderStore for PostgrestStore {
+    /// `GET /rpc/order_for_processing?order_id=..` (a `stable` function): a read-only
+    /// transaction, and no request body for the gateway and the REST server to stream and parse.
     async fn order_for_processing(
         &self,
         caller: &Caller,
         order_id: i64,
     ) -> Result<Option<OrderSnapshot>> {
-        self.rpc(
-            "order_for_processing",
-            &json!({ "order_id": order_id }),
-            caller,
-        )
-        .await
+        let id = order_id.to_string();
+        self.rpc_get("order_for_processing", &[("order_id", &id)], caller)
+            .await
     }
 
+    /// Without a key, the read alone (`order_for_processing`, by GET: what
+    /// `begin_order_request` does for an unkeyed request, without its POST); with one,
+    /// `begin_order_request` (POST), which claims the key in the same transaction.
     async fn begin_request(
         &self,
         caller: &Caller,
         order_id: i64,
         key: Option<&KeyedRequest<'_>>,
     ) -> Result<Begin> {
-        let p = params(&BeginParams { order_id, key })?;
+        let Some(key) = key else {
+            return Ok(Begin::Read {
+                snapshot: self
+                    .order_for_processing(caller, order_id)
+                    .await?
+                    .map(Box::new),
+                claim: None,
+            });
+        };
+        let p = params(&BeginParams {
+            order_id,
+            key: Some(key),
+        })?;
         self.rpc("begin_order_request", &p, caller).await
     }
 
