@@ -53,11 +53,11 @@ MIN_CARGO_DOC=4           # cargo test --workspace --doc
 MIN_CARGO_TEST_SHARED=184 # the four shared/ crates (the fast loop), without doc tests
 MIN_DENO_UNIT=33          # tests/unit
 MIN_INTEROP=12            # tests/interop (provider schemes, their SDKs both ways)
-MIN_E2E=117               # tests/e2e
-MIN_E2E_NEW=116           # tests/e2e with FUNCTION_KEYS=new (one legacy-key test fewer)
+MIN_E2E=118               # tests/e2e
+MIN_E2E_NEW=117           # tests/e2e with FUNCTION_KEYS=new (one legacy-key test fewer)
 MIN_BROWSER=3             # tests/browser (headless Chromium)
 MIN_BROWSER_NEW=2         # tests/browser with FUNCTION_KEYS=new
-MIN_SQL=107               # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
+MIN_SQL=108               # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
 
 run_selftest() {
   suite "counter self-test" check - 2m scripts/test-selftest.sh
