@@ -112,22 +112,36 @@ export async function whileOrderLocked<T>(
 }
 
 /**
- * A database fault for one order: while `body` runs, every UPDATE of order `orderId` fails
- * with an unexpected PostgreSQL error (XX000), as a broken migration or a lost disk would. The
- * trigger is dropped afterwards, also when `body` throws.
+ * A database fault for one row: while `body` runs, every `op` of a `table` row whose `column` is
+ * `id` fails with an unexpected PostgreSQL error (XX000, message `<message> <id>`), as a broken
+ * migration or a lost disk would. The trigger is dropped afterwards, also when `body` throws.
  */
-export async function withOrderFault<T>(orderId: number, body: () => Promise<T>): Promise<T> {
-  const name = `e2e_fault_${orderId}`;
+export async function withRowFault<T>(
+  fault: { name: string; table: string; op: "insert" | "update"; column: string; id: number; message: string },
+  body: () => Promise<T>,
+): Promise<T> {
+  const name = `${fault.name}_${Number(fault.id)}`;
   await sql.unsafe(`create schema if not exists e2e_faults`);
   await sql.unsafe(`create or replace function e2e_faults.${name}() returns trigger language plpgsql as $$
-    begin raise exception 'injected fault for order %', new.id using errcode = 'XX000'; end $$`);
-  await sql.unsafe(`create trigger ${name} before update on public.orders for each row
-    when (new.id = ${Number(orderId)}) execute function e2e_faults.${name}()`);
+    begin raise exception '${fault.message} %', new.${fault.column} using errcode = 'XX000'; end $$`);
+  await sql.unsafe(`create trigger ${name} before ${fault.op} on ${fault.table} for each row
+    when (new.${fault.column} = ${Number(fault.id)}) execute function e2e_faults.${name}()`);
   try {
     return await body();
   } finally {
-    await sql.unsafe(`drop trigger if exists ${name} on public.orders`);
+    await sql.unsafe(`drop trigger if exists ${name} on ${fault.table}`);
     await sql.unsafe(`drop function if exists e2e_faults.${name}()`);
     await sql.unsafe(`drop schema if exists e2e_faults`);
   }
 }
+
+/** Every UPDATE of order `orderId` fails (XX000) while `body` runs (withRowFault). */
+export const withOrderFault = <T>(orderId: number, body: () => Promise<T>): Promise<T> =>
+  withRowFault({
+    name: "e2e_fault",
+    table: "public.orders",
+    op: "update",
+    column: "id",
+    id: orderId,
+    message: "injected fault for order",
+  }, body);

@@ -28,7 +28,14 @@ import {
   stockOf,
   type User,
 } from "./_helpers.ts";
-import { assertFnError, assertUnchanged, autoProcessingHook, snapshot, until } from "./_assert_helpers.ts";
+import {
+  assertFnError,
+  assertUnchanged,
+  autoProcessingHook,
+  snapshot,
+  until,
+  withRowFault,
+} from "./_assert_helpers.ts";
 
 function assertMatch(actual: string, re: RegExp) {
   assert(re.test(actual), `${JSON.stringify(actual)} does not match ${re}`);
@@ -74,21 +81,15 @@ Deno.test.afterAll(async () => {
  * PostgreSQL error (XX000), so order-events answers 5xx and the delivery is retried, as with any
  * receiver that fails. The order itself can still change (a cancel), and other orders go through.
  */
-async function withReceiverFault<T>(orderId: number, body: () => Promise<T>): Promise<T> {
-  const name = `e2e_receiver_fault_${orderId}`;
-  await sql.unsafe(`create schema if not exists e2e_faults`);
-  await sql.unsafe(`create or replace function e2e_faults.${name}() returns trigger language plpgsql as $$
-    begin raise exception 'injected receiver fault for order %', new.order_id using errcode = 'XX000'; end $$`);
-  await sql.unsafe(`create trigger ${name} before insert on public.received_events for each row
-    when (new.order_id = ${Number(orderId)}) execute function e2e_faults.${name}()`);
-  try {
-    return await body();
-  } finally {
-    await sql.unsafe(`drop trigger if exists ${name} on public.received_events`);
-    await sql.unsafe(`drop function if exists e2e_faults.${name}()`);
-    await sql.unsafe(`drop schema if exists e2e_faults`);
-  }
-}
+const withReceiverFault = <T>(orderId: number, body: () => Promise<T>): Promise<T> =>
+  withRowFault({
+    name: "e2e_receiver_fault",
+    table: "public.received_events",
+    op: "insert",
+    column: "order_id",
+    id: orderId,
+    message: "injected receiver fault for order",
+  }, body);
 
 /**
  * POST `payload` to order-events signed as Standard Webhooks, as webhook-dispatch does.
