@@ -14,7 +14,8 @@ const TRANSITION = "public.order_transition(bigint,text,text,uuid,uuid,text)";
 const PAYMENT = "public.apply_payment_event(text,text,text,bigint,text,text,bigint,text,text,text,jsonb,jsonb)";
 const ANSWER = "private.idempotency_answer(public.idempotency_keys,text)";
 // The claim of 20261204002000_webhooks.sql; webhooks.claim_deliveries wraps it since
-// 20261204005100_webhooks_secret_env.sql.
+// 20261204005100_webhooks_secret_env.sql; its order checks are one pass each since
+// 20261205000400_webhooks_claim_plan.sql, its dead-row check webhooks.row_held.
 const HOOK_CLAIM = "webhooks.claim_deliveries_base(integer,integer,integer)";
 const HOOK_RECORD = "webhooks.record_attempts(uuid,jsonb)";
 const EXPIRE = "public.expire_unpaid_orders(integer)";
@@ -99,12 +100,8 @@ export const MUTATIONS: Record<string, Mutation> = {
       "webhooks.claim_deliveries without the per-row check before locking (an earlier pending delivery outside a claimable state)",
     edits: [{
       fn: HOOK_CLAIM,
-      from: `       and (select p.id from webhooks.deliveries p
-             where p.endpoint_id = d.endpoint_id and p.row_key = d.row_key and p.id < d.id
-               and p.status = 'pending'
-               and not (p.next_attempt_at <= now() and (p.claimed_until is null or p.claimed_until <= now()))
-             limit 1) is null`,
-      to: "",
+      from: `   where w.due and w.attempts < tries and (w.row_key is null or w.due_so_far)`,
+      to: `   where w.due and w.attempts < tries`,
     }],
   },
   // The same edits as hooks_row_order_recheck and hooks_dead_blocks_row (set below), killed by
@@ -183,21 +180,17 @@ export const MUTATIONS: Record<string, Mutation> = {
       "webhooks.claim_deliveries without the per-row check after locking (an earlier pending delivery another claim holds)",
     edits: [{
       fn: HOOK_CLAIM,
-      from: `     where d.id = any (locked)
-       and (select p.id from webhooks.deliveries p
-             where p.endpoint_id = d.endpoint_id and p.row_key = d.row_key and p.id < d.id
-               and p.status = 'pending' and p.id <> all (locked)
-             limit 1) is null`,
-      to: `     where d.id = any (locked)`,
+      from: `where w.id = any (locked) and (w.row_key is null or (w.first_of_row and w.n <= max_per_row))`,
+      to: `where w.id = any (locked) and (w.row_key is null or w.n <= max_per_row)`,
     }],
   },
   hooks_dead_blocks_row: {
     killers: ["webhooks_orders_move"],
     about: "webhooks.claim_deliveries_base without dead_blocks_row (both checks): a dead delivery lets its row go",
     edits: [{
-      fn: HOOK_CLAIM,
-      from: `       and not (e.dead_blocks_row and exists (`,
-      to: `       and not (false and exists (`,
+      fn: "webhooks.row_held(uuid,text,bigint)",
+      from: `and exists (select 1 from webhooks.endpoints e where e.id = row_held.endpoint and e.dead_blocks_row)`,
+      to: `and false`,
     }],
   },
   hooks_dead_purge: {
