@@ -1,5 +1,7 @@
 // process-order (Rust/wasm) against the seed's TypeScript function (bench/functions/
-// process-order-ts), both served by the same local stack through the same gateway.
+// process-order-ts) and against process-order's own work written in TypeScript (bench/functions/
+// process-order-ts-rpc: the same two RPCs, so the same stock reservation, audit and checks in
+// SQL), all served by the same local stack through the same gateway.
 //
 // For each concurrency (1, 10, 50 clients) and each function: fresh pending orders (3 lines
 // each, over a pool of 50 products) are created in bulk, then every order is requested once,
@@ -17,6 +19,14 @@ const sql = postgres(DB_URL, {
   onnotice: () => {},
 });
 const ORDERS = Number(Deno.env.get("BENCH_ORDERS") ?? 400);
+const FUNCTIONS = ["process-order", "process-order-ts", "process-order-ts-rpc"];
+const NAMES: Record<string, string> = {
+  "process-order": "Rust/wasm process-order",
+  "process-order-ts": "seed TypeScript",
+  "process-order-ts-rpc": "TypeScript, same RPCs",
+};
+const rps = new Map<string, number>();
+const totals = new Map<string, Set<number>>();
 
 // Orders spread over a pool of products, 3 distinct products per order: one hot product would
 // make every reservation wait on one stock row and measure that lock, not the functions.
@@ -99,7 +109,10 @@ async function run(fn: string, clients: number, copies: number) {
       group by record_id having count(*) > 1) d`;
   const [{ processed }] = await sql`select count(*)::int processed from public.orders
     where id = any(${ids}::bigint[]) and status = 'processed'`;
+  const totals = (await sql`select distinct total_amount from public.orders
+    where id = any(${ids}::bigint[]) and status = 'processed'`).map((r) => Number(r.total_amount));
   return {
+    totals,
     rps: queue.length / seconds,
     p50: q(0.5),
     p99: q(0.99),
@@ -123,7 +136,7 @@ try {
   // connection about one of each function's calls; 200 orders each at 50 clients give it about
   // five, so no cell pays for warming. BENCH_WARM_CLIENTS=1 warms as before (50 at 1 client).
   const warmClients = Number(Deno.env.get("BENCH_WARM_CLIENTS") ?? 50);
-  for (const fn of ["process-order", "process-order-ts"]) {
+  for (const fn of FUNCTIONS) {
     const ids = await freshOrders(warmClients > 1 ? 200 : 50);
     let next = 0;
     await Promise.all(Array.from({ length: warmClients }, async () => {
@@ -139,9 +152,11 @@ try {
   console.log("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const copies of [1, 2]) {
     for (const clients of [1, 10, 50]) {
-      for (const fn of ["process-order", "process-order-ts"]) {
+      for (const fn of FUNCTIONS) {
         const r = await run(fn, clients, copies);
-        const name = fn === "process-order" ? "Rust/wasm process-order" : "seed TypeScript";
+        const name = NAMES[fn];
+        rps.set(`${copies} ${clients} ${fn}`, r.rps);
+        r.totals.forEach((t) => (totals.get(fn) ?? totals.set(fn, new Set()).get(fn)!).add(t));
         console.log(
           `| ${copies === 1 ? "once" : "with a retry"} | ${clients} | ${name} | ${r.rps.toFixed(0)} | ${
             r.p50.toFixed(1)
@@ -150,6 +165,25 @@ try {
       }
     }
   }
+  console.log("\nprocess-order's requests/s as a ratio of each TypeScript function's, at 1, 10 and 50 clients:");
+  for (const copies of [1, 2]) {
+    for (const peer of FUNCTIONS.slice(1)) {
+      const ratios = [1, 10, 50].map((
+        c,
+      ) => (rps.get(`${copies} ${c} process-order`)! / rps.get(`${copies} ${c} ${peer}`)!));
+      console.log(
+        `- ${copies === 1 ? "once" : "with a retry"}, against the ${NAMES[peer]}: ${
+          ratios.map((x) => x.toFixed(2) + "x").join(", ")
+        }`,
+      );
+    }
+  }
+  // The same-work peer must price as process-order does (same orders, same products): else its
+  // column would measure less work. The seed's function prices lines only (no tax, no shipping).
+  const ours = [...(totals.get("process-order") ?? [])].sort().join(",");
+  const same = [...(totals.get("process-order-ts-rpc") ?? [])].sort().join(",");
+  console.log(`order totals: process-order ${ours}; TypeScript, same RPCs ${same}`);
+  if (ours !== same || ours === "") throw new Error("the same-work TypeScript peer priced the orders differently");
   await sql`update public.app_settings set value = 'true' where key = 'auto_process_orders'`;
 } finally {
   await deleteRowsSince(sql, startRows);

@@ -1,4 +1,4 @@
-// Where process-order's time goes, against the seed's TypeScript function: CPU per request of
+// Where process-order's time goes, against the seed's TypeScript function (or PEER): CPU per request of
 // each process of the local stack (PostgreSQL's backends, the REST server, the gateway, each
 // function, the orders-events functions webhook-dispatch and order-events), read from /proc (Linux) around each measured cell. Rounds
 // alternate the two functions (C clients, N fresh 3-line orders a cell, R rounds) so load from
@@ -14,6 +14,9 @@ const startRows = await markRows(sql);
 const KEY =
   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
 const N = Number(Deno.env.get("N") ?? 200), C = Number(Deno.env.get("C") ?? 10), R = Number(Deno.env.get("R") ?? 3);
+// The TypeScript function compared: the seed's (default), or PEER=process-order-ts-rpc, process-order's
+// own two RPCs called from TypeScript (the same SQL work).
+const PEER = Deno.env.get("PEER") ?? "process-order-ts";
 await sql`update public.app_settings set value = 'false' where key = 'auto_process_orders'`;
 const [{ id: user }] =
   await sql`insert into auth.users (email) values (${`seq-${crypto.randomUUID()}@x`}) returning id`;
@@ -42,9 +45,9 @@ async function call(fn: string, id: number) {
   await r.arrayBuffer();
   if (r.status !== 200) throw new Error(`${fn} ${r.status}`);
 }
-for (const fn of ["process-order", "process-order-ts"]) for (const id of await fresh(60)) await call(fn, id);
-const res: Record<string, number[]> = { "process-order": [], "process-order-ts": [] };
-const cpuRes: Record<string, Record<string, number>[]> = { "process-order": [], "process-order-ts": [] };
+for (const fn of ["process-order", PEER]) for (const id of await fresh(60)) await call(fn, id);
+const res: Record<string, number[]> = { "process-order": [], [PEER]: [] };
+const cpuRes: Record<string, Record<string, number>[]> = { "process-order": [], [PEER]: [] };
 const tick = 100;
 const stat = (pid: number) => {
   try {
@@ -77,12 +80,12 @@ async function snapshot() {
     rest: stat(Number(Deno.readTextFileSync(new URL("rest.pid", stack)).trim())),
     gateway: stat(Number(Deno.readTextFileSync(new URL("gateway.pid", stack)).trim())),
     fn_rust: stat(fnPid["process-order"]),
-    fn_ts: stat(fnPid["process-order-ts"]),
+    fn_ts: stat(fnPid[PEER]),
     outbox: stat(fnPid["webhook-dispatch"]) + stat(fnPid["order-events"]),
   };
 }
 for (let r = 0; r < R; r++) {
-  for (const fn of r % 2 ? ["process-order-ts", "process-order"] : ["process-order", "process-order-ts"]) {
+  for (const fn of r % 2 ? [PEER, "process-order"] : ["process-order", PEER]) {
     const ids = await fresh(N);
     // Statistics that match the tables (see analyzed() in bench/process_order.ts).
     if (Deno.env.get("BENCH_ANALYZE") !== "0") await sql`analyze public.orders, public.order_items, public.products`;
@@ -105,9 +108,9 @@ for (let r = 0; r < R; r++) {
 }
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 console.log(
-  `C=${C} rps po=${res["process-order"].map((x) => x.toFixed(0))} ts=${
-    res["process-order-ts"].map((x) => x.toFixed(0))
-  } median ratio ${(med(res["process-order"]) / med(res["process-order-ts"])).toFixed(2)}`,
+  `C=${C} rps po=${res["process-order"].map((x) => x.toFixed(0))} ${PEER}=${
+    res[PEER].map((x) => x.toFixed(0))
+  } median ratio ${(med(res["process-order"]) / med(res[PEER])).toFixed(2)}`,
 );
 for (const fn of Object.keys(cpuRes)) {
   const keys = Object.keys(cpuRes[fn][0]);
