@@ -57,7 +57,7 @@ MIN_E2E=118               # tests/e2e
 MIN_E2E_NEW=117           # tests/e2e with FUNCTION_KEYS=new (one legacy-key test fewer)
 MIN_BROWSER=3             # tests/browser (headless Chromium)
 MIN_BROWSER_NEW=2         # tests/browser with FUNCTION_KEYS=new
-MIN_SQL=109               # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
+MIN_SQL=111               # tests/sql (the SQL rules against PostgreSQL, two sessions where it matters)
 
 run_selftest() {
   suite "counter self-test" check - 2m scripts/test-selftest.sh

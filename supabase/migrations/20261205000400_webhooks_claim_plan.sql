@@ -59,6 +59,7 @@ declare
   next_due bigint;
   ready bigint[];
   rid bigint;
+  cand webhooks.deliveries;
 begin
   select * into cfg from webhooks.config;
   tries := 1 + cardinality(cfg.retry_schedule_seconds);
@@ -93,17 +94,17 @@ begin
    where w.due and w.attempts < tries and (w.row_key is null or w.due_so_far)
      and w.endpoint_id = any (array(select e.id from webhooks.endpoints e where e.enabled));
 
-  -- Lock them in id order, one by one (the primary key), skipping those another claim holds
-  -- and those a dead delivery holds, until batch_size.
+  -- Lock them in id order, one by one, skipping those another claim holds, until batch_size;
+  -- keep those still claimable once locked (the row's latest version) and not held by a dead
+  -- delivery. The lookup states the id alone: a condition on status would let the planner
+  -- take an index partial on pending (scanned whole, on a stale row count) for the primary key.
   locked := '{}';
   foreach rid in array ready loop
     exit when cardinality(locked) >= batch_size;
-    select d.id into rid from webhooks.deliveries d
-     where d.id = rid and d.status = 'pending' and d.next_attempt_at <= now()
-       and (d.claimed_until is null or d.claimed_until <= now()) and d.attempts < tries
-       and not webhooks.row_held(d.endpoint_id, d.row_key, d.id)
-     for update skip locked;
-    if found then
+    select * into cand from webhooks.deliveries x where x.id = rid for update skip locked;
+    if found and cand.status = 'pending' and cand.next_attempt_at <= now()
+       and (cand.claimed_until is null or cand.claimed_until <= now()) and cand.attempts < tries
+       and not webhooks.row_held(cand.endpoint_id, cand.row_key, cand.id) then
       locked := locked || rid;
     end if;
   end loop;
