@@ -110,7 +110,8 @@ begin
   end loop;
 
   -- Of the locked ones, on a fresh snapshot: those with no earlier pending delivery of their
-  -- endpoint and row outside this claim (one pass again), at most max_per_row a row, and still
+  -- endpoint and row outside this claim (one pass again, over the pending deliveries of the
+  -- locked ones' rows: the OR keeps the IN a subquery hashed once), at most max_per_row a row, and still
   -- not held by a dead delivery (another session's record_attempts may have made one dead).
   select coalesce(array_agg(k.id order by k.id), '{}') into chosen
     from (select w.id, w.endpoint_id, w.row_key, w.n
@@ -119,6 +120,9 @@ begin
                          row_number() over (partition by p.endpoint_id, p.row_key collate "C" order by p.id) as n
                     from webhooks.deliveries p
                    where p.status = 'pending'
+                     and ((p.endpoint_id, p.row_key) in (select c.endpoint_id, c.row_key from webhooks.deliveries c
+                                                          where c.id = any (locked))
+                          or (p.row_key is null and p.id = any (locked)))
                   offset 0) w
            where w.id = any (locked) and (w.row_key is null or (w.first_of_row and w.n <= max_per_row))
           offset 0) k
