@@ -7,9 +7,12 @@
 // points rounded half-even, flat shipping unless free over an amount. No discount code (the
 // bench's orders have none: one is refused 422, as are tax-inclusive prices), no Idempotency-Key. The client is made once per
 // isolate, the faster way (the seed's function makes one per request).
-import { createClient } from "npm:@supabase/supabase-js";
+import { createClient, type SupabaseClient } from "npm:@supabase/supabase-js";
 
-const supabase = createClient(Deno.env.get("SUPABASE_URL")!, Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")!);
+// Made at the first request, not at start-up: without the legacy key (the stack's new-keys-only
+// mode) the function must still start, as the seed's does, and fail its requests instead.
+let client: SupabaseClient | undefined;
+const db = () => client ??= createClient(Deno.env.get("SUPABASE_URL")!, Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")!);
 
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -28,7 +31,7 @@ type Line = { product_id: number; quantity: number; unit_amount: number };
 Deno.serve(async (req) => {
   const { order_id } = await req.json();
   if (!Number.isSafeInteger(order_id)) return json({ error: "order_id must be an integer" }, 400);
-  const { data: snap, error } = await supabase.rpc("order_for_processing", { order_id }, { get: true });
+  const { data: snap, error } = await db().rpc("order_for_processing", { order_id }, { get: true });
   if (error) return json({ error: error.message }, 500);
   if (!snap) return json({ error: "order not found" }, 404);
   if (snap.order.status !== "pending") return json({ error: `order is ${snap.order.status}` }, 409);
@@ -47,7 +50,7 @@ Deno.serve(async (req) => {
     ? BigInt(snap.shipping.flat_amount)
     : 0n;
   const total = subtotal + tax + ship;
-  const { data: applied, error: applyError } = await supabase.rpc("apply_order_processing", {
+  const { data: applied, error: applyError } = await db().rpc("apply_order_processing", {
     order_id,
     expected_status: "pending",
     subtotal_amount: Number(subtotal),
