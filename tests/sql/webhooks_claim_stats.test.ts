@@ -3,7 +3,7 @@
 // autoanalyze records webhooks.deliveries with no pending delivery; on the next burst the old
 // claim's per-candidate order check, planned on that, read every earlier pending delivery for
 // each candidate (a 30 s soak stalled on 6.9 s claims). Counted here in index entries and heap
-// rows read (pg_stat_xact_*, this transaction's own counters), not in time.
+// rows read (pg_stat_get_xact_tuples_returned: this transaction's own counters), not in time.
 import { assertEquals } from "../assert.ts";
 import { SERVICE, sqlTest, testDatabase } from "./_db.ts";
 import { dispatcherCalls } from "./_webhooks.ts";
